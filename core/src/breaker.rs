@@ -1,0 +1,399 @@
+//! [`Breaker`]: the circuit-breaker state machine. Sans-IO: every method that depends on time
+//! takes `now`, and nothing here reads a clock, sleeps, spawns or does IO.
+
+use crate::clock::Instant;
+use crate::config::{Config, ConfigError, Settings};
+use crate::half_open::HalfOpenGate;
+use crate::metrics::{Failure, FailureLog, FailureRecord, Metrics};
+use crate::state::{Reason, State, Transition};
+use crate::window::RollingWindow;
+use core::time::Duration;
+
+/// Leave to run one call, from [`Breaker::try_acquire`]. Report its outcome exactly once with
+/// [`Breaker::on_success`], [`Breaker::on_failure`] or [`Breaker::on_neutral`].
+///
+/// A permit remembers the generation it was issued in. Every transition and every reset starts
+/// a new generation; an outcome reported with an older permit is counted in the lifetime
+/// counters and the window, but cannot move the state machine.
+#[must_use = "report the call's outcome with on_success, on_failure or on_neutral"]
+#[derive(Debug, PartialEq, Eq)]
+pub struct Permit {
+    generation: u64,
+    probe: bool,
+    transition: Option<Transition>,
+}
+
+impl Permit {
+    /// The generation this permit was issued in.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Whether this call is a HALF_OPEN probe.
+    pub fn is_probe(&self) -> bool {
+        self.probe
+    }
+
+    /// The transition that acquiring this permit caused (OPEN -> HALF_OPEN when the timeout
+    /// had passed), if any.
+    pub fn transition(&self) -> Option<Transition> {
+        self.transition
+    }
+
+    /// The permit as one integer, for hosts that must pass it through an FFI boundary:
+    /// `generation << 1 | probe`. Generations beyond 2^63 wrap, which only makes a permit stale.
+    pub fn to_bits(&self) -> u64 {
+        self.generation << 1 | u64::from(self.probe)
+    }
+
+    /// The permit [`Permit::to_bits`] encoded. A forged value can at worst be counted as stale
+    /// or release a HALF_OPEN slot early; it can never make the breaker panic.
+    pub fn from_bits(bits: u64) -> Permit {
+        Permit {
+            generation: bits >> 1,
+            probe: bits & 1 == 1,
+            transition: None,
+        }
+    }
+}
+
+/// Why a call was not admitted. The call must not run.
+#[must_use]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rejection {
+    /// The circuit is OPEN; it may half-open after `retry_after`.
+    Open {
+        /// Time left until the open timeout passes.
+        retry_after: Duration,
+    },
+    /// The circuit is HALF_OPEN and this call was not chosen as a probe.
+    Throttled,
+}
+
+/// Lifetime counters, all reset by [`Breaker::reset`].
+#[derive(Clone, Copy, Debug, Default)]
+struct Counters {
+    successes: u64,
+    failures: u64,
+    rejected: u64,
+    throttled: u64,
+    neutral: u64,
+    state_changes: u64,
+}
+
+/// The circuit-breaker state machine.
+///
+/// Methods come in four families, as in a sans-IO protocol state machine:
+/// - getters: [`state`](Self::state), [`metrics`](Self::metrics),
+///   [`recent_failures`](Self::recent_failures), [`config`](Self::config),
+///   [`next_deadline`](Self::next_deadline);
+/// - admission and outcomes: [`try_acquire`](Self::try_acquire), then one of
+///   [`on_success`](Self::on_success), [`on_failure`](Self::on_failure),
+///   [`on_neutral`](Self::on_neutral);
+/// - commands: [`force_open`](Self::force_open), [`force_closed`](Self::force_closed),
+///   [`reset`](Self::reset), [`set_config`](Self::set_config);
+/// - time: [`poll`](Self::poll) applies a due OPEN -> HALF_OPEN move. Calling it early or
+///   often is harmless; admission calls it anyway, so hosts that never schedule need not.
+///
+/// `now` must come from one monotonic clock. An instant earlier than one already seen is
+/// treated as that later instant, so a race between threads reading the clock is harmless.
+#[derive(Clone, Debug)]
+pub struct Breaker {
+    config: Config,
+    settings: Settings,
+    state: State,
+    generation: u64,
+    opened_at: Instant,
+    changed_at: Instant,
+    latest: Instant,
+    consecutive_failures: u32,
+    gate: HalfOpenGate,
+    window: RollingWindow,
+    log: FailureLog,
+    counters: Counters,
+    last_failure_time: Option<f64>,
+}
+
+impl Breaker {
+    /// A CLOSED breaker, or the first problem with `config`.
+    pub fn new(config: Config, now: Instant) -> Result<Breaker, ConfigError> {
+        let settings = config.settings()?;
+        Ok(Breaker {
+            window: RollingWindow::new(settings.rolling_window, settings.window_buckets),
+            config,
+            settings,
+            state: State::Closed,
+            generation: 0,
+            opened_at: now,
+            changed_at: now,
+            latest: now,
+            consecutive_failures: 0,
+            gate: HalfOpenGate::default(),
+            log: FailureLog::default(),
+            counters: Counters::default(),
+            last_failure_time: None,
+        })
+    }
+
+    // ---- getters -------------------------------------------------------------------------
+
+    /// The current state, without applying a due timeout (no side effects).
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// A snapshot of the counters, with `failure_rate` and `time_in_current_state` at `now`.
+    pub fn metrics(&self, now: Instant) -> Metrics {
+        let now = now.max(self.latest);
+        let window = self.window.counts(now);
+        let c = &self.counters;
+        Metrics {
+            state: self.state,
+            failure_count: c.failures,
+            success_count: c.successes,
+            total_operations: c.successes.saturating_add(c.failures),
+            failure_rate: window.failure_rate(),
+            window_calls: window.calls,
+            state_changes: c.state_changes,
+            time_in_current_state: now.saturating_duration_since(self.changed_at),
+            last_failure_time: self.last_failure_time,
+            consecutive_failures: self.consecutive_failures,
+            rejected_count: c.rejected,
+            throttled_count: c.throttled,
+            neutral_count: c.neutral,
+            half_open_admitted: self.gate.admitted,
+            half_open_successes: self.gate.successes,
+            half_open_in_flight: self.gate.in_flight,
+            recent_failures_count: self.log.len() as u32,
+        }
+    }
+
+    /// The newest failure records, oldest first (at most `max_recent_failures`).
+    pub fn recent_failures(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = &FailureRecord> + ExactSizeIterator {
+        self.log.iter()
+    }
+
+    /// The next instant at which time alone changes something: the end of the open timeout,
+    /// or the expiry of the probe lease. A host that schedules calls [`poll`](Self::poll) then.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        match self.state {
+            State::Open => Some(self.open_deadline()),
+            State::HalfOpen => self.gate.lease_deadline(&self.settings),
+            State::Closed => None,
+        }
+    }
+
+    // ---- admission and outcomes ----------------------------------------------------------
+
+    /// Asks to run one call at `now`. Applies a due OPEN -> HALF_OPEN move first (reported by
+    /// [`Permit::transition`]). Rejections change no success or failure counter.
+    pub fn try_acquire(&mut self, now: Instant) -> Result<Permit, Rejection> {
+        let transition = self.poll(now);
+        let now = self.latest;
+        let probe = match self.state {
+            State::Closed => false,
+            State::Open => {
+                self.counters.rejected += 1;
+                let retry_after = self.open_deadline().saturating_duration_since(now);
+                return Err(Rejection::Open { retry_after });
+            }
+            State::HalfOpen if self.gate.admit(&self.settings, now) => true,
+            State::HalfOpen => {
+                self.counters.throttled += 1;
+                return Err(Rejection::Throttled);
+            }
+        };
+        Ok(Permit {
+            generation: self.generation,
+            probe,
+            transition,
+        })
+    }
+
+    /// The call succeeded.
+    pub fn on_success(&mut self, permit: Permit, now: Instant) -> Option<Transition> {
+        let now = self.tick(now);
+        self.counters.successes += 1;
+        self.window.record(now, false);
+        if permit.generation != self.generation {
+            return None;
+        }
+        match self.state {
+            State::Closed => {
+                self.consecutive_failures = 0;
+                None
+            }
+            State::HalfOpen if permit.probe => {
+                self.gate.release();
+                self.gate.successes += 1;
+                (self.gate.successes >= self.settings.success_threshold.get())
+                    .then(|| self.enter(State::Closed, Reason::ProbesSucceeded, now))
+            }
+            _ => None,
+        }
+    }
+
+    /// The call failed. The failure is recorded (log, window, counters) whatever the permit.
+    pub fn on_failure(
+        &mut self,
+        permit: Permit,
+        failure: &Failure<'_>,
+        now: Instant,
+    ) -> Option<Transition> {
+        let now = self.tick(now);
+        self.counters.failures += 1;
+        self.window.record(now, true);
+        self.log.push(
+            failure,
+            self.settings.max_recent_failures.get() as usize,
+            self.settings.max_message_bytes.get() as usize,
+        );
+        self.last_failure_time = Some(failure.timestamp);
+        if permit.generation != self.generation {
+            return None;
+        }
+        match self.state {
+            State::Closed => {
+                self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+                (self.consecutive_failures >= self.settings.failure_threshold.get())
+                    .then(|| self.enter(State::Open, Reason::FailureThreshold, now))
+            }
+            State::HalfOpen if permit.probe => {
+                self.gate.release();
+                Some(self.enter(State::Open, Reason::ProbeFailed, now))
+            }
+            _ => None,
+        }
+    }
+
+    /// The call ended without a verdict (cancelled, or an error the host ignores): the permit
+    /// is released and nothing else is counted.
+    pub fn on_neutral(&mut self, permit: Permit, now: Instant) {
+        self.tick(now);
+        self.counters.neutral += 1;
+        if permit.generation == self.generation && permit.probe {
+            self.gate.release();
+        }
+    }
+
+    // ---- time ----------------------------------------------------------------------------
+
+    /// Applies what time alone changes at `now`: OPEN -> HALF_OPEN once the open timeout (as
+    /// configured now) has passed since the circuit entered OPEN, and in HALF_OPEN, the expiry
+    /// of probe leases (which makes the lost probes' permits stale).
+    pub fn poll(&mut self, now: Instant) -> Option<Transition> {
+        let now = self.tick(now);
+        match self.state {
+            State::Open if now >= self.open_deadline() => {
+                Some(self.enter(State::HalfOpen, Reason::TimeoutElapsed, now))
+            }
+            State::HalfOpen if self.gate.leases_expired(&self.settings, now) => {
+                self.gate.forget_in_flight();
+                self.generation = self.generation.wrapping_add(1);
+                None
+            }
+            _ => None,
+        }
+    }
+
+    // ---- commands ------------------------------------------------------------------------
+
+    /// Opens the circuit and restarts the open timer from `now`, even if already OPEN. Not
+    /// sticky: the circuit half-opens after the timeout as usual.
+    pub fn force_open(&mut self, now: Instant) -> Option<Transition> {
+        let now = self.tick(now);
+        if self.state == State::Open {
+            self.opened_at = now;
+            return None;
+        }
+        Some(self.enter(State::Open, Reason::ForcedOpen, now))
+    }
+
+    /// Closes the circuit and clears the consecutive-failure and HALF_OPEN counters; the
+    /// lifetime counters stay.
+    pub fn force_closed(&mut self, now: Instant) -> Option<Transition> {
+        let now = self.tick(now);
+        self.consecutive_failures = 0;
+        self.gate = HalfOpenGate::default();
+        (self.state != State::Closed).then(|| self.enter(State::Closed, Reason::ForcedClosed, now))
+    }
+
+    /// Back to a fresh breaker with the same config: CLOSED, every counter 0 (`state_changes`
+    /// too), window and failure log emptied. Permits issued before become stale.
+    pub fn reset(&mut self, now: Instant) -> Option<Transition> {
+        let now = self.tick(now);
+        let from = self.state;
+        self.state = State::Closed;
+        self.generation = self.generation.wrapping_add(1);
+        self.opened_at = now;
+        self.changed_at = now;
+        self.consecutive_failures = 0;
+        self.gate = HalfOpenGate::default();
+        self.window.clear();
+        self.log.clear();
+        self.counters = Counters::default();
+        self.last_failure_time = None;
+        (from != State::Closed).then_some(Transition {
+            from,
+            to: State::Closed,
+            reason: Reason::Reset,
+            at: now,
+        })
+    }
+
+    /// Replaces the configuration. Timers and thresholds apply from the next decision (a new
+    /// `timeout_seconds` counts from when the circuit entered OPEN). A change to the window's
+    /// span or bucket count starts an empty window. On error nothing changes.
+    pub fn set_config(&mut self, config: Config) -> Result<(), ConfigError> {
+        let settings = config.settings()?;
+        if (settings.rolling_window, settings.window_buckets)
+            != (self.settings.rolling_window, self.settings.window_buckets)
+        {
+            self.window = RollingWindow::new(settings.rolling_window, settings.window_buckets);
+        }
+        self.log.trim(settings.max_recent_failures.get() as usize);
+        self.settings = settings;
+        self.config = config;
+        Ok(())
+    }
+
+    // ---- internals -----------------------------------------------------------------------
+
+    /// Clamps `now` to the latest instant seen, so time never runs backwards inside.
+    fn tick(&mut self, now: Instant) -> Instant {
+        self.latest = self.latest.max(now);
+        self.latest
+    }
+
+    fn open_deadline(&self) -> Instant {
+        self.opened_at.saturating_add(self.settings.timeout)
+    }
+
+    /// Moves to `to`: a new generation, a fresh HALF_OPEN gate, and the timers restarted.
+    fn enter(&mut self, to: State, reason: Reason, now: Instant) -> Transition {
+        let from = self.state;
+        self.state = to;
+        self.generation = self.generation.wrapping_add(1);
+        self.counters.state_changes += 1;
+        self.changed_at = now;
+        self.gate = HalfOpenGate::default();
+        match to {
+            State::Open => self.opened_at = now,
+            State::Closed => self.consecutive_failures = 0,
+            State::HalfOpen => {}
+        }
+        Transition {
+            from,
+            to,
+            reason,
+            at: now,
+        }
+    }
+}

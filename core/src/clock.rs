@@ -1,0 +1,182 @@
+//! Time as the core sees it: a monotonic [`Instant`] in nanoseconds, and a [`Clock`] that hosts
+//! read it from. The breaker itself never calls a clock; hosts (or [`crate::SharedBreaker`]) do.
+
+use core::time::Duration;
+
+/// A point on a monotonic timeline, in nanoseconds since an origin the host chooses.
+///
+/// Only differences between instants from the same clock mean anything. Arithmetic saturates
+/// instead of overflowing, so no `Instant` value can make the core panic.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Instant(u64);
+
+impl Instant {
+    /// The origin of the timeline.
+    pub const ZERO: Instant = Instant(0);
+
+    /// An instant `nanos` nanoseconds after the origin.
+    pub const fn from_nanos(nanos: u64) -> Self {
+        Instant(nanos)
+    }
+
+    /// Nanoseconds since the origin.
+    pub const fn as_nanos(self) -> u64 {
+        self.0
+    }
+
+    /// `self + d`, saturating at the end of the timeline (about 584 years).
+    pub fn saturating_add(self, d: Duration) -> Self {
+        Instant(self.0.saturating_add(duration_nanos(d)))
+    }
+
+    /// `self - earlier`, or zero if `earlier` is later than `self`.
+    pub fn saturating_duration_since(self, earlier: Instant) -> Duration {
+        Duration::from_nanos(self.0.saturating_sub(earlier.0))
+    }
+}
+
+/// A duration in whole nanoseconds, saturating at `u64::MAX`.
+pub(crate) fn duration_nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// A source of monotonic time.
+pub trait Clock {
+    /// The current instant. Successive calls must never go backwards.
+    fn now(&self) -> Instant;
+}
+
+impl<C: Clock + ?Sized> Clock for &C {
+    fn now(&self) -> Instant {
+        (**self).now()
+    }
+}
+
+#[cfg(target_has_atomic = "64")]
+mod manual {
+    use super::{Clock, Instant, duration_nanos};
+    use alloc::sync::Arc;
+    use core::sync::atomic::{AtomicU64, Ordering};
+    use core::time::Duration;
+
+    /// A clock that only moves when told to: for tests and simulations.
+    ///
+    /// Clones share one time, so a test can keep a handle and advance the clock a breaker reads.
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use fact_resilience_core::{Clock, Instant, ManualClock};
+    ///
+    /// let clock = ManualClock::new();
+    /// let seen_by_breaker = clock.clone();
+    /// clock.advance(Duration::from_millis(1500));
+    /// assert_eq!(seen_by_breaker.now(), Instant::from_nanos(1_500_000_000));
+    /// ```
+    #[derive(Clone, Debug, Default)]
+    pub struct ManualClock(Arc<AtomicU64>);
+
+    impl ManualClock {
+        /// A clock at [`Instant::ZERO`].
+        pub fn new() -> Self {
+            Self::default()
+        }
+
+        /// Moves every clone of this clock forward by `d` (saturating).
+        pub fn advance(&self, d: Duration) {
+            let step = duration_nanos(d);
+            // fetch_update cannot fail here: the closure always returns Some.
+            let _ = self
+                .0
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
+                    Some(t.saturating_add(step))
+                });
+        }
+
+        /// Sets the time, but never backwards: an earlier `t` is ignored.
+        pub fn set(&self, t: Instant) {
+            self.0.fetch_max(t.as_nanos(), Ordering::AcqRel);
+        }
+    }
+
+    impl Clock for ManualClock {
+        fn now(&self) -> Instant {
+            Instant::from_nanos(self.0.load(Ordering::Acquire))
+        }
+    }
+}
+
+#[cfg(target_has_atomic = "64")]
+pub use manual::ManualClock;
+
+#[cfg(feature = "std")]
+mod monotonic {
+    use super::{Clock, Instant, duration_nanos};
+
+    /// The operating system's monotonic clock, measured from when this value was created.
+    #[derive(Clone, Copy, Debug)]
+    pub struct MonotonicClock {
+        origin: std::time::Instant,
+    }
+
+    impl MonotonicClock {
+        /// A clock whose origin is now.
+        pub fn new() -> Self {
+            MonotonicClock {
+                origin: std::time::Instant::now(),
+            }
+        }
+    }
+
+    impl Default for MonotonicClock {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+
+    impl Clock for MonotonicClock {
+        fn now(&self) -> Instant {
+            Instant::from_nanos(duration_nanos(self.origin.elapsed()))
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+pub use monotonic::MonotonicClock;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instant_arithmetic_saturates() {
+        let end = Instant::from_nanos(u64::MAX);
+        assert_eq!(end.saturating_add(Duration::from_secs(1)), end);
+        assert_eq!(Instant::ZERO.saturating_duration_since(end), Duration::ZERO);
+        assert_eq!(
+            Instant::from_nanos(5).saturating_duration_since(Instant::from_nanos(2)),
+            Duration::from_nanos(3)
+        );
+    }
+
+    #[test]
+    fn manual_clock_clones_share_time_and_never_go_back() {
+        let a = ManualClock::new();
+        let b = a.clone();
+        a.advance(Duration::from_secs(2));
+        assert_eq!(b.now(), Instant::from_nanos(2_000_000_000));
+        b.set(Instant::from_nanos(1));
+        assert_eq!(a.now(), Instant::from_nanos(2_000_000_000));
+        a.advance(Duration::MAX);
+        assert_eq!(a.now(), Instant::from_nanos(u64::MAX));
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn monotonic_clock_does_not_go_backwards() {
+        let c = MonotonicClock::new();
+        let t1 = c.now();
+        let t2 = c.now();
+        assert!(t2 >= t1);
+    }
+}

@@ -1,0 +1,100 @@
+//! A sans-IO circuit breaker for cache resilience, with the semantics of FACT's
+//! `CacheCircuitBreaker`.
+//!
+//! This crate only decides. It never reads a clock, sleeps, spawns, sets a timer or does IO:
+//! every decision takes `now` (an [`Instant`] from a monotonic [`Clock`] the host owns), and
+//! every record takes the wall-clock time as a plain number. So the same core runs natively,
+//! inside Python and WebAssembly bindings, and in deterministic simulation on a
+//! [`ManualClock`]. It is `#![no_std]` (it needs `alloc`); the default `std` feature adds
+//! [`MonotonicClock`] and the thread-safe [`SharedBreaker`].
+//!
+//! # States
+//!
+//! ```text
+//!                 failure_threshold failures in a row
+//!      +--------+ ----------------------------------> +------+
+//!      | CLOSED |                                     | OPEN | <---+
+//!      +--------+ <------------+                      +------+     |
+//!           ^                  | force_closed / reset    |         | any probe fails
+//!           |                  |                         | timeout_seconds since entering OPEN
+//!           |                  |                         v         |
+//!           |   success_threshold probes succeed    +-----------+  |
+//!           +-------------------------------------- | HALF_OPEN | -+
+//!                                                   +-----------+
+//! ```
+//!
+//! - CLOSED admits every call; a success clears the run of failures.
+//! - OPEN rejects calls with [`Rejection::Open`] (and how long until it may half-open). The
+//!   timer runs from entering OPEN, so [`Breaker::force_open`] also recovers on time.
+//! - HALF_OPEN admits probes deterministically: with gradual recovery, the `n`-th call is
+//!   admitted iff `admitted < ceil(n * recovery_factor)`, the first always; the rest get
+//!   [`Rejection::Throttled`].
+//! - Every transition starts a new permit generation: an outcome from an older [`Permit`] is
+//!   counted but cannot move the state.
+//!
+//! # Example
+//!
+//! ```
+//! use core::time::Duration;
+//! use fact_resilience_core::{Breaker, Config, Failure, Instant, Rejection, State};
+//!
+//! let config = Config { failure_threshold: 2, success_threshold: 1, ..Config::default() };
+//! let mut now = Instant::ZERO;
+//! let mut breaker = Breaker::new(config, now).unwrap();
+//! let failure = Failure {
+//!     error_type: "ConnectionError",
+//!     error_message: "cache unreachable",
+//!     operation: "get",
+//!     timestamp: 1_700_000_000.0,
+//! };
+//!
+//! // Two failures in a row open the circuit.
+//! for _ in 0..2 {
+//!     let permit = breaker.try_acquire(now).unwrap();
+//!     let _ = breaker.on_failure(permit, &failure, now);
+//! }
+//! assert_eq!(breaker.state(), State::Open);
+//! assert_eq!(
+//!     breaker.try_acquire(now),
+//!     Err(Rejection::Open { retry_after: Duration::from_secs(60) })
+//! );
+//!
+//! // After the timeout a probe goes through, and its success closes the circuit.
+//! now = now.saturating_add(Duration::from_secs(60));
+//! let probe = breaker.try_acquire(now).unwrap();
+//! assert!(probe.is_probe());
+//! let closed = breaker.on_success(probe, now).unwrap();
+//! assert_eq!((closed.from, closed.to), (State::HalfOpen, State::Closed));
+//! assert_eq!(breaker.metrics(now).state_changes, 3);
+//! ```
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+mod breaker;
+mod clock;
+mod config;
+mod half_open;
+mod metrics;
+mod state;
+mod window;
+
+#[cfg(feature = "std")]
+mod shared;
+
+pub use breaker::{Breaker, Permit, Rejection};
+#[cfg(target_has_atomic = "64")]
+pub use clock::ManualClock;
+#[cfg(feature = "std")]
+pub use clock::MonotonicClock;
+pub use clock::{Clock, Instant};
+pub use config::{Config, ConfigError, MAX_DURATION_SECONDS};
+pub use metrics::{Failure, FailureLog, FailureRecord, Metrics};
+#[cfg(feature = "std")]
+pub use shared::{CallError, SharedBreaker, wall_clock_seconds};
+pub use state::{Reason, State, Transition};
+pub use window::{RollingWindow, WindowCounts};

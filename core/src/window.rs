@@ -1,0 +1,228 @@
+//! [`RollingWindow`]: completed calls and failures over the last `rolling_window_seconds`.
+//!
+//! The window is a ring of `N` time buckets, each `width = ceil(window / N)` nanoseconds wide
+//! and aligned to [`Instant::ZERO`]: an instant `t` falls in bucket `t / width`. A call recorded
+//! in bucket `b` counts while the current bucket `c` satisfies `c - b < N`, so history expires
+//! one bucket at a time and the effective window is between `(N - 1) * width` and `N * width`.
+//!
+//! Invariant: slot `b % N` holds bucket `b` for every `b` in `(head - N, head]` and is zero
+//! otherwise, and the running totals are the sum of all slots. Recording is O(1) amortised (a
+//! jump of `k` buckets clears `min(k, N)` slots) and never allocates after construction.
+
+use crate::clock::{Instant, duration_nanos};
+use alloc::boxed::Box;
+use alloc::vec;
+use core::num::NonZeroU32;
+use core::time::Duration;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Bucket {
+    failures: u64,
+    calls: u64,
+}
+
+/// Calls and failures inside the window at some instant.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WindowCounts {
+    /// Completed calls (successes + failures).
+    pub calls: u64,
+    /// Failed calls.
+    pub failures: u64,
+}
+
+impl WindowCounts {
+    /// `failures / calls`, or 0.0 when there were no calls.
+    pub fn failure_rate(&self) -> f64 {
+        if self.calls == 0 {
+            0.0
+        } else {
+            self.failures as f64 / self.calls as f64
+        }
+    }
+}
+
+/// A fixed ring of time buckets with running totals. See the module docs for the exact rule.
+#[derive(Clone, Debug)]
+pub struct RollingWindow {
+    slots: Box<[Bucket]>,
+    width: u64,
+    head: u64,
+    totals: Bucket,
+}
+
+impl RollingWindow {
+    /// A window of `span` split into `buckets` buckets (each at least 1 ns wide).
+    pub fn new(span: Duration, buckets: NonZeroU32) -> Self {
+        let n = u64::from(buckets.get());
+        RollingWindow {
+            slots: vec![Bucket::default(); buckets.get() as usize].into_boxed_slice(),
+            width: duration_nanos(span).div_ceil(n).max(1),
+            head: 0,
+            totals: Bucket::default(),
+        }
+    }
+
+    /// Records one completed call at `now`. An instant older than the newest bucket seen is
+    /// counted in the newest bucket (time never runs backwards inside the window).
+    pub fn record(&mut self, now: Instant, failed: bool) {
+        let b = self.bucket_of(now);
+        if b > self.head {
+            self.advance_to(b);
+        }
+        let i = self.slot(self.head);
+        let slot = &mut self.slots[i];
+        slot.calls = slot.calls.saturating_add(1);
+        self.totals.calls = self.totals.calls.saturating_add(1);
+        if failed {
+            slot.failures = slot.failures.saturating_add(1);
+            self.totals.failures = self.totals.failures.saturating_add(1);
+        }
+    }
+
+    /// Calls and failures that still count at `now`.
+    pub fn counts(&self, now: Instant) -> WindowCounts {
+        let mut live = self.totals;
+        for b in self.expiring(self.bucket_of(now)) {
+            let s = self.slots[self.slot(b)];
+            live.calls -= s.calls;
+            live.failures -= s.failures;
+        }
+        WindowCounts {
+            calls: live.calls,
+            failures: live.failures,
+        }
+    }
+
+    /// Forgets all history.
+    pub fn clear(&mut self) {
+        self.slots.fill(Bucket::default());
+        self.totals = Bucket::default();
+    }
+
+    fn advance_to(&mut self, b: u64) {
+        for old in self.expiring(b) {
+            let i = self.slot(old);
+            let s = core::mem::take(&mut self.slots[i]);
+            self.totals.calls -= s.calls;
+            self.totals.failures -= s.failures;
+        }
+        self.head = b;
+    }
+
+    /// The bucket indices (as `head + k`, whose slots hold `head + k - N`) that have expired
+    /// once the current bucket is `b`.
+    fn expiring(&self, b: u64) -> core::ops::RangeInclusive<u64> {
+        let steps = b.saturating_sub(self.head).min(self.slots.len() as u64);
+        self.head + 1..=self.head + steps
+    }
+
+    fn bucket_of(&self, t: Instant) -> u64 {
+        t.as_nanos() / self.width
+    }
+
+    fn slot(&self, b: u64) -> usize {
+        (b % self.slots.len() as u64) as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEC: u64 = 1_000_000_000;
+
+    fn at(secs: u64) -> Instant {
+        Instant::from_nanos(secs * SEC)
+    }
+
+    fn window(secs: u64, buckets: u32) -> RollingWindow {
+        RollingWindow::new(Duration::from_secs(secs), NonZeroU32::new(buckets).unwrap())
+    }
+
+    #[test]
+    fn empty_window_has_zero_rate() {
+        assert_eq!(window(10, 10).counts(at(0)).failure_rate(), 0.0);
+    }
+
+    #[test]
+    fn counts_calls_and_failures_inside_the_window() {
+        let mut w = window(10, 10);
+        w.record(at(0), true);
+        w.record(at(1), false);
+        w.record(at(2), false);
+        w.record(at(2), true);
+        let c = w.counts(at(3));
+        assert_eq!((c.calls, c.failures), (4, 2));
+        assert_eq!(c.failure_rate(), 0.5);
+    }
+
+    #[test]
+    fn history_expires_bucket_by_bucket() {
+        let mut w = window(10, 10); // 1 s buckets
+        w.record(at(0), true);
+        w.record(at(5), false);
+        assert_eq!(w.counts(at(9)).calls, 2);
+        assert_eq!(
+            w.counts(at(10)).calls,
+            1,
+            "bucket 0 expires when bucket 10 starts"
+        );
+        assert_eq!(w.counts(at(14)).calls, 1);
+        assert_eq!(w.counts(at(15)).calls, 0);
+        // counts() is a pure view; recording later applies the same expiry.
+        w.record(at(12), false);
+        assert_eq!(
+            w.counts(at(12)),
+            WindowCounts {
+                calls: 2,
+                failures: 0
+            }
+        );
+    }
+
+    #[test]
+    fn a_long_jump_clears_everything() {
+        let mut w = window(10, 10);
+        for s in 0..10 {
+            w.record(at(s), true);
+        }
+        w.record(at(1_000_000), false);
+        assert_eq!(
+            w.counts(at(1_000_000)),
+            WindowCounts {
+                calls: 1,
+                failures: 0
+            }
+        );
+    }
+
+    #[test]
+    fn time_going_backwards_counts_in_the_newest_bucket() {
+        let mut w = window(10, 10);
+        w.record(at(5), false);
+        w.record(at(1), true);
+        assert_eq!(w.counts(at(14)).failures, 1);
+        assert_eq!(w.counts(at(15)).failures, 0);
+    }
+
+    #[test]
+    fn single_bucket_window_and_tiny_span() {
+        let mut w = window(10, 1);
+        w.record(at(9), true);
+        assert_eq!(w.counts(at(9)).failures, 1);
+        assert_eq!(w.counts(at(10)).failures, 0);
+        let mut tiny = RollingWindow::new(Duration::from_nanos(1), NonZeroU32::new(60).unwrap());
+        tiny.record(Instant::from_nanos(7), true);
+        assert_eq!(tiny.counts(Instant::from_nanos(7)).failures, 1);
+        assert_eq!(tiny.counts(Instant::from_nanos(8)).failures, 1);
+        assert_eq!(tiny.counts(Instant::from_nanos(67)).failures, 0);
+    }
+
+    #[test]
+    fn clear_forgets_history() {
+        let mut w = window(10, 10);
+        w.record(at(1), true);
+        w.clear();
+        assert_eq!(w.counts(at(1)), WindowCounts::default());
+    }
+}
