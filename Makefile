@@ -1,25 +1,10 @@
 # The two front doors are `make demo` and `make test`; each installs what it needs.
+# Each part of the product keeps its targets in mk/<part>.mk.
 SHELL := /bin/bash
-CARGO ?= cargo
 
-.PHONY: test lint test-rust test-nostd setup-rust demo
+.PHONY: test lint demo
 
-test: setup-rust test-rust test-nostd
+test: test-rust test-nostd
+lint: lint-rust
 
-lint: setup-rust
-	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	$(CARGO) clippy -p fact-resilience-core --no-default-features -- -D warnings
-
-setup-rust:
-	@rustup target list --installed | grep -q '^wasm32-unknown-unknown$$' || rustup target add wasm32-unknown-unknown
-	@rustup target list --installed | grep -q '^thumbv7em-none-eabihf$$' || rustup target add thumbv7em-none-eabihf
-	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy rustfmt
-
-test-rust:
-	$(CARGO) test --workspace
-
-# Proves the core is no_std (+ alloc) on a bare-metal target and on wasm32.
-test-nostd:
-	$(CARGO) build -p fact-resilience-core --no-default-features --target thumbv7em-none-eabihf
-	$(CARGO) build -p fact-resilience-core --no-default-features --target wasm32-unknown-unknown
+include $(sort $(wildcard mk/*.mk))
