@@ -10,6 +10,7 @@ setup-rust:
 
 test-rust: setup-rust
 	$(CARGO) test --workspace
+	$(CARGO) test -p fact-resilience-core --all-features
 
 # Proves the core is no_std (+ alloc) on a bare-metal target and on wasm32.
 test-nostd: setup-rust

@@ -72,13 +72,13 @@ pub enum Rejection {
 
 /// Lifetime counters, all reset by [`Breaker::reset`].
 #[derive(Clone, Copy, Debug, Default)]
-struct Counters {
-    successes: u64,
-    failures: u64,
-    rejected: u64,
-    throttled: u64,
-    neutral: u64,
-    state_changes: u64,
+pub(crate) struct Counters {
+    pub successes: u64,
+    pub failures: u64,
+    pub rejected: u64,
+    pub throttled: u64,
+    pub neutral: u64,
+    pub state_changes: u64,
 }
 
 /// The circuit-breaker state machine.
@@ -99,19 +99,22 @@ struct Counters {
 /// treated as that later instant, so a race between threads reading the clock is harmless.
 #[derive(Clone, Debug)]
 pub struct Breaker {
-    config: Config,
-    settings: Settings,
-    state: State,
-    generation: u64,
-    opened_at: Instant,
-    changed_at: Instant,
-    latest: Instant,
-    consecutive_failures: u32,
-    gate: HalfOpenGate,
-    window: RollingWindow,
-    log: FailureLog,
-    counters: Counters,
-    last_failure_time: Option<f64>,
+    pub(crate) config: Config,
+    pub(crate) settings: Settings,
+    pub(crate) state: State,
+    pub(crate) generation: u64,
+    pub(crate) opened_at: Instant,
+    pub(crate) changed_at: Instant,
+    pub(crate) latest: Instant,
+    /// Nanoseconds added to every `now` passed in. Zero except after [`Breaker::restore`],
+    /// where it lets restored history that predates the host clock's origin fit on the timeline.
+    pub(crate) shift: u64,
+    pub(crate) consecutive_failures: u32,
+    pub(crate) gate: HalfOpenGate,
+    pub(crate) window: RollingWindow,
+    pub(crate) log: FailureLog,
+    pub(crate) counters: Counters,
+    pub(crate) last_failure_time: Option<f64>,
 }
 
 impl Breaker {
@@ -127,6 +130,7 @@ impl Breaker {
             opened_at: now,
             changed_at: now,
             latest: now,
+            shift: 0,
             consecutive_failures: 0,
             gate: HalfOpenGate::default(),
             log: FailureLog::default(),
@@ -149,7 +153,7 @@ impl Breaker {
 
     /// A snapshot of the counters, with `failure_rate` and `time_in_current_state` at `now`.
     pub fn metrics(&self, now: Instant) -> Metrics {
-        let now = now.max(self.latest);
+        let now = self.internal(now).max(self.latest);
         let window = self.window.counts(now);
         let c = &self.counters;
         Metrics {
@@ -188,6 +192,7 @@ impl Breaker {
             State::HalfOpen => self.gate.lease_deadline(&self.settings),
             State::Closed => None,
         }
+        .map(|t| self.external(t))
     }
 
     // ---- admission and outcomes ----------------------------------------------------------
@@ -344,7 +349,7 @@ impl Breaker {
             from,
             to: State::Closed,
             reason: Reason::Reset,
-            at: now,
+            at: self.external(now),
         })
     }
 
@@ -368,8 +373,18 @@ impl Breaker {
 
     /// Clamps `now` to the latest instant seen, so time never runs backwards inside.
     fn tick(&mut self, now: Instant) -> Instant {
-        self.latest = self.latest.max(now);
+        self.latest = self.latest.max(self.internal(now));
         self.latest
+    }
+
+    /// A host instant on the breaker's own timeline.
+    pub(crate) fn internal(&self, now: Instant) -> Instant {
+        Instant::from_nanos(now.as_nanos().saturating_add(self.shift))
+    }
+
+    /// An instant on the breaker's timeline as the host's clock reads it.
+    fn external(&self, t: Instant) -> Instant {
+        Instant::from_nanos(t.as_nanos().saturating_sub(self.shift))
     }
 
     fn open_deadline(&self) -> Instant {
@@ -393,7 +408,7 @@ impl Breaker {
             from,
             to,
             reason,
-            at: now,
+            at: self.external(now),
         }
     }
 }

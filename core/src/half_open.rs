@@ -22,7 +22,7 @@ pub(crate) struct HalfOpenGate {
     /// Admitted probes whose outcome has not arrived.
     pub in_flight: u32,
     /// When the newest probe was admitted (for the lease).
-    newest_probe_at: Instant,
+    pub newest_probe_at: Instant,
 }
 
 impl HalfOpenGate {

@@ -80,6 +80,7 @@ mod clock;
 mod config;
 mod half_open;
 mod metrics;
+mod snapshot;
 mod state;
 mod window;
 
@@ -96,5 +97,6 @@ pub use config::{Config, ConfigError, MAX_DURATION_SECONDS};
 pub use metrics::{Failure, FailureLog, FailureRecord, Metrics};
 #[cfg(feature = "std")]
 pub use shared::{CallError, SharedBreaker, wall_clock_seconds};
+pub use snapshot::{SNAPSHOT_VERSION, Snapshot, SnapshotError};
 pub use state::{Reason, State, Transition};
 pub use window::{RollingWindow, WindowCounts};

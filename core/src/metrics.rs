@@ -33,6 +33,18 @@ pub struct FailureRecord {
     pub operation: String,
 }
 
+impl FailureRecord {
+    /// This record as a [`Failure`] to report again (e.g. when restoring a snapshot).
+    pub fn as_failure(&self) -> Failure<'_> {
+        Failure {
+            error_type: &self.error_type,
+            error_message: &self.error_message,
+            operation: &self.operation,
+            timestamp: self.timestamp,
+        }
+    }
+}
+
 /// A point-in-time view of a breaker. Plain data: copying it never touches the breaker.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]

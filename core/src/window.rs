@@ -84,13 +84,57 @@ impl RollingWindow {
         let mut live = self.totals;
         for b in self.expiring(self.bucket_of(now)) {
             let s = self.slots[self.slot(b)];
-            live.calls -= s.calls;
-            live.failures -= s.failures;
+            live.calls = live.calls.saturating_sub(s.calls);
+            live.failures = live.failures.saturating_sub(s.failures);
         }
         WindowCounts {
             calls: live.calls,
             failures: live.failures,
         }
+    }
+
+    /// The live buckets at `now` as `(age, counts)`, newest first, where `age` is how many
+    /// buckets ago it was (0 = the current bucket). Empty buckets are skipped. Used to move a
+    /// window to another timeline (see [`crate::Snapshot`]).
+    pub fn buckets_by_age(&self, now: Instant) -> impl Iterator<Item = (u32, WindowCounts)> + '_ {
+        let current = self.bucket_of(now).max(self.head);
+        let n = self.slots.len() as u64;
+        (0..n).filter_map(move |age| {
+            let b = current.checked_sub(age)?;
+            if b > self.head {
+                return None; // nothing recorded there yet
+            }
+            let s = self.slots[self.slot(b)];
+            (s.calls > 0).then_some((
+                age as u32,
+                WindowCounts {
+                    calls: s.calls,
+                    failures: s.failures,
+                },
+            ))
+        })
+    }
+
+    /// Adds `counts` to the bucket `age` buckets before the one holding `now` (ignored if
+    /// `age` is outside the window). The inverse of [`buckets_by_age`](Self::buckets_by_age).
+    pub fn add_at_age(&mut self, now: Instant, age: u32, counts: WindowCounts) {
+        let current = self.bucket_of(now).max(self.head);
+        if current > self.head {
+            self.advance_to(current);
+        }
+        let Some(b) = current.checked_sub(u64::from(age)) else {
+            return;
+        };
+        if u64::from(age) >= self.slots.len() as u64 {
+            return;
+        }
+        let calls = counts.calls.max(counts.failures);
+        let i = self.slot(b);
+        let slot = &mut self.slots[i];
+        slot.calls = slot.calls.saturating_add(calls);
+        slot.failures = slot.failures.saturating_add(counts.failures);
+        self.totals.calls = self.totals.calls.saturating_add(calls);
+        self.totals.failures = self.totals.failures.saturating_add(counts.failures);
     }
 
     /// Forgets all history.
@@ -103,8 +147,8 @@ impl RollingWindow {
         for old in self.expiring(b) {
             let i = self.slot(old);
             let s = core::mem::take(&mut self.slots[i]);
-            self.totals.calls -= s.calls;
-            self.totals.failures -= s.failures;
+            self.totals.calls = self.totals.calls.saturating_sub(s.calls);
+            self.totals.failures = self.totals.failures.saturating_sub(s.failures);
         }
         self.head = b;
     }

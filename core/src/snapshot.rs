@@ -1,0 +1,308 @@
+//! [`Snapshot`]: a breaker's whole state as plain, versioned data, to move it between
+//! processes or isolates (a Durable Object's storage, KV) and restore it there.
+//!
+//! Monotonic instants mean nothing on another machine, so every time is stored as an age
+//! relative to the `now` of [`Breaker::snapshot`], and rebased on the `now` of
+//! [`Breaker::restore`]. Restoring starts a new permit generation: permits handed out before
+//! the snapshot cannot move the restored breaker.
+
+use crate::breaker::{Breaker, Counters};
+use crate::clock::{Instant, duration_nanos};
+use crate::config::{Config, ConfigError};
+use crate::half_open::HalfOpenGate;
+use crate::metrics::{FailureLog, FailureRecord};
+use crate::state::State;
+use crate::window::{RollingWindow, WindowCounts};
+use alloc::vec::Vec;
+use core::time::Duration;
+
+/// The format version written by this crate.
+pub const SNAPSHOT_VERSION: u32 = 1;
+
+/// A breaker's state, detached from any clock. Serialisable with the `serde` feature.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
+pub struct Snapshot {
+    /// Format version; [`Breaker::restore`] accepts only [`SNAPSHOT_VERSION`].
+    pub version: u32,
+    /// The configuration in force.
+    pub config: Config,
+    /// The state.
+    pub state: State,
+    /// Nanoseconds since the circuit last entered OPEN.
+    pub opened_ago_ns: u64,
+    /// Nanoseconds since the last transition.
+    pub changed_ago_ns: u64,
+    /// Failures in a row while CLOSED.
+    pub consecutive_failures: u32,
+    /// HALF_OPEN episode: `[attempts, admitted, successes]` (probes in flight are not carried).
+    pub half_open: [u32; 3],
+    /// Lifetime counters: `[successes, failures, rejected, throttled, neutral, state_changes]`.
+    pub counters: [u64; 6],
+    /// Wall-clock time of the newest failure.
+    pub last_failure_time: Option<f64>,
+    /// Non-empty window buckets as `[age_in_buckets, calls, failures]`, newest first.
+    pub window: Vec<[u64; 3]>,
+    /// The failure log, oldest first.
+    pub recent_failures: Vec<FailureRecord>,
+}
+
+/// Why a [`Snapshot`] could not be restored.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SnapshotError {
+    /// The snapshot was written in a format this crate does not read.
+    #[error("version: unsupported snapshot version {found} (expected {SNAPSHOT_VERSION})")]
+    Version {
+        /// The version found.
+        found: u32,
+    },
+    /// The snapshot's configuration is invalid.
+    #[error("config.{}", .0)]
+    Config(#[from] ConfigError),
+}
+
+impl Breaker {
+    /// The whole state at `now`, as plain data.
+    pub fn snapshot(&self, now: Instant) -> Snapshot {
+        let now = self.internal(now).max(self.latest);
+        let ago = |t: Instant| duration_nanos(now.saturating_duration_since(t));
+        let c = &self.counters;
+        Snapshot {
+            version: SNAPSHOT_VERSION,
+            config: self.config.clone(),
+            state: self.state,
+            opened_ago_ns: ago(self.opened_at),
+            changed_ago_ns: ago(self.changed_at),
+            consecutive_failures: self.consecutive_failures,
+            half_open: [self.gate.attempts, self.gate.admitted, self.gate.successes],
+            counters: [
+                c.successes,
+                c.failures,
+                c.rejected,
+                c.throttled,
+                c.neutral,
+                c.state_changes,
+            ],
+            last_failure_time: self.last_failure_time,
+            window: self
+                .window
+                .buckets_by_age(now)
+                .map(|(age, w)| [u64::from(age), w.calls, w.failures])
+                .collect(),
+            recent_failures: self.log.iter().cloned().collect(),
+        }
+    }
+
+    /// A breaker in the state `snapshot` describes, rebased so that its ages count back from
+    /// `now`. Window buckets older than the window are dropped; the failure log is cut to the
+    /// configured capacity and message length.
+    pub fn restore(snapshot: Snapshot, now: Instant) -> Result<Breaker, SnapshotError> {
+        if snapshot.version != SNAPSHOT_VERSION {
+            return Err(SnapshotError::Version {
+                found: snapshot.version,
+            });
+        }
+        let mut b = Breaker::new(snapshot.config, now)?;
+        // Shift the timeline so that the oldest restored instant is not before its origin.
+        let width = duration_nanos(b.settings.rolling_window)
+            .div_ceil(u64::from(b.settings.window_buckets.get()))
+            .saturating_add(1);
+        let oldest_bucket = snapshot
+            .window
+            .iter()
+            .map(|[age, ..]| *age)
+            .max()
+            .unwrap_or(0);
+        let reach = snapshot
+            .opened_ago_ns
+            .max(snapshot.changed_ago_ns)
+            .max(oldest_bucket.saturating_add(1).saturating_mul(width));
+        b.shift = reach.saturating_sub(now.as_nanos());
+        let now = b.internal(now);
+        (b.opened_at, b.changed_at, b.latest) = (now, now, now);
+        let back = |ns: u64| Instant::from_nanos(now.as_nanos().saturating_sub(ns));
+        b.state = snapshot.state;
+        b.generation = 1; // permits issued before the snapshot (generation 0 here) are stale
+        b.opened_at = back(snapshot.opened_ago_ns);
+        b.changed_at = back(snapshot.changed_ago_ns);
+        b.consecutive_failures = snapshot.consecutive_failures;
+        let [attempts, admitted, successes] = snapshot.half_open;
+        if b.state == State::HalfOpen {
+            b.gate = HalfOpenGate {
+                attempts,
+                admitted,
+                successes,
+                ..HalfOpenGate::default()
+            };
+        }
+        let [
+            successes,
+            failures,
+            rejected,
+            throttled,
+            neutral,
+            state_changes,
+        ] = snapshot.counters;
+        b.counters = Counters {
+            successes,
+            failures,
+            rejected,
+            throttled,
+            neutral,
+            state_changes,
+        };
+        b.last_failure_time = snapshot.last_failure_time;
+        b.window = RollingWindow::new(b.settings.rolling_window, b.settings.window_buckets);
+        for [age, calls, failures] in snapshot.window {
+            if let Ok(age) = u32::try_from(age) {
+                b.window
+                    .add_at_age(now, age, WindowCounts { calls, failures });
+            }
+        }
+        b.log = FailureLog::default();
+        let (cap, max_bytes) = (
+            b.settings.max_recent_failures.get() as usize,
+            b.settings.max_message_bytes.get() as usize,
+        );
+        for r in &snapshot.recent_failures {
+            b.log.push(&r.as_failure(), cap, max_bytes);
+        }
+        Ok(b)
+    }
+}
+
+impl Snapshot {
+    /// Time since the circuit last entered OPEN.
+    pub fn opened_ago(&self) -> Duration {
+        Duration::from_nanos(self.opened_ago_ns)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Failure;
+
+    const SEC: u64 = 1_000_000_000;
+
+    fn at(s: u64) -> Instant {
+        Instant::from_nanos(s * SEC)
+    }
+
+    fn fail(b: &mut Breaker, now: Instant) {
+        let f = Failure {
+            error_type: "E",
+            error_message: "m",
+            operation: "get",
+            timestamp: 1.0,
+        };
+        let p = b.try_acquire(now).unwrap();
+        let _ = b.on_failure(p, &f, now);
+    }
+
+    #[test]
+    fn round_trip_on_another_timeline_keeps_behaviour() {
+        let config = Config {
+            failure_threshold: 2,
+            ..Config::default()
+        };
+        let mut a = Breaker::new(config, at(1000)).unwrap();
+        let p = a.try_acquire(at(1000)).unwrap();
+        let _ = a.on_success(p, at(1000));
+        fail(&mut a, at(1010));
+        fail(&mut a, at(1020)); // opens at 1020
+        let snap = a.snapshot(at(1050));
+        assert_eq!(snap.opened_ago(), Duration::from_secs(30));
+
+        // Another isolate whose clock reads 5 s.
+        let mut b = Breaker::restore(snap.clone(), at(5)).unwrap();
+        assert_eq!(b.state(), State::Open);
+        assert_eq!(b.metrics(at(5)), a.metrics(at(1050)));
+        assert_eq!(b.recent_failures().count(), 2);
+        assert_eq!(b.snapshot(at(5)), snap);
+        // 30 s of the 60 s timeout are left.
+        assert!(b.try_acquire(at(34)).is_err());
+        assert!(b.try_acquire(at(35)).unwrap().is_probe());
+    }
+
+    #[test]
+    fn old_permits_are_stale_after_restore() {
+        let mut a = Breaker::new(
+            Config {
+                failure_threshold: 1,
+                ..Config::default()
+            },
+            at(0),
+        )
+        .unwrap();
+        let old = a.try_acquire(at(0)).unwrap();
+        let mut b = Breaker::restore(a.snapshot(at(0)), at(0)).unwrap();
+        let f = Failure {
+            error_type: "E",
+            error_message: "m",
+            operation: "get",
+            timestamp: 1.0,
+        };
+        assert_eq!(b.on_failure(old, &f, at(0)), None);
+        assert_eq!(b.state(), State::Closed);
+        assert_eq!(b.metrics(at(0)).failure_count, 1);
+    }
+
+    #[test]
+    fn bad_version_and_bad_config_are_refused() {
+        let a = Breaker::new(Config::default(), at(0)).unwrap();
+        let mut s = a.snapshot(at(0));
+        s.version = 99;
+        assert_eq!(
+            Breaker::restore(s.clone(), at(0)).unwrap_err(),
+            SnapshotError::Version { found: 99 }
+        );
+        s.version = SNAPSHOT_VERSION;
+        s.config.recovery_factor = 2.0;
+        let e = Breaker::restore(s, at(0)).unwrap_err();
+        assert!(
+            alloc::format!("{e}").starts_with("config.recovery_factor"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn expired_window_buckets_are_dropped() {
+        let config = Config {
+            rolling_window_seconds: 10.0,
+            window_buckets: 10,
+            ..Config::default()
+        };
+        let mut a = Breaker::new(config, at(0)).unwrap();
+        fail(&mut a, at(0));
+        let mut s = a.snapshot(at(3));
+        assert_eq!(s.window, [[3, 1, 1]]);
+        s.window.push([10, 5, 5]);
+        let b = Breaker::restore(s, at(100)).unwrap();
+        assert_eq!(b.metrics(at(100)).window_calls, 1);
+        assert_eq!(b.metrics(at(107)).window_calls, 0);
+    }
+}
+
+#[cfg(all(test, feature = "serde"))]
+mod serde_tests {
+    use super::*;
+    use crate::metrics::Failure;
+
+    #[test]
+    fn snapshot_survives_json_and_refuses_unknown_fields() {
+        let mut a = Breaker::new(Config::default(), Instant::ZERO).unwrap();
+        let p = a.try_acquire(Instant::ZERO).unwrap();
+        let f = Failure { error_type: "E", error_message: "m", operation: "get", timestamp: 2.5 };
+        let _ = a.on_failure(p, &f, Instant::ZERO);
+        let snap = a.snapshot(Instant::from_nanos(7));
+        let json = serde_json::to_string(&snap).unwrap();
+        let back: Snapshot = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, snap);
+        let bad = json.replacen("\"version\"", "\"surprise\":1,\"version\"", 1);
+        let err = serde_json::from_str::<Snapshot>(&bad).unwrap_err();
+        assert!(alloc::format!("{err}").contains("surprise"), "{err}");
+    }
+}
