@@ -155,9 +155,11 @@ impl RollingWindow {
 
     /// The bucket indices (as `head + k`, whose slots hold `head + k - N`) that have expired
     /// once the current bucket is `b`.
-    fn expiring(&self, b: u64) -> core::ops::RangeInclusive<u64> {
-        let steps = b.saturating_sub(self.head).min(self.slots.len() as u64);
-        self.head + 1..=self.head + steps
+    /// `head + k <= b` for every `k`, so this cannot overflow even when `head` is `u64::MAX`.
+    fn expiring(&self, b: u64) -> impl Iterator<Item = u64> + use<> {
+        let head = self.head;
+        let steps = b.saturating_sub(head).min(self.slots.len() as u64);
+        (1..=steps).map(move |k| head + k)
     }
 
     fn bucket_of(&self, t: Instant) -> u64 {

@@ -1,0 +1,524 @@
+//! A reference model of the breaker (FACT_CONTRACT §7 plus the core's documented choices),
+//! written to be obviously right rather than fast: plain integer nanoseconds, every counter a
+//! plain field, the rolling window a list of `(bucket, failed)` events filtered when read, and
+//! the failure log a `Vec`. `model_equivalence.rs` drives it and the real `Breaker` with the
+//! same steps; `examples/gen_vectors.rs` uses it to write the generated conformance vectors.
+#![allow(dead_code)]
+
+use fact_resilience_core::{Config, Instant, MAX_DURATION_SECONDS, Reason, State, Transition};
+use std::time::Duration;
+
+/// A validated config in the units the model works with.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Knobs {
+    pub failure_threshold: u32,
+    pub success_threshold: u32,
+    pub timeout_ns: u64,
+    pub window_ns: u64,
+    pub buckets: u64,
+    pub gradual_recovery: bool,
+    pub recovery_factor: f64,
+    pub max_recent_failures: usize,
+    pub max_message_bytes: usize,
+    pub half_open_max_in_flight: Option<u32>,
+    pub probe_lease_ns: Option<u64>,
+}
+
+/// Seconds as whole nanoseconds (at least 1), or `None` if the value is not allowed.
+fn seconds_to_ns(s: f64) -> Option<u64> {
+    if s.is_nan() || s <= 0.0 || s > MAX_DURATION_SECONDS {
+        return None;
+    }
+    let ns = Duration::try_from_secs_f64(s).ok()?.as_nanos();
+    if ns == 0 { None } else { Some(ns as u64) }
+}
+
+/// Checks the fields in declaration order; the first bad one is named.
+pub fn check(c: &Config) -> Result<Knobs, &'static str> {
+    if c.failure_threshold == 0 {
+        return Err("failure_threshold");
+    }
+    if c.success_threshold == 0 {
+        return Err("success_threshold");
+    }
+    let timeout_ns = seconds_to_ns(c.timeout_seconds).ok_or("timeout_seconds")?;
+    let window_ns = seconds_to_ns(c.rolling_window_seconds).ok_or("rolling_window_seconds")?;
+    if c.window_buckets == 0 {
+        return Err("window_buckets");
+    }
+    if !(c.recovery_factor > 0.0 && c.recovery_factor <= 1.0) {
+        return Err("recovery_factor");
+    }
+    if c.max_recent_failures == 0 {
+        return Err("max_recent_failures");
+    }
+    if c.max_message_bytes == 0 {
+        return Err("max_message_bytes");
+    }
+    if c.half_open_max_in_flight == Some(0) {
+        return Err("half_open_max_in_flight");
+    }
+    let probe_lease_ns = match c.probe_lease_seconds {
+        None => None,
+        Some(s) => Some(seconds_to_ns(s).ok_or("probe_lease_seconds")?),
+    };
+    Ok(Knobs {
+        failure_threshold: c.failure_threshold,
+        success_threshold: c.success_threshold,
+        timeout_ns,
+        window_ns,
+        buckets: u64::from(c.window_buckets),
+        gradual_recovery: c.gradual_recovery,
+        recovery_factor: c.recovery_factor,
+        max_recent_failures: c.max_recent_failures as usize,
+        max_message_bytes: c.max_message_bytes as usize,
+        half_open_max_in_flight: c.half_open_max_in_flight,
+        probe_lease_ns,
+    })
+}
+
+/// A permit as the model sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ModelPermit {
+    pub generation: u64,
+    pub probe: bool,
+    pub transition: Option<Transition>,
+}
+
+impl ModelPermit {
+    /// The permit a `Permit::from_bits(bits)` stands for.
+    pub fn from_bits(bits: u64) -> Self {
+        ModelPermit {
+            generation: bits >> 1,
+            probe: bits & 1 == 1,
+            transition: None,
+        }
+    }
+}
+
+/// The answer to `try_acquire`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Admitted(ModelPermit),
+    Open { retry_after_ns: u64 },
+    Throttled,
+}
+
+/// One failure-log entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record {
+    pub timestamp: f64,
+    pub error_type: String,
+    pub error_message: String,
+    pub operation: String,
+}
+
+/// Everything `Breaker::metrics` reports, in model units.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Snapshot {
+    pub state: State,
+    pub failure_count: u64,
+    pub success_count: u64,
+    pub total_operations: u64,
+    pub failure_rate: f64,
+    pub window_calls: u64,
+    pub state_changes: u64,
+    pub time_in_current_state_ns: u64,
+    pub last_failure_time: Option<f64>,
+    pub consecutive_failures: u32,
+    pub rejected_count: u64,
+    pub throttled_count: u64,
+    pub neutral_count: u64,
+    pub half_open_admitted: u32,
+    pub half_open_successes: u32,
+    pub half_open_in_flight: u32,
+    pub recent_failures_count: u32,
+}
+
+/// The reference breaker.
+#[derive(Clone, Debug)]
+pub struct Model {
+    pub config: Config,
+    pub knobs: Knobs,
+    pub state: State,
+    pub generation: u64,
+    pub opened_at: u64,
+    pub changed_at: u64,
+    pub latest: u64,
+    pub consecutive_failures: u32,
+    // The HALF_OPEN episode: all zero outside HALF_OPEN.
+    pub attempts: u32,
+    pub admitted: u32,
+    pub probe_successes: u32,
+    pub in_flight: u32,
+    pub newest_probe_at: u64,
+    /// Every completed call as `(bucket, failed)`; filtered by age when read.
+    pub events: Vec<(u64, bool)>,
+    pub log: Vec<Record>,
+    pub successes: u64,
+    pub failures: u64,
+    pub rejected: u64,
+    pub throttled: u64,
+    pub neutral: u64,
+    pub state_changes: u64,
+    pub last_failure_time: Option<f64>,
+}
+
+impl Model {
+    pub fn new(config: Config, now: u64) -> Result<Model, &'static str> {
+        let knobs = check(&config)?;
+        Ok(Model {
+            config,
+            knobs,
+            state: State::Closed,
+            generation: 0,
+            opened_at: now,
+            changed_at: now,
+            latest: now,
+            consecutive_failures: 0,
+            attempts: 0,
+            admitted: 0,
+            probe_successes: 0,
+            in_flight: 0,
+            newest_probe_at: 0,
+            events: Vec::new(),
+            log: Vec::new(),
+            successes: 0,
+            failures: 0,
+            rejected: 0,
+            throttled: 0,
+            neutral: 0,
+            state_changes: 0,
+            last_failure_time: None,
+        })
+    }
+
+    // ---- reading -------------------------------------------------------------------------
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    fn bucket_width(&self) -> u64 {
+        self.knobs.window_ns.div_ceil(self.knobs.buckets).max(1)
+    }
+
+    /// `(calls, failures)` still inside the window at `now`.
+    pub fn window(&self, now: u64) -> (u64, u64) {
+        let current = now.max(self.latest) / self.bucket_width();
+        let live: Vec<bool> = self
+            .events
+            .iter()
+            .filter(|(bucket, _)| current - bucket < self.knobs.buckets)
+            .map(|&(_, failed)| failed)
+            .collect();
+        let failures = live.iter().filter(|&&failed| failed).count() as u64;
+        (live.len() as u64, failures)
+    }
+
+    pub fn snapshot(&self, now: u64) -> Snapshot {
+        let now = now.max(self.latest);
+        let (calls, failed) = self.window(now);
+        Snapshot {
+            state: self.state,
+            failure_count: self.failures,
+            success_count: self.successes,
+            total_operations: self.successes + self.failures,
+            failure_rate: if calls == 0 {
+                0.0
+            } else {
+                failed as f64 / calls as f64
+            },
+            window_calls: calls,
+            state_changes: self.state_changes,
+            time_in_current_state_ns: now - self.changed_at,
+            last_failure_time: self.last_failure_time,
+            consecutive_failures: self.consecutive_failures,
+            rejected_count: self.rejected,
+            throttled_count: self.throttled,
+            neutral_count: self.neutral,
+            half_open_admitted: self.admitted,
+            half_open_successes: self.probe_successes,
+            half_open_in_flight: self.in_flight,
+            recent_failures_count: self.log.len() as u32,
+        }
+    }
+
+    pub fn recent_failures(&self) -> &[Record] {
+        &self.log
+    }
+
+    fn open_deadline(&self) -> u64 {
+        self.opened_at.saturating_add(self.knobs.timeout_ns)
+    }
+
+    fn lease_deadline(&self) -> Option<u64> {
+        match self.knobs.probe_lease_ns {
+            Some(lease) if self.in_flight > 0 => Some(self.newest_probe_at.saturating_add(lease)),
+            _ => None,
+        }
+    }
+
+    pub fn next_deadline(&self) -> Option<u64> {
+        match self.state {
+            State::Closed => None,
+            State::Open => Some(self.open_deadline()),
+            State::HalfOpen => self.lease_deadline(),
+        }
+    }
+
+    // ---- inputs --------------------------------------------------------------------------
+
+    fn tick(&mut self, now: u64) -> u64 {
+        if now > self.latest {
+            self.latest = now;
+        }
+        self.latest
+    }
+
+    fn enter(&mut self, to: State, reason: Reason, now: u64) -> Transition {
+        let from = self.state;
+        self.state = to;
+        self.generation = self.generation.wrapping_add(1);
+        self.state_changes += 1;
+        self.changed_at = now;
+        self.attempts = 0;
+        self.admitted = 0;
+        self.probe_successes = 0;
+        self.in_flight = 0;
+        self.newest_probe_at = 0;
+        if to == State::Open {
+            self.opened_at = now;
+        }
+        if to == State::Closed {
+            self.consecutive_failures = 0;
+        }
+        Transition {
+            from,
+            to,
+            reason,
+            at: Instant::from_nanos(now),
+        }
+    }
+
+    pub fn poll(&mut self, now: u64) -> Option<Transition> {
+        let now = self.tick(now);
+        if self.state == State::Open && now >= self.open_deadline() {
+            return Some(self.enter(State::HalfOpen, Reason::TimeoutElapsed, now));
+        }
+        if self.state == State::HalfOpen && self.lease_deadline().is_some_and(|d| now >= d) {
+            // Lost probes: their slots are freed and their permits become stale.
+            self.in_flight = 0;
+            self.generation = self.generation.wrapping_add(1);
+        }
+        None
+    }
+
+    pub fn try_acquire(&mut self, now: u64) -> Decision {
+        let transition = self.poll(now);
+        let now = self.latest;
+        match self.state {
+            State::Closed => Decision::Admitted(ModelPermit {
+                generation: self.generation,
+                probe: false,
+                transition,
+            }),
+            State::Open => {
+                self.rejected += 1;
+                Decision::Open {
+                    retry_after_ns: self.open_deadline().saturating_sub(now),
+                }
+            }
+            State::HalfOpen => {
+                if self.admit_probe(now) {
+                    Decision::Admitted(ModelPermit {
+                        generation: self.generation,
+                        probe: true,
+                        transition,
+                    })
+                } else {
+                    self.throttled += 1;
+                    Decision::Throttled
+                }
+            }
+        }
+    }
+
+    /// The HALF_OPEN gate: the in-flight cap first (not counted as an attempt), then the
+    /// deterministic quota `admitted < ceil(attempts * factor - 1e-9)`, the first always.
+    fn admit_probe(&mut self, now: u64) -> bool {
+        let at_cap = self
+            .knobs
+            .half_open_max_in_flight
+            .is_some_and(|cap| self.in_flight >= cap);
+        if at_cap {
+            return false;
+        }
+        if self.knobs.gradual_recovery {
+            self.attempts = self.attempts.saturating_add(1);
+            let quota = (f64::from(self.attempts) * self.knobs.recovery_factor - 1e-9).ceil();
+            let first = self.admitted == 0;
+            if !first && f64::from(self.admitted) >= quota {
+                return false;
+            }
+        }
+        self.admitted = self.admitted.saturating_add(1);
+        self.in_flight = self.in_flight.saturating_add(1);
+        self.newest_probe_at = now;
+        true
+    }
+
+    fn record(&mut self, now: u64, failed: bool) {
+        let bucket = now / self.bucket_width();
+        self.events.push((bucket, failed));
+    }
+
+    pub fn on_success(&mut self, permit: ModelPermit, now: u64) -> Option<Transition> {
+        let now = self.tick(now);
+        self.successes += 1;
+        self.record(now, false);
+        if permit.generation != self.generation {
+            return None;
+        }
+        match self.state {
+            State::Closed => {
+                self.consecutive_failures = 0;
+                None
+            }
+            State::HalfOpen if permit.probe => {
+                self.in_flight = self.in_flight.saturating_sub(1);
+                self.probe_successes += 1;
+                if self.probe_successes >= self.knobs.success_threshold {
+                    Some(self.enter(State::Closed, Reason::ProbesSucceeded, now))
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        }
+    }
+
+    pub fn on_failure(
+        &mut self,
+        permit: ModelPermit,
+        error_type: &str,
+        error_message: &str,
+        operation: &str,
+        timestamp: f64,
+        now: u64,
+    ) -> Option<Transition> {
+        let now = self.tick(now);
+        self.failures += 1;
+        self.record(now, true);
+        let max = self.knobs.max_message_bytes;
+        self.log.push(Record {
+            timestamp,
+            error_type: cut(error_type, max),
+            error_message: cut(error_message, max),
+            operation: cut(operation, max),
+        });
+        while self.log.len() > self.knobs.max_recent_failures {
+            self.log.remove(0);
+        }
+        self.last_failure_time = Some(timestamp);
+        if permit.generation != self.generation {
+            return None;
+        }
+        match self.state {
+            State::Closed => {
+                self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+                if self.consecutive_failures >= self.knobs.failure_threshold {
+                    Some(self.enter(State::Open, Reason::FailureThreshold, now))
+                } else {
+                    None
+                }
+            }
+            State::HalfOpen if permit.probe => {
+                Some(self.enter(State::Open, Reason::ProbeFailed, now))
+            }
+            _ => None,
+        }
+    }
+
+    pub fn on_neutral(&mut self, permit: ModelPermit, now: u64) {
+        self.tick(now);
+        self.neutral += 1;
+        if permit.generation == self.generation && permit.probe {
+            self.in_flight = self.in_flight.saturating_sub(1);
+        }
+    }
+
+    // ---- commands ------------------------------------------------------------------------
+
+    pub fn force_open(&mut self, now: u64) -> Option<Transition> {
+        let now = self.tick(now);
+        if self.state == State::Open {
+            self.opened_at = now;
+            None
+        } else {
+            Some(self.enter(State::Open, Reason::ForcedOpen, now))
+        }
+    }
+
+    pub fn force_closed(&mut self, now: u64) -> Option<Transition> {
+        let now = self.tick(now);
+        self.consecutive_failures = 0;
+        self.attempts = 0;
+        self.admitted = 0;
+        self.probe_successes = 0;
+        self.in_flight = 0;
+        self.newest_probe_at = 0;
+        if self.state == State::Closed {
+            None
+        } else {
+            Some(self.enter(State::Closed, Reason::ForcedClosed, now))
+        }
+    }
+
+    pub fn reset(&mut self, now: u64) -> Option<Transition> {
+        let now = self.tick(now);
+        let from = self.state;
+        let fresh = Model::new(self.config.clone(), now).expect("the config in force is valid");
+        let generation = self.generation.wrapping_add(1);
+        *self = Model {
+            generation,
+            latest: now,
+            ..fresh
+        };
+        if from == State::Closed {
+            None
+        } else {
+            Some(Transition {
+                from,
+                to: State::Closed,
+                reason: Reason::Reset,
+                at: Instant::from_nanos(now),
+            })
+        }
+    }
+
+    pub fn set_config(&mut self, config: Config) -> Result<(), &'static str> {
+        let knobs = check(&config)?;
+        if (knobs.window_ns, knobs.buckets) != (self.knobs.window_ns, self.knobs.buckets) {
+            self.events.clear();
+        }
+        while self.log.len() > knobs.max_recent_failures {
+            self.log.remove(0);
+        }
+        self.knobs = knobs;
+        self.config = config;
+        Ok(())
+    }
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a char boundary.
+pub fn cut(s: &str, max: usize) -> String {
+    let mut out = String::new();
+    for ch in s.chars() {
+        if out.len() + ch.len_utf8() > max {
+            break;
+        }
+        out.push(ch);
+    }
+    out
+}

@@ -1,0 +1,497 @@
+//! Property tests: the `Breaker` against the reference model in `model/`, step by step, and the
+//! public API against arbitrary (also invalid) input without panicking.
+
+mod model;
+
+use fact_resilience_core::{Breaker, Config, Failure, Instant, Permit, Rejection};
+use model::{Decision, Model, ModelPermit};
+use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
+
+/// One thing the host does. Every step but `Advance` may be called with an instant `lag` ns
+/// earlier than the clock, which the breaker must treat as the latest instant seen.
+#[derive(Clone, Debug)]
+enum Op {
+    Advance(u64),
+    Acquire,
+    /// Report on the held permit at this index (modulo the number held).
+    Success(usize),
+    Failure(usize, usize),
+    Neutral(usize),
+    /// Report with a forged permit of the current generation (probe or not).
+    ForgedCurrent(bool, u8),
+    /// Report with `Permit::from_bits(bits)`.
+    ForgedBits(u64, u8),
+    Poll,
+    ForceOpen,
+    ForceClosed,
+    Reset,
+    SetConfig(Config),
+}
+
+const MESSAGES: [&str; 5] = [
+    "boom",
+    "héllo wörld",
+    "日本語のエラー",
+    "",
+    "xxxxxxxxxxxxxxxxxxxxxxxxx",
+];
+const TYPES: [&str; 3] = ["CacheError", "Exception", "É"];
+const OPERATIONS: [&str; 3] = ["get", "store", "invalidate_by_prefix"];
+
+fn seconds() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        Just(0.001),
+        Just(1.0),
+        Just(60.0),
+        1e-9f64..0.01,
+        0.01f64..10.0,
+        10.0f64..1000.0,
+    ]
+}
+
+fn valid_config() -> impl Strategy<Value = Config> {
+    (
+        (1u32..=6, 1u32..=4, seconds(), seconds(), 1u32..=12),
+        (
+            any::<bool>(),
+            prop_oneof![Just(1.0), Just(0.5), Just(0.1), Just(1e-12), 0.01f64..=1.0],
+            1u32..=5,
+            1u32..=8,
+            proptest::option::of(1u32..=3),
+            proptest::option::of(seconds()),
+        ),
+    )
+        .prop_map(
+            |((ft, st, to, win, b), (gr, rf, mr, mb, inf, lease))| Config {
+                failure_threshold: ft,
+                success_threshold: st,
+                timeout_seconds: to,
+                rolling_window_seconds: win,
+                window_buckets: b,
+                gradual_recovery: gr,
+                recovery_factor: rf,
+                max_recent_failures: mr,
+                max_message_bytes: mb,
+                half_open_max_in_flight: inf,
+                probe_lease_seconds: lease,
+            },
+        )
+}
+
+/// A valid config with one field broken.
+fn invalid_config() -> impl Strategy<Value = Config> {
+    let bad_seconds = || {
+        prop_oneof![
+            Just(0.0),
+            Just(-1.0),
+            Just(f64::NAN),
+            Just(f64::INFINITY),
+            Just(1e300),
+            Just(1e-12)
+        ]
+    };
+    (
+        valid_config(),
+        0usize..10,
+        bad_seconds(),
+        prop_oneof![Just(0.0), Just(1.5), Just(-0.5), Just(f64::NAN)],
+    )
+        .prop_map(|(mut c, field, s, f)| {
+            match field {
+                0 => c.failure_threshold = 0,
+                1 => c.success_threshold = 0,
+                2 => c.timeout_seconds = s,
+                3 => c.rolling_window_seconds = s,
+                4 => c.window_buckets = 0,
+                5 => c.recovery_factor = f,
+                6 => c.max_recent_failures = 0,
+                7 => c.max_message_bytes = 0,
+                8 => c.half_open_max_in_flight = Some(0),
+                _ => c.probe_lease_seconds = Some(s),
+            }
+            c
+        })
+}
+
+fn advance() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        3 => Just(0u64),
+        3 => 1u64..1_000,
+        6 => 1_000_000u64..1_000_000_000,
+        6 => 1_000_000_000u64..100_000_000_000,
+        1 => 100_000_000_000u64..10_000_000_000_000,
+        1 => Just(u64::MAX / 2),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        8 => advance().prop_map(Op::Advance),
+        8 => Just(Op::Acquire),
+        5 => any::<usize>().prop_map(Op::Success),
+        5 => (any::<usize>(), 0..MESSAGES.len() * TYPES.len() * OPERATIONS.len())
+            .prop_map(|(i, m)| Op::Failure(i, m)),
+        2 => any::<usize>().prop_map(Op::Neutral),
+        1 => (any::<bool>(), 0u8..3).prop_map(|(p, k)| Op::ForgedCurrent(p, k)),
+        1 => (any::<u64>(), 0u8..3).prop_map(|(b, k)| Op::ForgedBits(b, k)),
+        2 => Just(Op::Poll),
+        1 => Just(Op::ForceOpen),
+        1 => Just(Op::ForceClosed),
+        1 => Just(Op::Reset),
+        1 => valid_config().prop_map(Op::SetConfig),
+        1 => invalid_config().prop_map(Op::SetConfig),
+    ]
+}
+
+fn step() -> impl Strategy<Value = (Op, u64)> {
+    (
+        op(),
+        prop_oneof![10 => Just(0u64), 1 => 1u64..2_000_000_000],
+    )
+}
+
+fn failure_text(m: usize) -> (&'static str, &'static str, &'static str) {
+    (
+        TYPES[m % TYPES.len()],
+        MESSAGES[m / TYPES.len() % MESSAGES.len()],
+        OPERATIONS[m / (TYPES.len() * MESSAGES.len()) % OPERATIONS.len()],
+    )
+}
+
+fn same_permit(p: &Permit, m: &ModelPermit) -> bool {
+    p.generation() == m.generation && p.is_probe() == m.probe && p.transition() == m.transition
+}
+
+/// Compares everything observable after a step.
+fn compare(b: &Breaker, m: &Model, now: u64) -> Result<(), TestCaseError> {
+    let at = Instant::from_nanos(now);
+    let got = b.metrics(at);
+    let want = m.snapshot(now);
+    prop_assert_eq!(b.state(), m.state());
+    prop_assert_eq!(got.state, want.state);
+    prop_assert_eq!(got.failure_count, want.failure_count, "failure_count");
+    prop_assert_eq!(got.success_count, want.success_count, "success_count");
+    prop_assert_eq!(got.total_operations, want.total_operations);
+    prop_assert_eq!(got.failure_rate, want.failure_rate, "failure_rate");
+    prop_assert_eq!(got.window_calls, want.window_calls, "window_calls");
+    prop_assert_eq!(got.state_changes, want.state_changes, "state_changes");
+    prop_assert_eq!(
+        got.time_in_current_state.as_nanos(),
+        u128::from(want.time_in_current_state_ns),
+        "time_in_current_state"
+    );
+    prop_assert_eq!(got.last_failure_time, want.last_failure_time);
+    prop_assert_eq!(got.consecutive_failures, want.consecutive_failures);
+    prop_assert_eq!(got.rejected_count, want.rejected_count, "rejected_count");
+    prop_assert_eq!(got.throttled_count, want.throttled_count, "throttled_count");
+    prop_assert_eq!(got.neutral_count, want.neutral_count, "neutral_count");
+    prop_assert_eq!(got.half_open_admitted, want.half_open_admitted);
+    prop_assert_eq!(got.half_open_successes, want.half_open_successes);
+    prop_assert_eq!(got.half_open_in_flight, want.half_open_in_flight);
+    prop_assert_eq!(got.recent_failures_count, want.recent_failures_count);
+    prop_assert_eq!(
+        b.next_deadline().map(Instant::as_nanos),
+        m.next_deadline(),
+        "next_deadline"
+    );
+    prop_assert_eq!(b.config(), &m.config);
+    let log: Vec<_> = b.recent_failures().collect();
+    prop_assert_eq!(log.len(), m.recent_failures().len());
+    for (r, w) in log.iter().zip(m.recent_failures()) {
+        prop_assert_eq!(r.timestamp, w.timestamp);
+        prop_assert_eq!(&r.error_type, &w.error_type);
+        prop_assert_eq!(&r.error_message, &w.error_message);
+        prop_assert_eq!(&r.operation, &w.operation);
+    }
+    Ok(())
+}
+
+/// Reports outcome `kind` (0 success, 1 failure, 2 neutral) with both permits.
+fn report(
+    b: &mut Breaker,
+    m: &mut Model,
+    permit: Permit,
+    mp: ModelPermit,
+    kind: u8,
+    text: usize,
+    t: u64,
+) -> Result<(), TestCaseError> {
+    let at = Instant::from_nanos(t);
+    match kind {
+        0 => prop_assert_eq!(b.on_success(permit, at), m.on_success(mp, t)),
+        1 => {
+            let (error_type, error_message, operation) = failure_text(text);
+            let timestamp = t as f64 / 1e9;
+            let f = Failure {
+                error_type,
+                error_message,
+                operation,
+                timestamp,
+            };
+            prop_assert_eq!(
+                b.on_failure(permit, &f, at),
+                m.on_failure(mp, error_type, error_message, operation, timestamp, t)
+            );
+        }
+        _ => {
+            b.on_neutral(permit, at);
+            m.on_neutral(mp, t);
+        }
+    }
+    Ok(())
+}
+
+fn run(config: Config, steps: Vec<(Op, u64)>) -> Result<(), TestCaseError> {
+    let mut clock: u64 = 1_000_000_000; // not zero, so backwards lags are visible
+    let mut b = Breaker::new(config.clone(), Instant::from_nanos(clock)).expect("valid config");
+    let mut m = Model::new(config, clock).expect("model accepts what the breaker accepts");
+    let mut held: Vec<(Permit, ModelPermit)> = Vec::new();
+    for (i, (op, lag)) in steps.into_iter().enumerate() {
+        let t = clock.saturating_sub(lag);
+        let at = Instant::from_nanos(t);
+        match op {
+            Op::Advance(d) => clock = clock.saturating_add(d),
+            Op::Acquire => match (b.try_acquire(at), m.try_acquire(t)) {
+                (Ok(p), Decision::Admitted(mp)) => {
+                    prop_assert!(same_permit(&p, &mp), "step {i}: {p:?} vs {mp:?}");
+                    held.push((p, mp));
+                }
+                (Err(Rejection::Open { retry_after }), Decision::Open { retry_after_ns }) => {
+                    prop_assert_eq!(retry_after.as_nanos(), u128::from(retry_after_ns))
+                }
+                (Err(Rejection::Throttled), Decision::Throttled) => {}
+                (got, want) => {
+                    return Err(TestCaseError::fail(format!(
+                        "step {i}: acquire gave {got:?}, model {want:?}"
+                    )));
+                }
+            },
+            Op::Success(k) | Op::Failure(k, _) | Op::Neutral(k) if !held.is_empty() => {
+                let (p, mp) = held.remove(k % held.len());
+                let (kind, text) = match op {
+                    Op::Success(_) => (0, 0),
+                    Op::Failure(_, text) => (1, text),
+                    _ => (2, 0),
+                };
+                report(&mut b, &mut m, p, mp, kind, text, t)?;
+            }
+            Op::Success(_) | Op::Failure(..) | Op::Neutral(_) => {}
+            Op::ForgedCurrent(probe, kind) => {
+                let bits = m.generation << 1 | u64::from(probe);
+                let (p, mp) = (Permit::from_bits(bits), ModelPermit::from_bits(bits));
+                prop_assert!(same_permit(&p, &mp));
+                report(&mut b, &mut m, p, mp, kind, 1, t)?;
+            }
+            Op::ForgedBits(bits, kind) => {
+                let (p, mp) = (Permit::from_bits(bits), ModelPermit::from_bits(bits));
+                report(&mut b, &mut m, p, mp, kind, 2, t)?;
+            }
+            Op::Poll => prop_assert_eq!(b.poll(at), m.poll(t), "step {}: poll", i),
+            Op::ForceOpen => prop_assert_eq!(b.force_open(at), m.force_open(t)),
+            Op::ForceClosed => prop_assert_eq!(b.force_closed(at), m.force_closed(t)),
+            Op::Reset => prop_assert_eq!(b.reset(at), m.reset(t)),
+            Op::SetConfig(c) => {
+                let got = b.set_config(c.clone()).map_err(|e| e.field());
+                prop_assert_eq!(got, m.set_config(c), "step {}: set_config", i);
+            }
+        }
+        compare(&b, &m, clock)?;
+        // A metrics read at an earlier instant sees the latest instant instead.
+        compare(&b, &m, clock.saturating_sub(lag))?;
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 10_000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn breaker_matches_the_reference_model(
+        config in valid_config(),
+        steps in proptest::collection::vec(step(), 1..60),
+    ) {
+        run(config, steps)?;
+    }
+}
+
+// ---- no panics on any input -------------------------------------------------------------
+
+fn any_seconds() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        any::<f64>(),
+        Just(f64::NAN),
+        Just(f64::INFINITY),
+        Just(f64::NEG_INFINITY),
+        Just(0.0),
+        Just(-0.0),
+        Just(f64::MIN_POSITIVE),
+        Just(1e-9),
+        Just(fact_resilience_core::MAX_DURATION_SECONDS),
+        0.0f64..100.0,
+    ]
+}
+
+fn any_u32() -> impl Strategy<Value = u32> {
+    prop_oneof![any::<u32>(), 0u32..4, Just(u32::MAX)]
+}
+
+/// Any config at all, except that `window_buckets` stays below 4096: the window allocates 16
+/// bytes per bucket up front, so `u32::MAX` buckets is a 64 GiB allocation, not a panic.
+fn any_config() -> impl Strategy<Value = Config> {
+    (
+        (
+            any_u32(),
+            any_u32(),
+            any_seconds(),
+            any_seconds(),
+            0u32..4096,
+        ),
+        (
+            any::<bool>(),
+            any_seconds(),
+            any_u32(),
+            any_u32(),
+            proptest::option::of(any_u32()),
+            proptest::option::of(any_seconds()),
+        ),
+    )
+        .prop_map(
+            |((ft, st, to, win, b), (gr, rf, mr, mb, inf, lease))| Config {
+                failure_threshold: ft,
+                success_threshold: st,
+                timeout_seconds: to,
+                rolling_window_seconds: win,
+                window_buckets: b,
+                gradual_recovery: gr,
+                recovery_factor: rf,
+                max_recent_failures: mr,
+                max_message_bytes: mb,
+                half_open_max_in_flight: inf,
+                probe_lease_seconds: lease,
+            },
+        )
+}
+
+#[derive(Clone, Debug)]
+enum AnyOp {
+    Acquire(u64),
+    Outcome(usize, u8, u64),
+    Forged(u64, u8, u64),
+    Poll(u64),
+    ForceOpen(u64),
+    ForceClosed(u64),
+    Reset(u64),
+    SetConfig(Config),
+    Read(u64),
+}
+
+fn any_instant() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        any::<u64>(),
+        Just(u64::MAX),
+        Just(0u64),
+        0u64..10_000_000_000
+    ]
+}
+
+fn any_op() -> impl Strategy<Value = AnyOp> {
+    prop_oneof![
+        3 => any_instant().prop_map(AnyOp::Acquire),
+        3 => (any::<usize>(), 0u8..3, any_instant()).prop_map(|(i, k, t)| AnyOp::Outcome(i, k, t)),
+        2 => (any::<u64>(), 0u8..3, any_instant()).prop_map(|(b, k, t)| AnyOp::Forged(b, k, t)),
+        1 => any_instant().prop_map(AnyOp::Poll),
+        1 => any_instant().prop_map(AnyOp::ForceOpen),
+        1 => any_instant().prop_map(AnyOp::ForceClosed),
+        1 => any_instant().prop_map(AnyOp::Reset),
+        1 => any_config().prop_map(AnyOp::SetConfig),
+        1 => any_instant().prop_map(AnyOp::Read),
+    ]
+}
+
+fn outcome(b: &mut Breaker, p: Permit, kind: u8, t: u64) {
+    let at = Instant::from_nanos(t);
+    let big = "é".repeat(300);
+    match kind {
+        0 => {
+            let _ = b.on_success(p, at);
+        }
+        1 => {
+            let f = Failure {
+                error_type: &big,
+                error_message: &big,
+                operation: "get",
+                timestamp: f64::NAN,
+            };
+            let _ = b.on_failure(p, &f, at);
+        }
+        _ => b.on_neutral(p, at),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2_000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn public_api_never_panics(
+        config in any_config(),
+        start in any_instant(),
+        ops in proptest::collection::vec(any_op(), 0..40),
+    ) {
+        let mut b = match Breaker::new(config.clone(), Instant::from_nanos(start)) {
+            Ok(b) => b,
+            Err(e) => {
+                prop_assert_eq!(config.validate().map_err(|e| e.field()), Err(e.field()));
+                let text = e.to_string();
+                prop_assert!(text.starts_with(e.field()), "{}", text);
+                Breaker::new(Config::default(), Instant::from_nanos(start)).unwrap()
+            }
+        };
+        let mut held = Vec::new();
+        for op in ops {
+            match op {
+                AnyOp::Acquire(t) => {
+                    if let Ok(p) = b.try_acquire(Instant::from_nanos(t)) {
+                        prop_assert_eq!(Permit::from_bits(p.to_bits()).to_bits(), p.to_bits());
+                        held.push(p);
+                    }
+                }
+                AnyOp::Outcome(i, kind, t) if !held.is_empty() => {
+                    let p = held.remove(i % held.len());
+                    outcome(&mut b, p, kind, t);
+                }
+                AnyOp::Outcome(..) => {}
+                AnyOp::Forged(bits, kind, t) => outcome(&mut b, Permit::from_bits(bits), kind, t),
+                AnyOp::Poll(t) => {
+                    let _ = b.poll(Instant::from_nanos(t));
+                }
+                AnyOp::ForceOpen(t) => {
+                    let _ = b.force_open(Instant::from_nanos(t));
+                }
+                AnyOp::ForceClosed(t) => {
+                    let _ = b.force_closed(Instant::from_nanos(t));
+                }
+                AnyOp::Reset(t) => {
+                    let _ = b.reset(Instant::from_nanos(t));
+                }
+                AnyOp::SetConfig(c) => {
+                    let before = b.config().clone();
+                    match b.set_config(c.clone()) {
+                        Ok(()) => prop_assert_eq!(b.config(), &c),
+                        Err(_) => prop_assert_eq!(b.config(), &before),
+                    }
+                }
+                AnyOp::Read(t) => {
+                    let m = b.metrics(Instant::from_nanos(t));
+                    prop_assert!((0.0..=1.0).contains(&m.failure_rate));
+                    prop_assert_eq!(m.total_operations, m.success_count + m.failure_count);
+                    prop_assert!(b.recent_failures().len() <= b.config().max_recent_failures as usize);
+                    for r in b.recent_failures() {
+                        prop_assert!(r.error_message.len() <= b.config().max_message_bytes as usize);
+                    }
+                    let _ = b.next_deadline();
+                }
+            }
+        }
+    }
+}
