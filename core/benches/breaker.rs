@@ -5,11 +5,13 @@
 //! iteration, so the rolling window sees time move as it would in production.
 
 use std::hint::black_box;
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use fact_resilience_core::{
-    Breaker, Config, Failure, Instant, MonotonicClock, Rejection, SharedBreaker, State,
+    Breaker, Config, Failure, Instant, MonotonicClock, Rejection, RollingWindow, SharedBreaker,
+    State,
 };
 
 /// Nanoseconds `now` moves per iteration.
@@ -155,6 +157,18 @@ fn shared_closed_acquire_success(c: &mut Criterion) {
     });
 }
 
+/// The share of (a) spent in the rolling window: one `RollingWindow::record` per success.
+fn window_record(c: &mut Criterion) {
+    let mut w = RollingWindow::new(
+        Duration::from_secs(300),
+        NonZeroU32::new(60).expect("non-zero"),
+    );
+    let mut t = Time(0);
+    c.bench_function("window/record", |bench| {
+        bench.iter(|| w.record(black_box(t.tick()), black_box(false)))
+    });
+}
+
 /// Baselines for reading (g): one `MonotonicClock::now()` and one uncontended `std` mutex
 /// lock + unlock, the two things `SharedBreaker` adds per method call.
 fn baselines(c: &mut Criterion) {
@@ -178,6 +192,7 @@ criterion_group!(
     metrics,
     failsafe_closed_call,
     shared_closed_acquire_success,
+    window_record,
     baselines
 );
 criterion_main!(benches);
