@@ -190,10 +190,10 @@ impl Replay<'_> {
         let expect = str_field(step, "expect", &self.at)?;
         let (actual, transition) = match self.breaker.try_acquire(self.instant()) {
             Ok(p) => {
-                if let Some(probe) = step.get("probe") {
-                    if probe.as_bool() != Some(p.is_probe()) {
-                        return Err(self.at.mismatch("probe", probe, p.is_probe()));
-                    }
+                if let Some(probe) = step.get("probe")
+                    && probe.as_bool() != Some(p.is_probe())
+                {
+                    return Err(self.at.mismatch("probe", probe, p.is_probe()));
                 }
                 let t = p.transition();
                 if let Some(name) = step.get("permit").and_then(Value::as_str) {
@@ -314,18 +314,18 @@ impl Replay<'_> {
                 ("error_message", &g.error_message),
                 ("operation", &g.operation),
             ] {
-                if let Some(w) = w.get(key) {
-                    if w.as_str() != Some(actual.as_str()) {
-                        let key = format!("recent_failures[{i}].{key}");
-                        return Err(self.at.mismatch(&key, w, format!("{actual:?}")));
-                    }
+                if let Some(w) = w.get(key)
+                    && w.as_str() != Some(actual.as_str())
+                {
+                    let key = format!("recent_failures[{i}].{key}");
+                    return Err(self.at.mismatch(&key, w, format!("{actual:?}")));
                 }
             }
-            if let Some(w) = w.get("timestamp") {
-                if !w.as_f64().is_some_and(|w| close(w, g.timestamp)) {
-                    let key = format!("recent_failures[{i}].timestamp");
-                    return Err(self.at.mismatch(&key, w, g.timestamp));
-                }
+            if let Some(w) = w.get("timestamp")
+                && !w.as_f64().is_some_and(|w| close(w, g.timestamp))
+            {
+                let key = format!("recent_failures[{i}].timestamp");
+                return Err(self.at.mismatch(&key, w, g.timestamp));
             }
         }
         Ok(())
