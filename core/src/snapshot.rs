@@ -295,7 +295,12 @@ mod serde_tests {
     fn snapshot_survives_json_and_refuses_unknown_fields() {
         let mut a = Breaker::new(Config::default(), Instant::ZERO).unwrap();
         let p = a.try_acquire(Instant::ZERO).unwrap();
-        let f = Failure { error_type: "E", error_message: "m", operation: "get", timestamp: 2.5 };
+        let f = Failure {
+            error_type: "E",
+            error_message: "m",
+            operation: "get",
+            timestamp: 2.5,
+        };
         let _ = a.on_failure(p, &f, Instant::ZERO);
         let snap = a.snapshot(Instant::from_nanos(7));
         let json = serde_json::to_string(&snap).unwrap();
