@@ -1,1 +1,63 @@
-//! Placeholder until the binding lands.
+//! `fact_resilience._native`: pyo3 classes over `fact-resilience-core`.
+//!
+//! Every method converts its inputs, calls the core and converts the result. The Python package
+//! (`bindings-py/python/fact_resilience/`) re-exports these names, defines `CircuitState` and
+//! `CacheError`, and adds the `async` methods, which only await and translate.
+#![forbid(unsafe_code)]
+
+mod breaker;
+mod clock;
+mod config;
+mod errors;
+mod interop;
+mod metrics;
+mod wrapper;
+
+use pyo3::prelude::*;
+
+/// Registers the exception class raised for refused calls (e.g. FACT's `CacheError`), or
+/// restores the package's own with `None`. It is built as
+/// `cls(message, error_code=..., context=...)`.
+#[pyfunction]
+#[pyo3(signature = (cls))]
+fn set_error_class(cls: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    errors::set_error_class(cls.filter(|c| !c.is_none()))
+}
+
+/// The exception class raised for refused calls by breakers without their own `error_class`.
+#[pyfunction]
+fn get_error_class(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    errors::error_class(py)
+}
+
+/// Test hook: panics in Rust, to prove a panic surfaces as a Python exception.
+#[pyfunction]
+fn _panic_for_tests() {
+    panic!("deliberate panic from fact_resilience._native._panic_for_tests");
+}
+
+/// Cargo's version in PEP 440 form (`1.2.3-rc.1` -> `1.2.3rc1`).
+fn pep440(v: &str) -> String {
+    v.replacen("-alpha.", "a", 1)
+        .replacen("-beta.", "b", 1)
+        .replacen("-rc.", "rc", 1)
+        .replacen('-', "+", 1)
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", pep440(env!("CARGO_PKG_VERSION")))?;
+    m.add("CIRCUIT_BREAKER_OPEN", errors::CODE_OPEN)?;
+    m.add("CIRCUIT_BREAKER_THROTTLING", errors::CODE_THROTTLING)?;
+    m.add_class::<config::PyConfig>()?;
+    m.add_class::<clock::PyManualClock>()?;
+    m.add_class::<metrics::PyFailureRecord>()?;
+    m.add_class::<metrics::PyMetrics>()?;
+    m.add_class::<breaker::PyPermit>()?;
+    m.add_class::<breaker::PyBreaker>()?;
+    m.add_class::<wrapper::PyWrapper>()?;
+    m.add_function(wrap_pyfunction!(set_error_class, m)?)?;
+    m.add_function(wrap_pyfunction!(get_error_class, m)?)?;
+    m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,854 @@
+//! `CacheCircuitBreaker` (native half) and `Permit`.
+//!
+//! The core `Breaker` sits behind a `Mutex` that is held only inside core calls: never while
+//! Python code runs (the operation, a clock callable, a listener, an error class), so a
+//! re-entrant call or a GIL switch cannot deadlock. Decisions (admission, outcomes,
+//! transitions, metrics) are the core's; this file converts arguments and results, and the
+//! Python subclass in `_async.py` only awaits.
+
+use crate::clock::{ClockSource, WallClock};
+use crate::config::{Fields, PyConfig};
+use crate::errors::{self, type_error};
+use crate::interop::{self, log_error, reason_str, state_member};
+use crate::metrics::PyMetrics;
+use fact_resilience_core::{
+    Breaker, Failure, Instant, Permit, Rejection, State, Transition, wall_clock_seconds,
+};
+use pyo3::exceptions::{PyException, PyRuntimeError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::pyclass::{PyTraverseError, PyVisit};
+use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+/// The state guarded by the breaker's lock.
+struct Inner {
+    core: Breaker,
+    /// The caller's config object (never a copy).
+    config: Py<PyConfig>,
+    /// The config version last given to the core; `None` after the object was replaced.
+    applied: Option<u64>,
+}
+
+impl Inner {
+    /// Gives the core the config's current fields if they changed since last time.
+    #[inline]
+    fn sync_config(&mut self) {
+        let cfg = self.config.get();
+        if self.applied != Some(cfg.version()) {
+            let (fields, version) = cfg.snapshot();
+            // Fields are validated on every assignment, so the core cannot refuse them.
+            if self.core.set_config(fields.core).is_ok() {
+                self.applied = Some(version);
+            }
+        }
+    }
+}
+
+/// Leave to run one call, from `CacheCircuitBreaker.acquire()`. Report its outcome exactly
+/// once with `record_success`, `record_failure` or `record_neutral`.
+#[pyclass(frozen, module = "fact_resilience", name = "Permit")]
+pub struct PyPermit {
+    bits: u64,
+    operation: Py<PyAny>,
+    spent: AtomicBool,
+}
+
+#[pymethods]
+impl PyPermit {
+    /// Whether this call is a HALF_OPEN probe.
+    #[getter]
+    fn probe(&self) -> bool {
+        Permit::from_bits(self.bits).is_probe()
+    }
+
+    /// The breaker generation this permit was issued in.
+    #[getter]
+    fn generation(&self) -> u64 {
+        Permit::from_bits(self.bits).generation()
+    }
+
+    /// The operation name given to `acquire`.
+    #[getter]
+    fn operation(&self, py: Python<'_>) -> Py<PyAny> {
+        self.operation.clone_ref(py)
+    }
+
+    /// Whether an outcome was already reported.
+    #[getter]
+    fn reported(&self) -> bool {
+        self.spent.load(Ordering::Acquire)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "Permit(operation={}, probe={}, generation={}, reported={})",
+            self.operation.bind(py).repr()?,
+            self.probe(),
+            self.generation(),
+            self.reported()
+        ))
+    }
+}
+
+impl PyPermit {
+    fn take(&self) -> PyResult<Permit> {
+        if self.spent.swap(true, Ordering::AcqRel) {
+            Err(PyRuntimeError::new_err(
+                "this permit's outcome was already reported",
+            ))
+        } else {
+            Ok(Permit::from_bits(self.bits))
+        }
+    }
+}
+
+/// The native half of `CacheCircuitBreaker`; `fact_resilience.CacheCircuitBreaker` subclasses
+/// it and adds the `async` methods.
+#[pyclass(
+    frozen,
+    subclass,
+    module = "fact_resilience._native",
+    name = "CacheCircuitBreaker"
+)]
+pub struct PyBreaker {
+    inner: Mutex<Inner>,
+    clock: ClockSource,
+    wall: WallClock,
+    error_class: Option<Py<PyAny>>,
+    neutral: Py<PyTuple>,
+    listeners: Mutex<Vec<Py<PyAny>>>,
+}
+
+impl PyBreaker {
+    #[inline]
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // The core never panics mid-update; a poisoned lock still guards a consistent value.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_listeners(&self) -> MutexGuard<'_, Vec<Py<PyAny>>> {
+        self.listeners.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` on the locked core at the current time, with the config synced first.
+    #[inline]
+    fn with<R>(&self, now: Instant, f: impl FnOnce(&mut Breaker, Instant) -> R) -> R {
+        let mut g = self.lock();
+        g.sync_config();
+        f(&mut g.core, now)
+    }
+
+    /// The time for reporting an outcome. A failing clock callable must not lose the outcome,
+    /// so its error is logged and the core's latest instant is used (earlier instants are
+    /// clamped to it).
+    fn now_for_outcome(&self, py: Python<'_>) -> Instant {
+        self.clock.now(py).unwrap_or_else(|e| {
+            log_error(
+                py,
+                "clock %r failed; using the latest time seen",
+                &self.clock_obj(py),
+                e,
+            );
+            Instant::ZERO
+        })
+    }
+
+    fn clock_obj<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        match &self.clock {
+            ClockSource::Callable(f) => f.bind(py).clone(),
+            _ => py.None().into_bound(py),
+        }
+    }
+
+    /// Asks the core for a permit, returning any transition (a due OPEN -> HALF_OPEN) apart.
+    #[inline]
+    fn try_acquire(
+        &self,
+        py: Python<'_>,
+    ) -> PyResult<(Result<Permit, Rejection>, Option<Transition>)> {
+        let now = self.clock.now(py)?;
+        Ok(self.with(now, |b, now| {
+            let moved = b.poll(now);
+            let r = b.try_acquire(now);
+            let moved = moved.or_else(|| r.as_ref().ok().and_then(Permit::transition));
+            (r, moved)
+        }))
+    }
+
+    /// Admits or raises the rejection error.
+    #[inline]
+    fn acquire_or_raise(&self, py: Python<'_>, operation: &Bound<'_, PyAny>) -> PyResult<Permit> {
+        let (r, moved) = self.try_acquire(py)?;
+        self.notify(py, moved);
+        r.map_err(|rej| self.rejection(py, rej, operation))
+    }
+
+    fn rejection(&self, py: Python<'_>, rej: Rejection, operation: &Bound<'_, PyAny>) -> PyErr {
+        errors::rejection_error(py, self.error_class.as_ref(), rej, operation)
+    }
+
+    #[inline]
+    fn succeed(&self, py: Python<'_>, permit: Permit) {
+        let now = self.now_for_outcome(py);
+        let moved = self.with(now, |b, now| b.on_success(permit, now));
+        self.notify(py, moved);
+    }
+
+    fn neutral(&self, py: Python<'_>, permit: Permit) {
+        let now = self.now_for_outcome(py);
+        self.with(now, |b, now| b.on_neutral(permit, now));
+    }
+
+    /// Whether `exc` is neither success nor failure: not an `Exception`, or one of
+    /// `neutral_exceptions`.
+    fn is_neutral(&self, py: Python<'_>, exc: &Bound<'_, PyAny>) -> bool {
+        !exc.is_instance_of::<PyException>()
+            || exc.is_instance(self.neutral.bind(py)).unwrap_or(false)
+    }
+
+    /// Records `exc` as a failure of `operation`.
+    fn fail(
+        &self,
+        py: Python<'_>,
+        permit: Permit,
+        exc: &Bound<'_, PyAny>,
+        operation: &Bound<'_, PyAny>,
+    ) {
+        let ty = exc.get_type();
+        let error_type = text(ty.name().map(|n| n.into_any()), "<unknown>");
+        let error_message = text(exc.str().map(|s| s.into_any()), "<unprintable exception>");
+        let op = text(operation.str().map(|s| s.into_any()), "<operation>");
+        let timestamp = self.wall.now(py).unwrap_or_else(|e| {
+            log_error(
+                py,
+                "wall_clock %r failed; using time.time()",
+                &py.None().into_bound(py),
+                e,
+            );
+            wall_clock_seconds()
+        });
+        let failure = Failure {
+            error_type: &error_type,
+            error_message: &error_message,
+            operation: &op,
+            timestamp,
+        };
+        let now = self.now_for_outcome(py);
+        let moved = self.with(now, |b, now| b.on_failure(permit, &failure, now));
+        self.notify(py, moved);
+    }
+
+    /// Reports `exc`: neutral or failure. Returns whether it counted as a failure.
+    fn report_exception(
+        &self,
+        py: Python<'_>,
+        permit: Permit,
+        exc: &Bound<'_, PyAny>,
+        operation: &Bound<'_, PyAny>,
+    ) -> bool {
+        if self.is_neutral(py, exc) {
+            self.neutral(py, permit);
+            false
+        } else {
+            self.fail(py, permit, exc, operation);
+            true
+        }
+    }
+
+    /// Calls the listeners with `(from_state, to_state, reason)`, outside every lock. A
+    /// listener that raises is logged and the others still run.
+    fn notify(&self, py: Python<'_>, moved: Option<Transition>) {
+        let Some(t) = moved else { return };
+        let listeners: Vec<Py<PyAny>> = {
+            let l = self.lock_listeners();
+            if l.is_empty() {
+                return;
+            }
+            l.iter().map(|f| f.clone_ref(py)).collect()
+        };
+        let args = (|| -> PyResult<_> {
+            Ok((
+                state_member(py, t.from)?,
+                state_member(py, t.to)?,
+                reason_str(py, t.reason),
+            ))
+        })();
+        let args = match args {
+            Ok(a) => a,
+            Err(e) => {
+                log_error(
+                    py,
+                    "cannot notify listeners %r",
+                    &py.None().into_bound(py),
+                    e,
+                );
+                return;
+            }
+        };
+        for f in listeners {
+            let f = f.bind(py);
+            if let Err(e) = f.call1(args.clone()) {
+                log_error(py, "state-change listener %r raised", f, e);
+            }
+        }
+    }
+
+    /// Runs `operation(*args, **kwargs)` on an already granted permit.
+    fn run_sync<'py>(
+        &self,
+        py: Python<'py>,
+        permit: Permit,
+        operation: &Bound<'py, PyAny>,
+        operation_name: &Bound<'py, PyAny>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        match operation.call(args, kwargs) {
+            Ok(v) => {
+                if v.get_type().is(interop::coroutine_type(py)?) {
+                    let _ = v.call_method0("close");
+                    self.neutral(py, permit);
+                    return Err(PyTypeError::new_err(format!(
+                        "operation {} returned a coroutine: use `await breaker.execute(...)` \
+                         for async operations",
+                        operation_name.repr()?
+                    )));
+                }
+                self.succeed(py, permit);
+                Ok(v)
+            }
+            Err(e) => {
+                self.report_exception(py, permit, e.value(py), operation_name);
+                Err(e)
+            }
+        }
+    }
+
+    /// Builds a breaker (used by `__new__` and by the wrapper's default).
+    pub fn build(
+        py: Python<'_>,
+        config: Option<&Bound<'_, PyAny>>,
+        clock: Option<&Bound<'_, PyAny>>,
+        wall_clock: Option<&Bound<'_, PyAny>>,
+        error_class: Option<&Bound<'_, PyAny>>,
+        neutral_exceptions: Option<&Bound<'_, PyAny>>,
+        on_state_change: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let config: Py<PyConfig> = match config {
+            Some(c) if !c.is_none() => c
+                .cast::<PyConfig>()
+                .map_err(|_| type_error("config", "a CircuitBreakerConfig", c))?
+                .clone()
+                .unbind(),
+            _ => Py::new(py, PyConfig::from_fields(Fields::default()))?,
+        };
+        let clock = ClockSource::from_arg(clock)?;
+        let wall = WallClock::from_arg(wall_clock)?;
+        let error_class = match error_class {
+            Some(c) if !c.is_none() => {
+                errors::check_error_class(c)?;
+                Some(c.clone().unbind())
+            }
+            _ => None,
+        };
+        let neutral = neutral_tuple(py, neutral_exceptions)?;
+        let listeners = listener_list(on_state_change)?;
+        let (fields, version) = config.get().snapshot();
+        let now = clock.now(py)?;
+        let core = Breaker::new(fields.core, now).map_err(|e| errors::config_error(&e))?;
+        Ok(PyBreaker {
+            inner: Mutex::new(Inner {
+                core,
+                config,
+                applied: Some(version),
+            }),
+            clock,
+            wall,
+            error_class,
+            neutral,
+            listeners: Mutex::new(listeners),
+        })
+    }
+}
+
+/// Text from a Python string, or `fallback` if producing it failed.
+fn text(s: PyResult<Bound<'_, PyAny>>, fallback: &'static str) -> String {
+    s.ok()
+        .and_then(|s| {
+            s.cast::<PyString>()
+                .ok()
+                .map(|s| s.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| Cow::Borrowed(fallback).into_owned())
+}
+
+fn is_exception_type(t: &Bound<'_, PyAny>) -> bool {
+    t.cast::<PyType>()
+        .ok()
+        .and_then(|t| t.is_subclass_of::<pyo3::exceptions::PyBaseException>().ok())
+        .unwrap_or(false)
+}
+
+fn neutral_tuple(py: Python<'_>, arg: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyTuple>> {
+    let Some(arg) = arg.filter(|a| !a.is_none()) else {
+        return Ok(interop::default_neutral(py)?.unbind());
+    };
+    let expected = "an exception class or an iterable of exception classes";
+    let items: Vec<Bound<'_, PyAny>> = if is_exception_type(arg) {
+        vec![arg.clone()]
+    } else {
+        let iter = arg
+            .try_iter()
+            .map_err(|_| type_error("neutral_exceptions", expected, arg))?;
+        iter.collect::<PyResult<_>>()?
+    };
+    for t in &items {
+        if !is_exception_type(t) {
+            return Err(type_error("neutral_exceptions", expected, t));
+        }
+    }
+    Ok(PyTuple::new(py, items)?.unbind())
+}
+
+fn listener_list(arg: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<Py<PyAny>>> {
+    let Some(arg) = arg.filter(|a| !a.is_none()) else {
+        return Ok(Vec::new());
+    };
+    let expected = "a callable or an iterable of callables";
+    if arg.is_callable() {
+        return Ok(vec![arg.clone().unbind()]);
+    }
+    let iter = arg
+        .try_iter()
+        .map_err(|_| type_error("on_state_change", expected, arg))?;
+    let mut out = Vec::new();
+    for f in iter {
+        let f = f?;
+        if !f.is_callable() {
+            return Err(type_error("on_state_change", expected, &f));
+        }
+        out.push(f.unbind());
+    }
+    Ok(out)
+}
+
+fn check_callable(operation: &Bound<'_, PyAny>) -> PyResult<()> {
+    if operation.is_callable() {
+        Ok(())
+    } else {
+        Err(type_error("operation", "callable", operation))
+    }
+}
+
+fn check_name(operation_name: &Bound<'_, PyAny>) -> PyResult<()> {
+    if operation_name.is_instance_of::<PyString>() {
+        Ok(())
+    } else {
+        Err(type_error("operation_name", "a str", operation_name))
+    }
+}
+
+#[pymethods]
+impl PyBreaker {
+    #[new]
+    #[pyo3(signature = (
+        config = None, *, clock = None, wall_clock = None, error_class = None,
+        neutral_exceptions = None, on_state_change = None
+    ))]
+    fn new(
+        py: Python<'_>,
+        config: Option<&Bound<'_, PyAny>>,
+        clock: Option<&Bound<'_, PyAny>>,
+        wall_clock: Option<&Bound<'_, PyAny>>,
+        error_class: Option<&Bound<'_, PyAny>>,
+        neutral_exceptions: Option<&Bound<'_, PyAny>>,
+        on_state_change: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        PyBreaker::build(
+            py,
+            config,
+            clock,
+            wall_clock,
+            error_class,
+            neutral_exceptions,
+            on_state_change,
+        )
+    }
+
+    // ---- configuration -------------------------------------------------------------------
+
+    /// The config object in force (the very object passed in; read live).
+    #[getter]
+    fn config(&self, py: Python<'_>) -> Py<PyConfig> {
+        self.lock().config.clone_ref(py)
+    }
+
+    #[setter]
+    fn set_config(&self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let value = value.ok_or_else(|| PyTypeError::new_err("cannot delete config"))?;
+        let new = value
+            .cast::<PyConfig>()
+            .map_err(|_| type_error("config", "a CircuitBreakerConfig", value))?
+            .clone()
+            .unbind();
+        let old = {
+            let mut g = self.lock();
+            g.applied = None;
+            std::mem::replace(&mut g.config, new)
+        };
+        drop(old); // outside the lock
+        Ok(())
+    }
+
+    /// The class raised for refused calls by this breaker, or None (the registered class).
+    #[getter]
+    fn error_class(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.error_class.as_ref().map(|c| c.clone_ref(py))
+    }
+
+    /// Exception types counted as neither success nor failure.
+    #[getter]
+    fn neutral_exceptions(&self, py: Python<'_>) -> Py<PyTuple> {
+        self.neutral.clone_ref(py)
+    }
+
+    // ---- state ---------------------------------------------------------------------------
+
+    /// The current state (no side effects: a due timeout is not applied).
+    fn get_state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let s = self.lock().core.state();
+        state_member(py, s)
+    }
+
+    /// The current state, as `get_state()`.
+    #[getter(state)]
+    fn state_attr<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.get_state(py)
+    }
+
+    fn is_open(&self) -> bool {
+        self.lock().core.state() == State::Open
+    }
+
+    fn is_closed(&self) -> bool {
+        self.lock().core.state() == State::Closed
+    }
+
+    fn is_half_open(&self) -> bool {
+        self.lock().core.state() == State::HalfOpen
+    }
+
+    /// True if CLOSED or HALF_OPEN; if OPEN, True once the timeout has passed (the move to
+    /// HALF_OPEN is made). Takes no throttle slot.
+    fn is_call_permitted(&self, py: Python<'_>) -> PyResult<bool> {
+        let now = self.clock.now(py)?;
+        let (moved, state) = self.with(now, |b, now| (b.poll(now), b.state()));
+        self.notify(py, moved);
+        Ok(state != State::Open)
+    }
+
+    /// Applies a due OPEN -> HALF_OPEN move and returns the state.
+    fn poll<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let now = self.clock.now(py)?;
+        let (moved, state) = self.with(now, |b, now| (b.poll(now), b.state()));
+        self.notify(py, moved);
+        state_member(py, state)
+    }
+
+    /// Seconds until time alone changes something (the open timeout, a probe lease), or None.
+    fn next_deadline_in(&self, py: Python<'_>) -> PyResult<Option<f64>> {
+        let now = self.clock.now(py)?;
+        Ok(self.with(now, |b, now| {
+            b.next_deadline()
+                .map(|d| d.saturating_duration_since(now).as_secs_f64())
+        }))
+    }
+
+    // ---- commands ------------------------------------------------------------------------
+
+    /// Opens the circuit and restarts the open timer (not sticky).
+    fn force_open(&self, py: Python<'_>) -> PyResult<()> {
+        let now = self.clock.now(py)?;
+        let moved = self.with(now, |b, now| b.force_open(now));
+        self.notify(py, moved);
+        Ok(())
+    }
+
+    /// Closes the circuit; lifetime counters stay.
+    fn force_closed(&self, py: Python<'_>) -> PyResult<()> {
+        let now = self.clock.now(py)?;
+        let moved = self.with(now, |b, now| b.force_closed(now));
+        self.notify(py, moved);
+        Ok(())
+    }
+
+    /// Back to a fresh CLOSED breaker: every counter, the window and the log cleared.
+    fn reset(&self, py: Python<'_>) -> PyResult<()> {
+        let now = self.clock.now(py)?;
+        let moved = self.with(now, |b, now| b.reset(now));
+        self.notify(py, moved);
+        Ok(())
+    }
+
+    /// A snapshot of the counters.
+    fn get_metrics(&self, py: Python<'_>) -> PyResult<PyMetrics> {
+        let now = self.clock.now(py)?;
+        let (m, failures) = self.with(now, |b, now| {
+            (
+                b.metrics(now),
+                b.recent_failures().cloned().collect::<Vec<_>>(),
+            )
+        });
+        PyMetrics::build(py, &m, &failures)
+    }
+
+    // ---- listeners -----------------------------------------------------------------------
+
+    /// Registers `listener(from_state, to_state, reason)`, called after every transition
+    /// (outside the breaker's lock). Returns `listener`, so it works as a decorator.
+    fn on_state_change<'py>(&self, listener: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        if !listener.is_callable() {
+            return Err(type_error("listener", "callable", listener));
+        }
+        self.lock_listeners().push(listener.clone().unbind());
+        Ok(listener.clone())
+    }
+
+    /// Unregisters a listener; returns whether it was registered.
+    fn remove_state_change_listener(&self, listener: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let py = listener.py();
+        let current: Vec<Py<PyAny>> = self
+            .lock_listeners()
+            .iter()
+            .map(|f| f.clone_ref(py))
+            .collect();
+        let mut target = None;
+        for f in &current {
+            if f.bind(py).is(listener) || f.bind(py).eq(listener)? {
+                target = Some(f.as_ptr());
+                break;
+            }
+        }
+        let Some(target) = target else {
+            return Ok(false);
+        };
+        let removed = {
+            let mut l = self.lock_listeners();
+            l.iter()
+                .position(|f| f.as_ptr() == target)
+                .map(|i| l.remove(i))
+        };
+        Ok(removed.is_some())
+    }
+
+    /// The registered listeners.
+    #[getter]
+    fn state_change_listeners<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let items: Vec<Py<PyAny>> = self
+            .lock_listeners()
+            .iter()
+            .map(|f| f.clone_ref(py))
+            .collect();
+        PyList::new(py, items)
+    }
+
+    // ---- sync execution ------------------------------------------------------------------
+
+    /// Runs `operation(*args, **kwargs)` through the breaker and returns its result. Raises
+    /// the registered `CacheError` (`CIRCUIT_BREAKER_OPEN` / `CIRCUIT_BREAKER_THROTTLING`)
+    /// without calling it when refused; re-raises its exceptions unchanged.
+    #[pyo3(signature = (operation, operation_name, *args, **kwargs))]
+    fn execute_sync<'py>(
+        &self,
+        operation: &Bound<'py, PyAny>,
+        operation_name: &Bound<'py, PyAny>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = operation.py();
+        check_callable(operation)?;
+        check_name(operation_name)?;
+        let permit = self.acquire_or_raise(py, operation_name)?;
+        self.run_sync(py, permit, operation, operation_name, args, kwargs)
+    }
+
+    /// As `execute_sync`, but returns `fallback` instead of raising when the breaker refuses
+    /// the call (the operation's own exceptions still propagate).
+    #[pyo3(signature = (fallback, operation, operation_name, *args, **kwargs))]
+    fn call_with_fallback<'py>(
+        &self,
+        fallback: &Bound<'py, PyAny>,
+        operation: &Bound<'py, PyAny>,
+        operation_name: &Bound<'py, PyAny>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = operation.py();
+        check_callable(operation)?;
+        check_name(operation_name)?;
+        let (r, moved) = self.try_acquire(py)?;
+        self.notify(py, moved);
+        match r {
+            Ok(permit) => self.run_sync(py, permit, operation, operation_name, args, kwargs),
+            Err(_) => Ok(fallback.clone()),
+        }
+    }
+
+    // ---- low-level permits ---------------------------------------------------------------
+
+    /// Asks to run one call named `operation`. Returns a `Permit`, or raises the registered
+    /// `CacheError` when refused. Report the outcome exactly once.
+    #[pyo3(signature = (operation = None))]
+    fn acquire(&self, py: Python<'_>, operation: Option<&Bound<'_, PyAny>>) -> PyResult<PyPermit> {
+        let operation = match operation {
+            Some(o) => {
+                check_name(o)?;
+                o.clone()
+            }
+            None => PyString::new(py, "call").into_any(),
+        };
+        let permit = self.acquire_or_raise(py, &operation)?;
+        Ok(PyPermit {
+            bits: permit.to_bits(),
+            operation: operation.unbind(),
+            spent: AtomicBool::new(false),
+        })
+    }
+
+    /// The call succeeded.
+    fn record_success(&self, permit: &Bound<'_, PyPermit>) -> PyResult<()> {
+        let p = permit.get().take()?;
+        self.succeed(permit.py(), p);
+        Ok(())
+    }
+
+    /// The call failed with `exc` (always counted as a failure). `operation` defaults to the
+    /// permit's.
+    #[pyo3(signature = (permit, exc, operation = None))]
+    fn record_failure(
+        &self,
+        permit: &Bound<'_, PyPermit>,
+        exc: &Bound<'_, PyAny>,
+        operation: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let py = permit.py();
+        if !exc.is_instance_of::<pyo3::exceptions::PyBaseException>() {
+            return Err(type_error("exc", "an exception instance", exc));
+        }
+        let op = match operation {
+            Some(o) => o.clone(),
+            None => permit.get().operation.bind(py).clone(),
+        };
+        let p = permit.get().take()?;
+        self.fail(py, p, exc, &op);
+        Ok(())
+    }
+
+    /// The call ended without a verdict: the permit is released, nothing is counted.
+    fn record_neutral(&self, permit: &Bound<'_, PyPermit>) -> PyResult<()> {
+        let p = permit.get().take()?;
+        self.neutral(permit.py(), p);
+        Ok(())
+    }
+
+    /// Reports `exc` as the outcome: neutral if it is not an `Exception` or is one of
+    /// `neutral_exceptions`, else a failure. Returns whether it counted as a failure.
+    fn record_exception(
+        &self,
+        permit: &Bound<'_, PyPermit>,
+        exc: &Bound<'_, PyAny>,
+    ) -> PyResult<bool> {
+        let py = permit.py();
+        if !exc.is_instance_of::<pyo3::exceptions::PyBaseException>() {
+            return Err(type_error("exc", "an exception instance", exc));
+        }
+        let op = permit.get().operation.bind(py).clone();
+        let p = permit.get().take()?;
+        Ok(self.report_exception(py, p, exc, &op))
+    }
+
+    // ---- the async layer's fast path (private: permits as ints) --------------------------
+
+    /// Permit bits, or raises the rejection error.
+    fn _acquire(&self, operation_name: &Bound<'_, PyAny>) -> PyResult<u64> {
+        let py = operation_name.py();
+        Ok(self.acquire_or_raise(py, operation_name)?.to_bits())
+    }
+
+    /// Permit bits, or `default` when refused (no exception is built).
+    fn _acquire_or<'py>(
+        &self,
+        operation_name: &Bound<'py, PyAny>,
+        default: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = operation_name.py();
+        let (r, moved) = self.try_acquire(py)?;
+        self.notify(py, moved);
+        match r {
+            Ok(p) => Ok(p.to_bits().into_pyobject(py)?.into_any()),
+            Err(_) => Ok(default.clone()),
+        }
+    }
+
+    fn _succeed(&self, py: Python<'_>, bits: u64) {
+        self.succeed(py, Permit::from_bits(bits));
+    }
+
+    /// Reports `exc`; returns whether it counted as a failure.
+    fn _fail(&self, bits: u64, exc: &Bound<'_, PyAny>, operation_name: &Bound<'_, PyAny>) -> bool {
+        self.report_exception(exc.py(), Permit::from_bits(bits), exc, operation_name)
+    }
+
+    fn _neutral(&self, py: Python<'_>, bits: u64) {
+        self.neutral(py, Permit::from_bits(bits));
+    }
+
+    /// Seconds between health-monitor ticks (read live from the config).
+    fn _health_check_interval(&self) -> f64 {
+        self.lock().config.get().health_check_interval_value()
+    }
+
+    // ---- Python protocol -----------------------------------------------------------------
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let (state, threshold) = {
+            let g = self.lock();
+            (
+                g.core.state(),
+                g.config.get().snapshot().0.core.failure_threshold,
+            )
+        };
+        let _ = py;
+        Ok(format!(
+            "CacheCircuitBreaker(state='{}', failure_threshold={threshold})",
+            state.as_str()
+        ))
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Ok(g) = self.inner.try_lock() {
+            visit.call(&g.config)?;
+        }
+        if let Ok(l) = self.listeners.try_lock() {
+            for f in l.iter() {
+                visit.call(f)?;
+            }
+        }
+        if let ClockSource::Callable(f) = &self.clock {
+            visit.call(f)?;
+        }
+        if let WallClock::Callable(f) = &self.wall {
+            visit.call(f)?;
+        }
+        visit.call(&self.error_class)?;
+        visit.call(&self.neutral)?;
+        Ok(())
+    }
+
+    fn __clear__(&self) {
+        let old = std::mem::take(&mut *self.lock_listeners());
+        drop(old);
+    }
+}

@@ -1,0 +1,167 @@
+//! Time for the breaker: the monotonic clock it reads (the OS clock, a shared `ManualClock`, or
+//! any Python callable returning monotonic seconds) and the wall clock stamped on failures.
+
+use crate::errors::{type_error, value_error};
+use fact_resilience_core::{Clock, Instant, ManualClock, MonotonicClock, wall_clock_seconds};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyFloat, PyInt};
+use std::time::Duration;
+
+/// Seconds as whole nanoseconds, refusing what is not finite or is negative.
+fn seconds_to_nanos(field: &str, s: f64) -> PyResult<u64> {
+    if s.is_finite() && s >= 0.0 {
+        Ok((s * 1e9).round().min(u64::MAX as f64) as u64)
+    } else {
+        Err(value_error(field, "must be finite and >= 0", s))
+    }
+}
+
+fn seconds_arg(field: &str, v: &Bound<'_, PyAny>) -> PyResult<f64> {
+    if v.is_instance_of::<PyBool>()
+        || !(v.is_instance_of::<PyFloat>() || v.is_instance_of::<PyInt>())
+    {
+        return Err(type_error(field, "a number of seconds", v));
+    }
+    v.extract::<f64>()
+}
+
+/// A clock that moves only when told to, for tests and what-if runs of a configuration.
+///
+/// Pass it as `CacheCircuitBreaker(config, clock=clock)`; several breakers may share one.
+/// It is also a callable returning its time in seconds.
+#[pyclass(frozen, module = "fact_resilience", name = "ManualClock")]
+pub struct PyManualClock {
+    pub(crate) clock: ManualClock,
+}
+
+#[pymethods]
+impl PyManualClock {
+    #[new]
+    #[pyo3(signature = (start = 0.0))]
+    fn new(start: f64) -> PyResult<Self> {
+        let clock = ManualClock::new();
+        clock.set(Instant::from_nanos(seconds_to_nanos("start", start)?));
+        Ok(PyManualClock { clock })
+    }
+
+    /// Moves the clock forward by `seconds` (>= 0).
+    fn advance(&self, seconds: &Bound<'_, PyAny>) -> PyResult<()> {
+        let s = seconds_arg("seconds", seconds)?;
+        let ns = seconds_to_nanos("seconds", s)?;
+        self.clock.advance(Duration::from_nanos(ns));
+        Ok(())
+    }
+
+    /// Moves the clock forward by exactly `nanoseconds`.
+    fn advance_ns(&self, nanoseconds: u64) {
+        self.clock.advance(Duration::from_nanos(nanoseconds));
+    }
+
+    /// Sets the time in seconds; an earlier time than the current one is ignored.
+    fn set(&self, seconds: &Bound<'_, PyAny>) -> PyResult<()> {
+        let s = seconds_arg("seconds", seconds)?;
+        self.clock
+            .set(Instant::from_nanos(seconds_to_nanos("seconds", s)?));
+        Ok(())
+    }
+
+    /// The current time in seconds.
+    fn now(&self) -> f64 {
+        self.clock.now().as_nanos() as f64 / 1e9
+    }
+
+    /// The current time in whole nanoseconds.
+    fn now_ns(&self) -> u64 {
+        self.clock.now().as_nanos()
+    }
+
+    fn __call__(&self) -> f64 {
+        self.now()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("ManualClock(now={})", self.now())
+    }
+}
+
+/// Where a breaker reads monotonic time.
+pub enum ClockSource {
+    /// The OS monotonic clock (read in Rust).
+    Monotonic(MonotonicClock),
+    /// A `ManualClock` (read in Rust; shared with the Python object).
+    Manual(ManualClock),
+    /// A Python callable returning monotonic seconds.
+    Callable(Py<PyAny>),
+}
+
+impl ClockSource {
+    /// From the `clock=` argument: None, a `ManualClock`, or a callable.
+    pub fn from_arg(clock: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        match clock {
+            None => Ok(ClockSource::Monotonic(MonotonicClock::new())),
+            Some(c) if c.is_none() => Ok(ClockSource::Monotonic(MonotonicClock::new())),
+            Some(c) => {
+                if let Ok(m) = c.cast::<PyManualClock>() {
+                    Ok(ClockSource::Manual(m.get().clock.clone()))
+                } else if c.is_callable() {
+                    Ok(ClockSource::Callable(c.clone().unbind()))
+                } else {
+                    Err(type_error(
+                        "clock",
+                        "a ManualClock or a callable returning monotonic seconds",
+                        c,
+                    ))
+                }
+            }
+        }
+    }
+
+    /// The current instant. Only a Python callable can fail.
+    #[inline]
+    pub fn now(&self, py: Python<'_>) -> PyResult<Instant> {
+        match self {
+            ClockSource::Monotonic(c) => Ok(c.now()),
+            ClockSource::Manual(c) => Ok(c.now()),
+            ClockSource::Callable(f) => {
+                let v = f.bind(py).call0()?;
+                let s = seconds_arg("clock()", &v)?;
+                Ok(Instant::from_nanos(seconds_to_nanos("clock()", s)?))
+            }
+        }
+    }
+}
+
+/// Where a breaker reads wall-clock time for failure records.
+pub enum WallClock {
+    /// `time.time()`, read in Rust.
+    System,
+    /// A Python callable returning seconds since the epoch.
+    Callable(Py<PyAny>),
+}
+
+impl WallClock {
+    /// From the `wall_clock=` argument: None or a callable.
+    pub fn from_arg(wall: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        match wall {
+            None => Ok(WallClock::System),
+            Some(w) if w.is_none() => Ok(WallClock::System),
+            Some(w) if w.is_callable() => Ok(WallClock::Callable(w.clone().unbind())),
+            Some(w) => Err(type_error(
+                "wall_clock",
+                "a callable returning epoch seconds",
+                w,
+            )),
+        }
+    }
+
+    /// Seconds since the epoch.
+    pub fn now(&self, py: Python<'_>) -> PyResult<f64> {
+        match self {
+            WallClock::System => Ok(wall_clock_seconds()),
+            WallClock::Callable(f) => {
+                let v = f.bind(py).call0()?;
+                seconds_arg("wall_clock()", &v)
+            }
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! Every mapping from a core error or refusal to a Python exception lives here.
+//!
+//! - [`ConfigError`] -> `ValueError` whose message starts with the field's name.
+//! - Wrong Python types -> `TypeError` naming the field ([`type_error`]).
+//! - [`Rejection`] -> the registered `CacheError` class, built as
+//!   `cls(message, error_code=..., context={...})`, with the code inside the message (FACT's own
+//!   `CacheError.__str__` prints only the message, and FACT's tests look for the code in it).
+
+use crate::interop;
+use fact_resilience_core::{ConfigError, Rejection, State};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyType};
+use std::sync::Mutex;
+
+/// `error_code` of a call refused because the circuit is OPEN.
+pub const CODE_OPEN: &str = "CIRCUIT_BREAKER_OPEN";
+/// `error_code` of a call turned away in HALF_OPEN.
+pub const CODE_THROTTLING: &str = "CIRCUIT_BREAKER_THROTTLING";
+
+/// The class registered with `set_error_class` (None: the package's own `CacheError`).
+static ERROR_CLASS: Mutex<Option<Py<PyAny>>> = Mutex::new(None);
+
+/// A `ValueError` for a refused config, e.g. "recovery_factor must be in (0, 1], got 1.5".
+pub fn config_error(err: &ConfigError) -> PyErr {
+    PyValueError::new_err(err.to_string())
+}
+
+/// A `ValueError` naming `field`.
+pub fn value_error(field: &str, rule: &str, got: impl std::fmt::Display) -> PyErr {
+    PyValueError::new_err(format!("{field} {rule}, got {got}"))
+}
+
+/// A `TypeError` naming `field`, the expected type and the type received.
+pub fn type_error(field: &str, expected: &str, got: &Bound<'_, PyAny>) -> PyErr {
+    let got = got
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".to_owned());
+    PyTypeError::new_err(format!("{field} must be {expected}, got {got}"))
+}
+
+/// Checks that `cls` can be raised (a subclass of `BaseException`).
+pub fn check_error_class(cls: &Bound<'_, PyAny>) -> PyResult<()> {
+    let ok = cls
+        .cast::<PyType>()
+        .map(|t| t.is_subclass_of::<pyo3::exceptions::PyBaseException>())
+        .unwrap_or(Ok(false))?;
+    if ok {
+        Ok(())
+    } else {
+        Err(PyTypeError::new_err(format!(
+            "error_class must be an exception class, got {}",
+            cls.repr()?
+        )))
+    }
+}
+
+/// Registers the class raised for refused calls by every breaker without its own
+/// `error_class`; `None` restores the package's `CacheError`.
+pub fn set_error_class(cls: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    if let Some(cls) = cls {
+        check_error_class(cls)?;
+    }
+    let new = cls.map(|c| c.clone().unbind());
+    let old = std::mem::replace(&mut *lock_class(), new);
+    drop(old); // outside the lock: a decref may run Python code
+    Ok(())
+}
+
+/// The class raised for refused calls when a breaker has none of its own.
+pub fn error_class(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    let registered = lock_class().as_ref().map(|c| c.clone_ref(py));
+    match registered {
+        Some(c) => Ok(c.into_bound(py)),
+        None => interop::default_error_class(py),
+    }
+}
+
+fn lock_class() -> std::sync::MutexGuard<'static, Option<Py<PyAny>>> {
+    ERROR_CLASS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The exception for a refused call, as an instance of `cls` (or the registered class).
+pub fn rejection_error(
+    py: Python<'_>,
+    cls: Option<&Py<PyAny>>,
+    rejection: Rejection,
+    operation: &Bound<'_, PyAny>,
+) -> PyErr {
+    match build_rejection(py, cls, rejection, operation) {
+        Ok(err) => err,
+        Err(err) => err, // the class itself failed to build: surface that
+    }
+}
+
+fn build_rejection(
+    py: Python<'_>,
+    cls: Option<&Py<PyAny>>,
+    rejection: Rejection,
+    operation: &Bound<'_, PyAny>,
+) -> PyResult<PyErr> {
+    let cls = match cls {
+        Some(c) => c.bind(py).clone(),
+        None => error_class(py)?,
+    };
+    let context = PyDict::new(py);
+    context.set_item("operation", operation)?;
+    let (code, message) = match rejection {
+        Rejection::Open { retry_after } => {
+            let secs = retry_after.as_secs_f64();
+            context.set_item("state", State::Open.as_str())?;
+            context.set_item("retry_after_seconds", secs)?;
+            let msg = format!(
+                "[{CODE_OPEN}] circuit breaker is open: {} rejected, retry in {secs:.3}s",
+                operation.repr()?
+            );
+            (CODE_OPEN, msg)
+        }
+        Rejection::Throttled => {
+            context.set_item("state", State::HalfOpen.as_str())?;
+            context.set_item("retry_after_seconds", py.None())?;
+            let msg = format!(
+                "[{CODE_THROTTLING}] circuit breaker is half-open and throttling recovery: {} rejected",
+                operation.repr()?
+            );
+            (CODE_THROTTLING, msg)
+        }
+    };
+    let kwargs = PyDict::new(py);
+    kwargs.set_item("error_code", code)?;
+    kwargs.set_item("context", context)?;
+    let exc = cls.call((message,), Some(&kwargs))?;
+    Ok(PyErr::from_value(exc))
+}

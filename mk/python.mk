@@ -1,0 +1,37 @@
+# Python package (bindings-py/ + pyproject.toml): tests, lint and benchmarks in a venv at .venv/.
+# The venv is created on first use and reused; tool versions are pinned here.
+
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+PY_TOOLS := maturin==1.16.0 pytest==9.2.0 pytest-asyncio==1.5.0
+PY_LINT_TOOLS := ruff==0.17.6 mypy==2.4.1
+PY_BENCH_PEERS := pybreaker==1.4.1 aiobreaker==1.2.0 purgatory==3.0.1 circuitbreaker==2.1.3
+PY_FILES := bindings-py/python tests/python benches
+
+.PHONY: venv-python develop-python test-python lint-python bench-python
+
+$(VPY):
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --upgrade pip
+
+venv-python: $(VPY)
+	$(VPY) -m pip install --quiet $(PY_TOOLS)
+
+# Builds the extension (release: the tests time real calls) and installs it editable.
+develop-python: venv-python
+	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --release --quiet
+
+test-python: develop-python
+	$(VPY) -m pytest tests/python -q
+
+lint-python: develop-python
+	$(VPY) -m pip install --quiet $(PY_LINT_TOOLS)
+	$(VENV)/bin/ruff check $(PY_FILES)
+	$(VENV)/bin/ruff format --check $(PY_FILES)
+	$(VPY) -m mypy.stubtest fact_resilience --allowlist bindings-py/stubtest-allowlist.txt
+	$(VPY) -m mypy --strict bindings-py/python/fact_resilience tests/python/typing_example.py
+
+bench-python: develop-python
+	$(VPY) -m pip install --quiet $(PY_BENCH_PEERS)
+	$(VPY) benches/python_overhead.py
