@@ -486,8 +486,7 @@ impl PyBreaker {
     }
 
     #[setter]
-    fn set_config(&self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        let value = value.ok_or_else(|| PyTypeError::new_err("cannot delete config"))?;
+    fn set_config(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let new = value
             .cast::<PyConfig>()
             .map_err(|_| type_error("config", "a CircuitBreakerConfig", value))?

@@ -72,7 +72,12 @@ impl Fields {
         match name {
             "failure_threshold" => c.failure_threshold = int_field(name, v)?,
             "success_threshold" => c.success_threshold = int_field(name, v)?,
-            "timeout_seconds" | "recovery_timeout" => c.timeout_seconds = float_field(name, v)?,
+            "timeout_seconds" => c.timeout_seconds = float_field(name, v)?,
+            "recovery_timeout" => {
+                let s = float_field(name, v)?;
+                check_duration("recovery_timeout (alias of timeout_seconds)", s)?;
+                c.timeout_seconds = s;
+            }
             "rolling_window_seconds" => c.rolling_window_seconds = float_field(name, v)?,
             "gradual_recovery" => c.gradual_recovery = bool_field(name, v)?,
             "recovery_factor" => c.recovery_factor = float_field(name, v)?,
@@ -195,9 +200,7 @@ impl PyConfig {
         self.fields.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn assign(&self, name: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        let value =
-            value.ok_or_else(|| PyTypeError::new_err(format!("cannot delete field {name}")))?;
+    fn assign(&self, name: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let mut guard = self.lock();
         let mut next = guard.clone();
         next.set(name, value)?;
@@ -217,7 +220,7 @@ impl PyConfig {
     }
 
     #[setter]
-    fn set_failure_threshold(&self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    fn set_failure_threshold(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
         self.assign("failure_threshold", value)
     }
 
@@ -228,7 +231,7 @@ impl PyConfig {
     }
 
     #[setter]
-    fn set_success_threshold(&self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    fn set_success_threshold(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
         self.assign("success_threshold", value)
     }
 
@@ -239,7 +242,7 @@ impl PyConfig {
     }
 
     #[setter]
-    fn set_timeout_seconds(&self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    fn set_timeout_seconds(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
         self.assign("timeout_seconds", value)
     }
 
@@ -250,7 +253,7 @@ impl PyConfig {
     }
 
     #[setter]
-    fn set_rolling_window_seconds(&self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    fn set_rolling_window_seconds(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
         self.assign("rolling_window_seconds", value)
     }
 
@@ -261,7 +264,7 @@ impl PyConfig {
     }
 
     #[setter]
-    fn set_gradual_recovery(&self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    fn set_gradual_recovery(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
         self.assign("gradual_recovery", value)
     }
 
@@ -272,7 +275,7 @@ impl PyConfig {
     }
 
     #[setter]
-    fn set_recovery_factor(&self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    fn set_recovery_factor(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
         self.assign("recovery_factor", value)
     }
 
@@ -283,7 +286,7 @@ impl PyConfig {
     }
 
     #[setter]
-    fn set_health_check_interval(&self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    fn set_health_check_interval(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
         self.assign("health_check_interval", value)
     }
 
@@ -294,7 +297,7 @@ impl PyConfig {
     }
 
     #[setter]
-    fn set_max_recent_failures(&self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    fn set_max_recent_failures(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
         self.assign("max_recent_failures", value)
     }
 
@@ -305,7 +308,7 @@ impl PyConfig {
     }
 
     #[setter]
-    fn set_recovery_timeout(&self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    fn set_recovery_timeout(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
         self.assign("recovery_timeout", value)
     }
 
@@ -316,7 +319,7 @@ impl PyConfig {
     }
 
     #[setter]
-    fn set_half_open_max_calls(&self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    fn set_half_open_max_calls(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
         self.assign("half_open_max_calls", value)
     }
 
@@ -327,7 +330,7 @@ impl PyConfig {
     }
 
     #[setter]
-    fn set_max_message_bytes(&self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    fn set_max_message_bytes(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
         self.assign("max_message_bytes", value)
     }
 
@@ -338,7 +341,7 @@ impl PyConfig {
     }
 
     #[setter]
-    fn set_window_buckets(&self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    fn set_window_buckets(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
         self.assign("window_buckets", value)
     }
 
@@ -349,7 +352,7 @@ impl PyConfig {
     }
 
     #[setter]
-    fn set_half_open_max_in_flight(&self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    fn set_half_open_max_in_flight(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
         self.assign("half_open_max_in_flight", value)
     }
 
@@ -360,7 +363,7 @@ impl PyConfig {
     }
 
     #[setter]
-    fn set_probe_lease_seconds(&self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    fn set_probe_lease_seconds(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
         self.assign("probe_lease_seconds", value)
     }
 

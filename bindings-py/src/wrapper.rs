@@ -169,9 +169,7 @@ impl PyWrapper {
     }
 
     #[setter]
-    fn set_cache_manager(&mut self, value: Option<Bound<'_, PyAny>>) -> PyResult<()> {
-        let value =
-            value.ok_or_else(|| PyAttributeError::new_err("cannot delete cache_manager"))?;
+    fn set_cache_manager(&mut self, value: Bound<'_, PyAny>) -> PyResult<()> {
         self.cache_manager = value.unbind();
         Ok(())
     }
@@ -183,9 +181,7 @@ impl PyWrapper {
     }
 
     #[setter]
-    fn set_circuit_breaker(&mut self, value: Option<Bound<'_, PyAny>>) -> PyResult<()> {
-        let value =
-            value.ok_or_else(|| PyAttributeError::new_err("cannot delete circuit_breaker"))?;
+    fn set_circuit_breaker(&mut self, value: Bound<'_, PyAny>) -> PyResult<()> {
         self.circuit_breaker = breaker_arg(&value)?;
         Ok(())
     }
@@ -198,10 +194,7 @@ impl PyWrapper {
     }
 
     #[setter]
-    fn set_enable_graceful_degradation(&mut self, value: Option<Bound<'_, PyAny>>) -> PyResult<()> {
-        let value = value.ok_or_else(|| {
-            PyAttributeError::new_err("cannot delete enable_graceful_degradation")
-        })?;
+    fn set_enable_graceful_degradation(&mut self, value: Bound<'_, PyAny>) -> PyResult<()> {
         self.enable_graceful_degradation = bool_arg("enable_graceful_degradation", &value)?;
         Ok(())
     }
@@ -214,9 +207,7 @@ impl PyWrapper {
     }
 
     #[setter]
-    fn set_fallback_responses(&mut self, value: Option<Bound<'_, PyAny>>) -> PyResult<()> {
-        let value =
-            value.ok_or_else(|| PyAttributeError::new_err("cannot delete fallback_responses"))?;
+    fn set_fallback_responses(&mut self, value: Bound<'_, PyAny>) -> PyResult<()> {
         self.fallback_responses = dict_arg(&value)?;
         Ok(())
     }
