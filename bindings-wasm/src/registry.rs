@@ -1,0 +1,95 @@
+//! The table of live breakers. JS holds a breaker as a small integer handle into this table;
+//! the JS layer frees it (explicitly or through a `FinalizationRegistry`).
+//!
+//! Why handles and not a wasm-bindgen class: after a panic the JS layer replaces the wasm
+//! instance, and a handle can be checked against the instance it came from, while a class's
+//! pointer and finaliser would silently point into the new instance's memory.
+//!
+//! Panic containment: a call takes its breaker *out* of the table, runs, and puts it back, so
+//! the table is never borrowed while core code runs. If the core panics (a trap on
+//! wasm32-unknown-unknown), only that breaker is lost; the JS layer can still snapshot every
+//! other breaker from the trapped instance and move it to a fresh one.
+
+use fact_resilience_core::Breaker;
+use std::cell::RefCell;
+
+/// A breaker and what the last rejection said.
+pub struct Entry {
+    pub breaker: Breaker,
+    /// `retry_after` of the last OPEN rejection, in milliseconds.
+    pub retry_after_ms: f64,
+}
+
+#[derive(Default)]
+struct Table {
+    slots: Vec<Option<Box<Entry>>>,
+    free: Vec<u32>,
+}
+
+thread_local! {
+    static TABLE: RefCell<Table> = RefCell::new(Table::default());
+}
+
+/// Stores a new breaker and returns its handle.
+pub fn insert(breaker: Breaker) -> u32 {
+    let entry = Some(Box::new(Entry {
+        breaker,
+        retry_after_ms: 0.0,
+    }));
+    TABLE.with_borrow_mut(|t| match t.free.pop() {
+        Some(h) => {
+            t.slots[h as usize] = entry;
+            h
+        }
+        None => {
+            t.slots.push(entry);
+            (t.slots.len() - 1) as u32
+        }
+    })
+}
+
+/// Drops the breaker behind `handle`; unknown handles are ignored.
+pub fn remove(handle: u32) {
+    TABLE.with_borrow_mut(|t| {
+        if let Some(slot) = t.slots.get_mut(handle as usize)
+            && slot.take().is_some()
+        {
+            t.free.push(handle);
+        }
+    });
+}
+
+/// Runs `f` on the breaker behind `handle` (taken out of the table meanwhile), or returns
+/// `None` if there is none.
+pub fn with<R>(handle: u32, f: impl FnOnce(&mut Entry) -> R) -> Option<R> {
+    let mut entry = TABLE.with_borrow_mut(|t| t.slots.get_mut(handle as usize)?.take())?;
+    let r = f(&mut entry);
+    TABLE.with_borrow_mut(|t| t.slots[handle as usize] = Some(entry));
+    Some(r)
+}
+
+/// Number of live breakers.
+pub fn len() -> usize {
+    TABLE.with_borrow(|t| t.slots.len() - t.free.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fact_resilience_core::{Config, Instant, State};
+
+    #[test]
+    fn handles_are_reused_after_removal() {
+        let a = insert(Breaker::new(Config::default(), Instant::ZERO).unwrap());
+        let b = insert(Breaker::new(Config::default(), Instant::ZERO).unwrap());
+        assert_ne!(a, b);
+        remove(a);
+        assert!(with(a, |_| ()).is_none());
+        let c = insert(Breaker::new(Config::default(), Instant::ZERO).unwrap());
+        assert_eq!(c, a);
+        assert_eq!(with(b, |e| e.breaker.state()), Some(State::Closed));
+        remove(b);
+        remove(c);
+        assert_eq!(len(), 0);
+    }
+}

@@ -1,0 +1,37 @@
+# npm/wasm package `fact-resilience` (bindings-wasm/). Needs Rust (rustup) + Node 20 + npm.
+#   build-wasm  cargo (wasm32) -> wasm-bindgen --target web -> wasm-opt -Oz -> size budget
+#   test-js     node --test: tests/js (API, errors, vectors, panic, packaging) and tests/edge (workerd)
+#   bench-js    benches/js_overhead.mjs against opossum and cockatiel
+#   lint-js     the Rust side of the binding under clippy for wasm32
+WASM_BINDGEN_VERSION := 0.2.130
+WASM_JS := bindings-wasm/js
+WASM_PKG := $(WASM_JS)/pkg
+WASM_TARGET_DIR ?= target
+WASM_OUT := $(WASM_TARGET_DIR)/wasm32-unknown-unknown/release/fact_resilience_wasm.wasm
+# Size-oriented release settings for this crate only (the root profile stays as it is).
+WASM_CARGO_FLAGS := --release --target wasm32-unknown-unknown -p fact-resilience-wasm \
+	--config 'profile.release.opt-level="z"' --config 'profile.release.panic="abort"'
+
+.PHONY: setup-js build-wasm test-js bench-js lint-js
+
+setup-js: setup-rust
+	@wasm-bindgen --version 2>/dev/null | grep -q ' $(WASM_BINDGEN_VERSION)$$' || \
+		cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
+	@test -x $(WASM_JS)/node_modules/.bin/wasm-opt -a -x $(WASM_JS)/node_modules/.bin/workerd || \
+		(cd $(WASM_JS) && npm ci --no-audit --no-fund)
+
+build-wasm: setup-js
+	CARGO_TARGET_DIR=$(WASM_TARGET_DIR) $(CARGO) build $(WASM_CARGO_FLAGS)
+	rm -rf $(WASM_PKG)
+	wasm-bindgen --target web --out-dir $(WASM_PKG) $(WASM_OUT)
+	node $(WASM_JS)/scripts/postbuild.mjs $(WASM_PKG)
+
+test-js: build-wasm
+	node --test --test-reporter=spec tests/js/ tests/edge/
+
+bench-js: build-wasm
+	@test -d benches/node_modules || (cd benches && npm ci --no-audit --no-fund)
+	node --expose-gc benches/js_overhead.mjs
+
+lint-js: setup-js
+	$(CARGO) clippy -p fact-resilience-wasm --target wasm32-unknown-unknown -- -D warnings
