@@ -199,7 +199,7 @@ impl PyMetrics {
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!(
             "CircuitBreakerMetrics(state={}, failure_count={}, success_count={}, \
-             total_operations={}, failure_rate={}, state_changes={}, recent_failures=[{} records])",
+             total_operations={}, failure_rate={:?}, state_changes={}, recent_failures=[{} records])",
             self.state.bind(py).repr()?,
             self.failure_count,
             self.success_count,
