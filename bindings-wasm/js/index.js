@@ -99,6 +99,11 @@ function errorMessage(err) {
   }
 }
 
+function reportListenerError(err) {
+  if (typeof globalThis.reportError === "function") globalThis.reportError(err);
+  else console.error("fact-resilience: an onStateChange listener threw:", err);
+}
+
 function decodeTransition(code, at) {
   return { from: STATES[(code >> 2) & 3], to: STATES[code & 3], reason: REASONS[(code >> 4) - 1], at };
 }
@@ -335,10 +340,8 @@ export class CircuitBreaker {
       try {
         listener(event);
       } catch (err) {
-        // A listener's error must not change the call's outcome; surface it asynchronously.
-        queueMicrotask(() => {
-          throw err;
-        });
+        // A listener's error must not change the call's outcome, nor stop other listeners.
+        reportListenerError(err);
       }
     }
   }
