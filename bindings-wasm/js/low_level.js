@@ -21,6 +21,20 @@ let epoch = 0;
 let live = [];
 let pruneAt = 64;
 
+// Runtimes without WeakRef (Cloudflare Workers) keep breakers strongly until dispose():
+// breakers there are usually module-level and live as long as the isolate anyway.
+const HAS_WEAKREF = typeof WeakRef === "function";
+const Ref = HAS_WEAKREF
+    ? WeakRef
+    : class StrongRef {
+        constructor(value) {
+          this.value = value;
+        }
+        deref() {
+          return this.value;
+        }
+      };
+
 const finalizer =
   typeof FinalizationRegistry === "function"
     ? new FinalizationRegistry((held) => {
@@ -33,9 +47,9 @@ const finalizer =
 export function track(breaker) {
   breaker._epoch = epoch;
   finalizer.register(breaker, epoch * 4294967296 + breaker._h, breaker);
-  live.push(new WeakRef(breaker));
+  live.push(new Ref(breaker));
   if (live.length >= pruneAt) {
-    live = live.filter((r) => r.deref() !== undefined);
+    live = live.filter((r) => r.deref() !== undefined && r.deref()._h >= 0);
     pruneAt = Math.max(64, live.length * 2);
   }
 }
@@ -45,6 +59,7 @@ export function untrack(breaker) {
   finalizer.unregister(breaker);
   if (breaker._epoch === epoch) breakerDispose(breaker._h);
   breaker._h = -1;
+  if (!HAS_WEAKREF) live = live.filter((r) => r.deref() !== breaker);
 }
 
 /** The error to throw for `err` raised by a wasm call; recovers the instance after a trap. */

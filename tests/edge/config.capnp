@@ -1,0 +1,23 @@
+# workerd config for the edge test: one Worker importing the package as "fact-resilience".
+# The socket's address is set on the command line (--socket-addr http=127.0.0.1:PORT).
+# The package's modules keep their relative layout under "fact-resilience/", and the .wasm is
+# a compiled Wasm module, as the workerd entry expects.
+using Workerd = import "/workerd/workerd.capnp";
+
+const config :Workerd.Config = (
+  services = [(name = "main", worker = .edgeWorker)],
+  sockets = [(name = "http", address = "127.0.0.1:0", http = (), service = "main")],
+);
+
+const edgeWorker :Workerd.Worker = (
+  modules = [
+    (name = "worker.mjs", esModule = embed "worker.mjs"),
+    (name = "fact-resilience", esModule = "export * from \"fact-resilience/entry/workerd.js\";"),
+    (name = "fact-resilience/entry/workerd.js", esModule = embed "../../bindings-wasm/js/entry/workerd.js"),
+    (name = "fact-resilience/index.js", esModule = embed "../../bindings-wasm/js/index.js"),
+    (name = "fact-resilience/low_level.js", esModule = embed "../../bindings-wasm/js/low_level.js"),
+    (name = "fact-resilience/pkg/fact_resilience_wasm.js", esModule = embed "../../bindings-wasm/js/pkg/fact_resilience_wasm.js"),
+    (name = "fact-resilience/pkg/fact_resilience_wasm_bg.wasm", wasm = embed "../../bindings-wasm/js/pkg/fact_resilience_wasm_bg.wasm"),
+  ],
+  compatibilityDate = "2025-01-01",
+);

@@ -1,0 +1,106 @@
+// End to end in the real Cloudflare Workers runtime (npm `workerd`): a Worker on 127.0.0.1
+// protects a cache that fails on demand; over HTTP we check that the breaker trips after the
+// threshold, serves degraded answers while OPEN without touching the cache, and recovers
+// after its 0.3 s timeout. This is the one suite that waits on the real clock.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { setTimeout as sleep } from "node:timers/promises";
+
+const HERE = fileURLToPath(new URL(".", import.meta.url));
+const WORKERD = fileURLToPath(new URL("../../bindings-wasm/js/node_modules/.bin/workerd", import.meta.url));
+const WASM = fileURLToPath(new URL("../../bindings-wasm/js/pkg/fact_resilience_wasm_bg.wasm", import.meta.url));
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function stop(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, "SIGKILL"); // the whole process group
+  } catch {
+    // already gone
+  }
+}
+
+test("workerd: trips after the threshold, degrades while open, recovers after the timeout", { timeout: 60_000 }, async () => {
+  assert.ok(existsSync(WORKERD), "npm workerd is installed (make test-js runs npm ci)");
+  assert.ok(existsSync(WASM), "the package is built (make build-wasm)");
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const child = spawn(WORKERD, ["serve", "config.capnp", "--socket-addr", `http=127.0.0.1:${port}`], {
+    cwd: HERE,
+    detached: true,
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  const onExit = () => stop(child);
+  process.once("exit", onExit);
+  try {
+    const call = async (path) => {
+      const res = await fetch(base + path, { signal: AbortSignal.timeout(5000) });
+      assert.equal(res.status, 200, path);
+      return res.json();
+    };
+    // Readiness: bounded in count and time.
+    let ready = false;
+    for (let i = 0; i < 100 && !ready && child.exitCode === null; i++) {
+      try {
+        ready = (await call("/health")).result === "ok";
+      } catch {
+        await sleep(100);
+      }
+    }
+    assert.ok(ready, "workerd answered on 127.0.0.1");
+
+    // Healthy.
+    assert.deepEqual((await call("/put?k=a&v=1")).result, true);
+    let r = await call("/get?k=a");
+    assert.equal(r.result, "1");
+    assert.equal(r.state, "closed");
+
+    // Failing: three failures trip it; every answer is a fallback, never an error.
+    await call("/fail?on=1");
+    for (let i = 0; i < 3; i++) {
+      r = await call("/get?k=a");
+      assert.equal(r.degraded, true);
+    }
+    assert.equal(r.state, "open");
+    assert.equal(r.failures, 3);
+    assert.deepEqual(r.transitions, ["closed->open:failure_threshold"]);
+
+    // Open: degraded answers without touching the cache.
+    const calls = r.cacheCalls;
+    assert.equal((await call("/put?k=b&v=2")).result, true, "put -> true while open");
+    assert.equal((await call("/delete?k=a")).result, 0, "delete -> 0 while open");
+    r = await call("/get?k=a");
+    assert.equal(r.degraded, true, "get -> undefined while open");
+    assert.equal(r.cacheCalls, calls, "the cache is not called while open");
+    assert.equal(r.rejected, 3);
+
+    // The cache heals; after the 0.3 s timeout the next call probes and closes the circuit.
+    await call("/fail?on=0");
+    await sleep(400);
+    r = await call("/get?k=a");
+    assert.equal(r.result, "1");
+    assert.equal(r.state, "closed");
+    assert.deepEqual(r.transitions, [
+      "closed->open:failure_threshold",
+      "open->half_open:timeout_elapsed",
+      "half_open->closed:probes_succeeded",
+    ]);
+  } finally {
+    process.removeListener("exit", onExit);
+    stop(child);
+  }
+});

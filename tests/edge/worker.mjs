@@ -1,0 +1,67 @@
+// A Worker that protects a cache with the package, served by the real workerd runtime.
+// The cache is a Map behind async methods that fail on demand (`/fail?on=1`). Module-level
+// state lives as long as the isolate, as a breaker would in production.
+import { CircuitBreaker, ResilientCache } from "fact-resilience";
+
+const store = new Map();
+const cache = {
+  failing: false,
+  calls: 0,
+  async get(k) {
+    this.calls += 1;
+    if (this.failing) throw new Error("cache unavailable");
+    return store.get(k);
+  },
+  async put(k, v) {
+    this.calls += 1;
+    if (this.failing) throw new Error("cache unavailable");
+    store.set(k, v);
+  },
+  async delete(k) {
+    this.calls += 1;
+    if (this.failing) throw new Error("cache unavailable");
+    return store.delete(k) ? 1 : 0;
+  },
+};
+const breaker = new CircuitBreaker({ failureThreshold: 3, successThreshold: 1, timeoutSeconds: 0.3 });
+const transitions = [];
+breaker.onStateChange((e) => transitions.push(`${e.from}->${e.to}:${e.reason}`));
+const resilient = new ResilientCache(cache, breaker);
+
+export default {
+  async fetch(request) {
+    const url = new URL(request.url);
+    const k = url.searchParams.get("k") ?? "key";
+    let result;
+    switch (url.pathname) {
+      case "/health":
+        result = "ok";
+        break;
+      case "/fail":
+        cache.failing = url.searchParams.get("on") === "1";
+        result = cache.failing;
+        break;
+      case "/put":
+        result = await resilient.put(k, url.searchParams.get("v") ?? "");
+        break;
+      case "/get":
+        result = await resilient.get(k);
+        break;
+      case "/delete":
+        result = await resilient.delete(k);
+        break;
+      default:
+        return new Response("not found", { status: 404 });
+    }
+    const m = breaker.metrics();
+    return Response.json({
+      result: result === undefined ? null : result,
+      degraded: result === undefined,
+      state: breaker.state,
+      cacheCalls: cache.calls,
+      rejected: m.rejectedCount,
+      failures: m.failureCount,
+      transitions,
+    });
+  },
+};
