@@ -29,8 +29,8 @@ lint-python: develop-python
 	$(VPY) -m pip install --quiet $(PY_LINT_TOOLS)
 	$(VENV)/bin/ruff check $(PY_FILES)
 	$(VENV)/bin/ruff format --check $(PY_FILES)
-	$(VPY) -m mypy.stubtest fact_resilience --allowlist bindings-py/stubtest-allowlist.txt
-	$(VPY) -m mypy --strict bindings-py/python/fact_resilience tests/python/typing_example.py
+	$(VPY) -m mypy.stubtest fact_resilience._native --allowlist bindings-py/stubtest-allowlist.txt
+	$(VPY) -m mypy --strict  # files: [tool.mypy] in pyproject.toml (the package + tests/python/typing_example.py)
 
 bench-python: develop-python
 	$(VPY) -m pip install --quiet $(PY_BENCH_PEERS)

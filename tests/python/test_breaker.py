@@ -11,9 +11,9 @@ from typing import Any
 from unittest.mock import AsyncMock, MagicMock
 
 import pytest
-from conftest import FactCacheError
 
 import fact_resilience
+from conftest import FactCacheError
 from fact_resilience import (
     CacheCircuitBreaker,
     CacheError,
@@ -33,9 +33,7 @@ async def aboom(*_: Any) -> None:
 
 
 def tripped(clock: ManualClock, **cfg: Any) -> CacheCircuitBreaker:
-    breaker = CacheCircuitBreaker(
-        CircuitBreakerConfig(failure_threshold=1, **cfg), clock=clock
-    )
+    breaker = CacheCircuitBreaker(CircuitBreakerConfig(failure_threshold=1, **cfg), clock=clock)
     with pytest.raises(RuntimeError):
         breaker.execute_sync(boom, "get")
     assert breaker.is_open()
@@ -215,15 +213,15 @@ def test_listeners_see_every_transition_with_a_reason(clock: ManualClock) -> Non
     breaker.force_closed()
     breaker.force_open()
     breaker.reset()
-    C, O, H = CircuitState.CLOSED, CircuitState.OPEN, CircuitState.HALF_OPEN
+    C, OP, H = CircuitState.CLOSED, CircuitState.OPEN, CircuitState.HALF_OPEN
     assert seen == [
-        (C, O, "failure_threshold"),
-        (O, H, "timeout_elapsed"),
+        (C, OP, "failure_threshold"),
+        (OP, H, "timeout_elapsed"),
         (H, C, "probes_succeeded"),
-        (C, O, "forced_open"),
-        (O, C, "forced_closed"),
-        (C, O, "forced_open"),
-        (O, C, "reset"),
+        (C, OP, "forced_open"),
+        (OP, C, "forced_closed"),
+        (C, OP, "forced_open"),
+        (OP, C, "reset"),
     ]
 
 
@@ -261,10 +259,12 @@ def test_listeners_may_call_back_into_the_breaker(clock: ManualClock) -> None:
 
 
 def test_listener_cycles_are_collected() -> None:
-    breaker = CacheCircuitBreaker()
-    breaker.on_state_change(lambda *_: breaker)  # breaker -> listener -> breaker
-    ref = weakref.ref(breaker)
-    del breaker
+    def make_cycle() -> weakref.ref[CacheCircuitBreaker]:
+        breaker = CacheCircuitBreaker()
+        breaker.on_state_change(lambda *_: breaker)  # breaker -> listener -> breaker
+        return weakref.ref(breaker)
+
+    ref = make_cycle()
     gc.collect()
     assert ref() is None
 

@@ -16,7 +16,7 @@ BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
 SHIM = next(b for b in BLOCKS if "from ..core.errors import CacheError" in b)
 EXAMPLES = [b for b in BLOCKS if b is not SHIM]
 
-FACT_ERRORS = '''
+FACT_ERRORS = """
 from typing import Any, Dict, Optional
 
 
@@ -31,7 +31,7 @@ class FACTError(Exception):
 
 class CacheError(FACTError):
     pass
-'''
+"""
 
 CHECK = """
 import asyncio

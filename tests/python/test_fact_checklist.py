@@ -16,8 +16,8 @@ from typing import Any
 from unittest.mock import patch
 
 import pytest
-from conftest import LONG_CONTENT, AsyncMockManager, FactCacheError, FactCacheManager
 
+from conftest import LONG_CONTENT, AsyncMockManager, FactCacheError, FactCacheManager
 from fact_resilience import (
     CacheCircuitBreaker,
     CircuitBreakerConfig,

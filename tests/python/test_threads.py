@@ -7,7 +7,6 @@ import threading
 from typing import Any
 
 from conftest import LONG_CONTENT, FactCacheManager
-
 from fact_resilience import CacheCircuitBreaker, CircuitBreakerConfig, ResilientCacheWrapper
 
 

@@ -15,10 +15,13 @@ import inspect
 import logging
 import types
 from collections.abc import Callable
-from typing import Any, Optional, TypeVar, Union, cast, overload
+from typing import TYPE_CHECKING, Any, Optional, TypeVar, Union, cast, overload
 
 from . import _native
 from ._state import CircuitState
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["CacheCircuitBreaker", "ResilientCacheWrapper", "CallGuard"]
 
@@ -28,18 +31,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _CoroutineType = types.CoroutineType
 # Result types that are never awaitable: skip `inspect.isawaitable` for them.
-_PLAIN: frozenset[type] = frozenset(
-    {bool, int, float, str, bytes, type(None), dict, list, tuple}
-)
+_PLAIN: frozenset[type] = frozenset({bool, int, float, str, bytes, type(None), dict, list, tuple})
 
 
-class _Rejected:
-    """Sentinel returned by `_acquire_or` when the breaker refuses a call."""
-
-    __slots__ = ()
-
-
-_REJECTED = _Rejected()
+# `_acquire_or` returns this instead of permit bits (always >= 0) when the call is refused.
+_REJECTED = -1
 _MISSING: Any = object()
 
 
@@ -64,14 +60,12 @@ class CallGuard:
 
     def __init__(self, breaker: _native.CacheCircuitBreaker, operation_name: str) -> None:
         if not isinstance(operation_name, str):
-            raise TypeError(
-                f"operation_name must be a str, got {type(operation_name).__name__}"
-            )
+            raise TypeError(f"operation_name must be a str, got {type(operation_name).__name__}")
         self._breaker = breaker
         self._name = operation_name
         self._permit: Optional[int] = None
 
-    def __enter__(self) -> CallGuard:
+    def __enter__(self) -> Self:
         if self._permit is not None:
             raise RuntimeError("a CallGuard can be entered only once")
         self._permit = self._breaker._acquire(self._name)
@@ -94,7 +88,7 @@ class CallGuard:
         else:
             self._breaker._fail(permit, exc, self._name)
 
-    async def __aenter__(self) -> CallGuard:
+    async def __aenter__(self) -> Self:
         return self.__enter__()
 
     async def __aexit__(
@@ -156,7 +150,7 @@ class CacheCircuitBreaker(_native.CacheCircuitBreaker):
         if not callable(operation):
             raise TypeError(f"operation must be callable, got {type(operation).__name__}")
         permit = self._acquire_or(operation_name, _REJECTED)
-        if permit is _REJECTED:
+        if permit < 0:
             return fallback
         try:
             result = operation(*args, **kwargs)
@@ -194,7 +188,11 @@ class CacheCircuitBreaker(_native.CacheCircuitBreaker):
             return self.protect(None, fallback=fallback)(operation_name)
 
         def decorate(fn: F) -> F:
-            name = operation_name or getattr(fn, "__name__", "call")
+            name: str = (
+                operation_name
+                if isinstance(operation_name, str) and operation_name
+                else getattr(fn, "__name__", "call")
+            )
             if inspect.iscoroutinefunction(fn):
                 if fallback is _MISSING:
 
@@ -203,9 +201,7 @@ class CacheCircuitBreaker(_native.CacheCircuitBreaker):
                 else:
 
                     async def run_async(*args: Any, **kwargs: Any) -> Any:
-                        return await self.execute_with_fallback(
-                            fallback, fn, name, *args, **kwargs
-                        )
+                        return await self.execute_with_fallback(fallback, fn, name, *args, **kwargs)
 
                 return cast(F, functools.wraps(fn)(run_async))
             if fallback is _MISSING:
@@ -302,7 +298,7 @@ class ResilientCacheWrapper(_native.ResilientCacheWrapper):
         degrade = self.enable_graceful_degradation
         if degrade:
             permit = breaker._acquire_or(operation, _REJECTED)
-            if permit is _REJECTED:
+            if permit < 0:
                 return self.fallback_responses.get(fallback_key)
         else:
             permit = breaker._acquire(operation)
