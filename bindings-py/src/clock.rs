@@ -2,9 +2,10 @@
 //! any Python callable returning monotonic seconds) and the wall clock stamped on failures.
 
 use crate::errors::{type_error, value_error};
-use fact_resilience_core::{Clock, Instant, ManualClock, MonotonicClock, wall_clock_seconds};
+use fact_resilience_core::{Clock, Instant, ManualClock, wall_clock_seconds};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyFloat, PyInt};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// Seconds as whole nanoseconds, refusing what is not finite or is negative.
@@ -84,10 +85,34 @@ impl PyManualClock {
     }
 }
 
+/// The process-wide default clock: the CPU's invariant TSC scaled to nanoseconds (quanta; about
+/// 3x cheaper than `clock_gettime` here, which matters with two reads per call), or the OS
+/// monotonic clock where the TSC is unusable. Instants count from the first use.
+pub struct FastClock {
+    clock: quanta::Clock,
+    origin: u64,
+}
+
+impl FastClock {
+    fn global() -> &'static FastClock {
+        static CLOCK: OnceLock<FastClock> = OnceLock::new();
+        CLOCK.get_or_init(|| {
+            let clock = quanta::Clock::new();
+            let origin = clock.raw();
+            FastClock { clock, origin }
+        })
+    }
+
+    #[inline]
+    fn now(&self) -> Instant {
+        Instant::from_nanos(self.clock.delta_as_nanos(self.origin, self.clock.raw()))
+    }
+}
+
 /// Where a breaker reads monotonic time.
 pub enum ClockSource {
-    /// The OS monotonic clock (read in Rust).
-    Monotonic(MonotonicClock),
+    /// The process-wide monotonic clock (read in Rust).
+    Monotonic(&'static FastClock),
     /// A `ManualClock` (read in Rust; shared with the Python object).
     Manual(ManualClock),
     /// A Python callable returning monotonic seconds.
@@ -98,8 +123,8 @@ impl ClockSource {
     /// From the `clock=` argument: None, a `ManualClock`, or a callable.
     pub fn from_arg(clock: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         match clock {
-            None => Ok(ClockSource::Monotonic(MonotonicClock::new())),
-            Some(c) if c.is_none() => Ok(ClockSource::Monotonic(MonotonicClock::new())),
+            None => Ok(ClockSource::Monotonic(FastClock::global())),
+            Some(c) if c.is_none() => Ok(ClockSource::Monotonic(FastClock::global())),
             Some(c) => {
                 if let Ok(m) = c.cast::<PyManualClock>() {
                     Ok(ClockSource::Manual(m.get().clock.clone()))
