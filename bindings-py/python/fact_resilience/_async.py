@@ -366,3 +366,9 @@ class ResilientCacheWrapper(_native.ResilientCacheWrapper):
             "call_permitted": permitted,
             "degradation_enabled": self.enable_graceful_degradation,
         }
+
+
+# Public names live in `fact_resilience`; say so in reprs and tracebacks.
+for _cls in (CacheCircuitBreaker, ResilientCacheWrapper, CallGuard):
+    _cls.__module__ = "fact_resilience"
+del _cls
