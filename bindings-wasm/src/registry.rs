@@ -20,14 +20,14 @@ pub struct Entry {
     pub retry_after_ms: f64,
 }
 
-#[derive(Default)]
 struct Table {
     slots: Vec<Option<Box<Entry>>>,
     free: Vec<u32>,
 }
 
 thread_local! {
-    static TABLE: RefCell<Table> = RefCell::new(Table::default());
+    // `const`: no lazy-initialisation check on the hot path.
+    static TABLE: RefCell<Table> = const { RefCell::new(Table { slots: Vec::new(), free: Vec::new() }) };
 }
 
 /// Stores a new breaker and returns its handle.

@@ -1,0 +1,136 @@
+// Per-call overhead of fact-resilience vs opossum and cockatiel, side by side in one Node run.
+// Each scenario runs ROUNDS interleaved rounds of ITER awaited calls per library; the table
+// shows medians in ns per call over a direct `await fn()` baseline. Memory: JS heap (after GC)
+// plus wasm linear memory growth, per breaker, over 10,000 instances.
+// Run with `make bench-js` (node --expose-gc benches/js_overhead.mjs).
+import { createRequire } from "node:module";
+import { CircuitBreaker, ResilientCache } from "../bindings-wasm/js/entry/node.js";
+import { initSync } from "../bindings-wasm/js/pkg/fact_resilience_wasm.js";
+
+const require = createRequire(import.meta.url);
+const Opossum = require("opossum");
+const cockatiel = require("cockatiel");
+
+const ITER = Number(process.env.ITER ?? 100_000);
+const ROUNDS = Number(process.env.ROUNDS ?? 7);
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function time(run) {
+  const t0 = process.hrtime.bigint();
+  await run(ITER);
+  return Number(process.hrtime.bigint() - t0) / ITER;
+}
+
+async function scenario(name, impls) {
+  const samples = Object.fromEntries(Object.keys(impls).map((k) => [k, []]));
+  for (const run of Object.values(impls)) await run(Math.min(ITER, 20_000)); // warm-up
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [k, run] of Object.entries(impls)) samples[k].push(await time(run));
+  }
+  const base = median(samples.direct);
+  const row = { scenario: name };
+  for (const k of Object.keys(impls)) if (k !== "direct") row[k] = Math.max(0, median(samples[k]) - base);
+  row.directNs = base;
+  return row;
+}
+
+const ok = async () => 1;
+let n = 0;
+const tenPercent = async () => {
+  n += 1;
+  if (n % 10 === 0) throw new Error("boom");
+  return 1;
+};
+const swallow = () => {};
+
+// ---- async closed success ------------------------------------------------------------
+const ours = new CircuitBreaker();
+const opossum = new Opossum(ok, { timeout: false });
+const cock = cockatiel.circuitBreaker(cockatiel.handleAll, {
+  halfOpenAfter: 10_000,
+  breaker: new cockatiel.ConsecutiveBreaker(5),
+});
+const closed = await scenario("async closed success", {
+  direct: async (k) => { for (let i = 0; i < k; i++) await ok(); },
+  "fact-resilience": async (k) => { for (let i = 0; i < k; i++) await ours.execute(ok); },
+  opossum: async (k) => { for (let i = 0; i < k; i++) await opossum.fire(); },
+  cockatiel: async (k) => { for (let i = 0; i < k; i++) await cock.execute(ok); },
+});
+
+// ---- open fast-fail -----------------------------------------------------------------
+const oursOpen = new CircuitBreaker();
+oursOpen.forceOpen();
+const cache = new ResilientCache(new Map(), oursOpen);
+const opossumOpen = new Opossum(ok, { timeout: false });
+opossumOpen.open();
+const cockOpen = cockatiel.circuitBreaker(cockatiel.handleAll, {
+  halfOpenAfter: 1e9,
+  breaker: new cockatiel.ConsecutiveBreaker(1),
+});
+cockOpen.isolate();
+const open = await scenario("open fast-fail", {
+  direct: async (k) => { for (let i = 0; i < k; i++) await ok(); },
+  "fact-resilience (ResilientCache fallback)": async (k) => { for (let i = 0; i < k; i++) await cache.get("k"); },
+  "fact-resilience (execute, throws)": async (k) => { for (let i = 0; i < k; i++) await oursOpen.execute(ok).catch(swallow); },
+  opossum: async (k) => { for (let i = 0; i < k; i++) await opossumOpen.fire().catch(swallow); },
+  cockatiel: async (k) => { for (let i = 0; i < k; i++) await cockOpen.execute(ok).catch(swallow); },
+});
+
+// ---- closed with 10% failures (thresholds high enough never to trip) ----------------
+const oursTen = new CircuitBreaker({ failureThreshold: 1_000_000 });
+const opossumTen = new Opossum(tenPercent, { timeout: false }); // default 50% threshold: 10% never trips
+const cockTen = cockatiel.circuitBreaker(cockatiel.handleAll, {
+  halfOpenAfter: 10_000,
+  breaker: new cockatiel.ConsecutiveBreaker(1_000_000),
+});
+const ten = await scenario("closed, 10% failures", {
+  direct: async (k) => { for (let i = 0; i < k; i++) await tenPercent().catch(swallow); },
+  "fact-resilience": async (k) => { for (let i = 0; i < k; i++) await oursTen.execute(tenPercent).catch(swallow); },
+  opossum: async (k) => { for (let i = 0; i < k; i++) await opossumTen.fire().catch(swallow); },
+  cockatiel: async (k) => { for (let i = 0; i < k; i++) await cockTen.execute(tenPercent).catch(swallow); },
+});
+
+// ---- memory per breaker -------------------------------------------------------------
+const COUNT = 10_000;
+const wasmMemory = initSync().memory;
+function heap() {
+  for (let i = 0; i < 4; i++) globalThis.gc?.();
+  return process.memoryUsage().heapUsed;
+}
+function perBreaker(make, withWasm) {
+  const keep = [];
+  const h0 = heap();
+  const w0 = wasmMemory.buffer.byteLength;
+  for (let i = 0; i < COUNT; i++) keep.push(make());
+  const h1 = heap();
+  const w1 = wasmMemory.buffer.byteLength;
+  const bytes = (h1 - h0 + (withWasm ? w1 - w0 : 0)) / COUNT;
+  return { bytes, keep };
+}
+const memOurs = perBreaker(() => new CircuitBreaker(), true);
+const memOursSmall = perBreaker(() => new CircuitBreaker({ windowBuckets: 10 }), true);
+const memCock = perBreaker(
+  () => cockatiel.circuitBreaker(cockatiel.handleAll, { halfOpenAfter: 10_000, breaker: new cockatiel.ConsecutiveBreaker(5) }),
+  false,
+);
+const memOpossum = perBreaker(() => new Opossum(ok, { timeout: false }), false);
+for (const b of memOpossum.keep) b.shutdown();
+for (const b of [opossum, opossumOpen, opossumTen]) b.shutdown();
+
+const fmt = (x) => (x === undefined ? "" : Math.round(x).toLocaleString("en-US"));
+console.log(`Node ${process.version}, ${ITER} calls x ${ROUNDS} rounds, medians, ns per call over a direct call\n`);
+for (const row of [closed, open, ten]) {
+  const cols = Object.keys(row).filter((k) => k !== "scenario" && k !== "directNs");
+  console.log(`${row.scenario} (direct call: ${fmt(row.directNs)} ns)`);
+  for (const c of cols) {
+    const vsO = row[c] / row.opossum;
+    const vsC = row[c] / row.cockatiel;
+    console.log(`  ${c.padEnd(44)} ${fmt(row[c]).padStart(7)} ns   ${vsO.toFixed(3)}x opossum   ${vsC.toFixed(3)}x cockatiel`);
+  }
+}
+console.log(`\nmemory per breaker over ${COUNT.toLocaleString("en-US")} instances (JS heap + wasm memory growth)`);
+console.log(`  fact-resilience (default config, 60 window buckets) ${fmt(memOurs.bytes)} B`);
+console.log(`  fact-resilience (windowBuckets: 10)                 ${fmt(memOursSmall.bytes)} B`);
+console.log(`  cockatiel                                           ${fmt(memCock.bytes)} B`);
+console.log(`  opossum                                             ${fmt(memOpossum.bytes)} B`);
+console.log(`\nJSON ${JSON.stringify({ closed, open, ten, memory: { ours: memOurs.bytes, oursWindow10: memOursSmall.bytes, cockatiel: memCock.bytes, opossum: memOpossum.bytes } })}`);
