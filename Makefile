@@ -4,7 +4,11 @@ SHELL := /bin/bash
 
 .PHONY: test lint demo
 
-test: test-rust test-nostd
-lint: lint-rust
+test: test-rust test-nostd test-python
+lint: lint-rust lint-python
+
+# The main job: a FACT-style service rides out a scripted cache outage.
+demo: develop-python
+	$(VENV)/bin/fact-resilience demo
 
 include $(sort $(wildcard mk/*.mk))

@@ -11,6 +11,7 @@ mod config;
 mod errors;
 mod interop;
 mod metrics;
+mod sim;
 mod wrapper;
 
 use pyo3::prelude::*;
@@ -56,6 +57,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<breaker::PyPermit>()?;
     m.add_class::<breaker::PyBreaker>()?;
     m.add_class::<wrapper::PyWrapper>()?;
+    m.add_function(wrap_pyfunction!(sim::presets, m)?)?;
+    m.add_function(wrap_pyfunction!(sim::simulate_scenario, m)?)?;
+    m.add_function(wrap_pyfunction!(sim::simulate_trace, m)?)?;
     m.add_function(wrap_pyfunction!(set_error_class, m)?)?;
     m.add_function(wrap_pyfunction!(get_error_class, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;

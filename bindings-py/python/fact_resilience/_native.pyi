@@ -45,6 +45,27 @@ def get_error_class() -> type[BaseException]:
     """The exception class raised for refused calls by breakers without their own."""
 
 def _panic_for_tests() -> None: ...
+def presets() -> dict[str, dict[str, Any]]:
+    """FACT's named presets (`development`, `production`, `high_traffic`) as field dicts."""
+
+def simulate_scenario(
+    config: CircuitBreakerConfig,
+    scenario: str,
+    rate: float,
+    duration: float,
+    seed: int,
+    sample_every: float,
+) -> dict[str, Any]:
+    """Replays a built-in scenario on virtual time; returns the report as a JSON-safe dict."""
+
+def simulate_trace(
+    config: CircuitBreakerConfig,
+    times: list[float],
+    oks: list[bool],
+    latencies_ms: list[float],
+    sample_every: float,
+) -> dict[str, Any]:
+    """Replays a recorded trace (arrival seconds, success, latency ms) on virtual time."""
 
 @final
 class CircuitBreakerConfig:

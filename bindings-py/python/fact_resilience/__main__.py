@@ -1,0 +1,7 @@
+"""`python -m fact_resilience demo|simulate`."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,95 @@
+"""SVG timeline for `fact-resilience simulate --plot`: one panel per config, a state band over
+time and the rolling failure-rate curve above it. Pure presentation: the figures come from the
+core's simulator."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+from xml.sax.saxutils import escape
+
+STATE_COLOURS = {"closed": "#2e9e5b", "half_open": "#e0a106", "open": "#d6453d"}
+WIDTH, LEFT, RIGHT = 900, 130, 20
+PANEL, BAND, GAP, TOP = 120, 18, 30, 40
+
+
+def timeline_svg(results: Sequence[tuple[str, Mapping[str, Any]]], title: str) -> str:
+    """Renders `(label, report)` pairs; every report must come from the same trace."""
+    duration = max((r["duration_seconds"] for _, r in results), default=0.0) or 1.0
+    plot_w = WIDTH - LEFT - RIGHT
+    height = TOP + len(results) * (PANEL + GAP) + 30
+
+    def x(t: float) -> float:
+        return LEFT + plot_w * min(max(t / duration, 0.0), 1.0)
+
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
+        f'viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" font-size="12">',
+        f'<rect width="{WIDTH}" height="{height}" fill="white"/>',
+        f'<text x="{LEFT}" y="22" font-size="15" font-weight="bold">{escape(title)}</text>',
+    ]
+    for i, (label, report) in enumerate(results):
+        top = TOP + i * (PANEL + GAP)
+        curve_h = PANEL - BAND - 8
+        band_y = top + curve_h + 8
+        out.append(f'<g class="panel" data-config="{escape(label)}">')
+        out.append(f'<text x="8" y="{top + 14}" font-weight="bold">{escape(label)}</text>')
+        out.append(f'<text x="8" y="{top + 30}" fill="#555">failure rate</text>')
+        out.append(f'<text x="8" y="{band_y + 13}" fill="#555">state</text>')
+        # Axes of the failure-rate curve: 0 and 1.
+        out.append(
+            f'<rect class="curve-frame" x="{LEFT}" y="{top}" width="{plot_w}" '
+            f'height="{curve_h}" fill="#f7f7f7" stroke="#ccc"/>'
+        )
+        for frac, text in ((0.0, "1.0"), (1.0, "0.0")):
+            out.append(
+                f'<text x="{LEFT - 4}" y="{top + frac * curve_h + 4}" text-anchor="end" '
+                f'fill="#777">{text}</text>'
+            )
+        # State band: one rect per span between transitions.
+        spans = _state_spans(report, duration)
+        for start, end, state in spans:
+            out.append(
+                f'<rect class="state {state}" x="{x(start):.2f}" y="{band_y}" '
+                f'width="{max(x(end) - x(start), 0.5):.2f}" height="{BAND}" '
+                f'fill="{STATE_COLOURS[state]}">'
+                f"<title>{state} {start:.1f}s-{end:.1f}s</title></rect>"
+            )
+        points = " ".join(
+            f"{x(s['at_seconds']):.2f},{top + (1 - s['failure_rate']) * curve_h:.2f}"
+            for s in report["samples"]
+        )
+        if points:
+            out.append(
+                f'<polyline class="failure-rate" points="{points}" fill="none" '
+                f'stroke="#1f5fbf" stroke-width="1.5"/>'
+            )
+        out.append("</g>")
+    axis_y = TOP + len(results) * (PANEL + GAP) - GAP + 16
+    for k in range(6):
+        t = duration * k / 5
+        out.append(
+            f'<text class="tick" x="{x(t):.2f}" y="{axis_y}" text-anchor="middle" '
+            f'fill="#555">{_fmt_seconds(t)}</text>'
+        )
+    legend_x = LEFT
+    for state, colour in STATE_COLOURS.items():
+        out.append(
+            f'<rect x="{legend_x}" y="{axis_y + 8}" width="12" height="12" fill="{colour}"/>'
+            f'<text x="{legend_x + 16}" y="{axis_y + 18}">{state}</text>'
+        )
+        legend_x += 100
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def _state_spans(report: Mapping[str, Any], duration: float) -> list[tuple[float, float, str]]:
+    spans, state, since = [], "closed", 0.0
+    for t in report["timeline"]:
+        spans.append((since, t["at_seconds"], state))
+        state, since = t["to"], t["at_seconds"]
+    spans.append((since, duration, state))
+    return [s for s in spans if s[1] > s[0]] or [(0.0, duration, state)]
+
+
+def _fmt_seconds(t: float) -> str:
+    return f"{t:.0f}s" if t < 120 else f"{t / 60:.0f}m"

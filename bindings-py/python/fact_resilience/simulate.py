@@ -1,0 +1,266 @@
+"""`fact-resilience simulate`: what would these configurations have done with this traffic?
+
+A thin layer over the core's virtual-time simulator (`_native.simulate_*`): it reads configs
+(presets, TOML/JSON files, flags) and a scenario or trace, runs each config on the same calls
+and prints the figures side by side. Nothing sleeps; a 10-minute scenario takes milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any, Iterable, Sequence, TextIO
+
+from . import _native
+from ._svg import timeline_svg
+
+SCENARIOS = ("outage", "flapping", "brownout", "intermittent")
+#: CLI flag -> config field, for a config given on the command line.
+FLAG_FIELDS = {
+    "failure_threshold": int,
+    "success_threshold": int,
+    "timeout_seconds": float,
+    "rolling_window_seconds": float,
+    "recovery_factor": float,
+    "half_open_max_in_flight": int,
+}
+
+
+class UsageError(Exception):
+    """Bad input: reported as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one line, no usage dump
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="fact-resilience simulate",
+        description="Replay a fault scenario or a recorded trace against breaker configs "
+        "on virtual time and compare what each would have done.",
+    )
+    src = p.add_argument_group("configs (any number; side by side)")
+    src.add_argument(
+        "--preset",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="FACT preset: development, production, high_traffic",
+    )
+    src.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="TOML or JSON file: config fields at the top level, or named "
+        "tables under [configs.NAME]",
+    )
+    for field, kind in FLAG_FIELDS.items():
+        src.add_argument(
+            f"--{field.replace('_', '-')}",
+            type=kind,
+            metavar=kind.__name__.upper(),
+            help=f"{field} of a config built from flags (others default)",
+        )
+    src.add_argument(
+        "--no-gradual-recovery",
+        action="store_true",
+        help="gradual_recovery=false for the config built from flags",
+    )
+    traffic = p.add_argument_group("traffic")
+    traffic.add_argument("--scenario", choices=SCENARIOS, help="built-in scenario (default outage)")
+    traffic.add_argument(
+        "--trace",
+        metavar="FILE",
+        help='JSON lines: {"time": seconds, "outcome": "success"|"failure", "latency_ms": ms}',
+    )
+    traffic.add_argument("--rate", type=float, default=20.0, help="scenario calls per second")
+    traffic.add_argument("--duration", type=float, default=600.0, help="scenario seconds")
+    traffic.add_argument("--seed", type=int, default=1, help="scenario random seed")
+    out = p.add_argument_group("output")
+    out.add_argument("--plot", metavar="FILE.svg", help="write an SVG timeline")
+    out.add_argument("--json", action="store_true", help="print the reports as JSON")
+    return p
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        configs = _configs(args)
+        label, run = _traffic(args)
+        results = [(name, run(cfg)) for name, cfg in configs]
+    except (UsageError, ValueError, TypeError, OSError) as e:
+        print(f"fact-resilience simulate: error: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        json.dump({name: report for name, report in results}, out, indent=2)
+        out.write("\n")
+    else:
+        out.write(f"{label}\n\n{format_table(results)}\n")
+    if args.plot:
+        Path(args.plot).write_text(timeline_svg(results, label), encoding="utf-8")
+        if not args.json:
+            out.write(f"\ntimeline written to {args.plot}\n")
+    return 0
+
+
+# ---- inputs ------------------------------------------------------------------------------
+
+
+def _configs(args: argparse.Namespace) -> list[tuple[str, Any]]:
+    configs: list[tuple[str, Any]] = []
+    presets = _native.presets()
+    for name in args.preset:
+        if name not in presets:
+            raise UsageError(f"unknown preset {name!r} (choose from {', '.join(presets)})")
+        configs.append((name, _make(presets[name], f"preset {name}")))
+    for path in args.config:
+        configs.extend(_config_file(Path(path)))
+    flags = {f: getattr(args, f) for f in FLAG_FIELDS if getattr(args, f) is not None}
+    if args.no_gradual_recovery:
+        flags["gradual_recovery"] = False
+    if flags or not configs:
+        configs.append(("flags" if flags else "default", _make(flags, "flags")))
+    return configs
+
+
+def _config_file(path: Path) -> list[tuple[str, Any]]:
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = _load_toml(text) if path.suffix == ".toml" else json.loads(text)
+    except (ValueError, TypeError) as e:  # JSONDecodeError and TOMLDecodeError are ValueErrors
+        raise UsageError(f"{path}: {e}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: expected a table of config fields")
+    named = data.get("configs")
+    if isinstance(named, dict):
+        return [(str(n), _make(c, f"{path} [configs.{n}]")) for n, c in named.items()]
+    return [(path.stem, _make(data, str(path)))]
+
+
+def _load_toml(text: str) -> Any:
+    try:  # tomllib is 3.11+; the package supports 3.9
+        toml = importlib.import_module("tomllib")
+    except ModuleNotFoundError:
+        raise UsageError("reading TOML needs Python 3.11+ (or use JSON)") from None
+    return toml.loads(text)
+
+
+def _make(fields: Any, where: str) -> Any:
+    if not isinstance(fields, dict):
+        raise UsageError(f"{where}: expected a table of config fields")
+    try:
+        return _native.CircuitBreakerConfig(**fields)
+    except TypeError as e:
+        raise UsageError(f"{where}: {e}") from None
+    except ValueError as e:
+        raise UsageError(f"{where}: {e}") from None
+
+
+def _traffic(args: argparse.Namespace) -> tuple[str, Any]:
+    if args.trace and args.scenario:
+        raise UsageError("give --scenario or --trace, not both")
+    if args.trace:
+        times, oks, latencies = read_trace(Path(args.trace))
+        label = f"trace {args.trace}: {len(times)} calls"
+        return label, lambda cfg: _native.simulate_trace(
+            cfg, times, oks, latencies, _sample_every((times[-1] - times[0]) if times else 0.0)
+        )
+    scenario = args.scenario or "outage"
+    if not (math.isfinite(args.rate) and args.rate > 0):
+        raise UsageError(f"--rate must be a positive number, got {args.rate}")
+    if not (math.isfinite(args.duration) and 0 < args.duration <= 30 * 86400):
+        raise UsageError(f"--duration must be in (0, 30 days], got {args.duration}")
+    label = f"scenario {scenario}: {args.duration:g} s at {args.rate:g} calls/s (seed {args.seed})"
+    every = _sample_every(args.duration)
+    return label, lambda cfg: _native.simulate_scenario(
+        cfg, scenario, args.rate, args.duration, args.seed, every
+    )
+
+
+def _sample_every(duration: float) -> float:
+    return duration / 600 if duration > 0 else 0.0  # ~600 points per curve
+
+
+def read_trace(path: Path) -> tuple[list[float], list[bool], list[float]]:
+    """Parses a JSON-lines trace; a bad line is reported with its number."""
+    times: list[float] = []
+    oks: list[bool] = []
+    latencies: list[float] = []
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                if not isinstance(rec, dict):
+                    raise ValueError("expected a JSON object")
+                t = _number(rec, "time")
+                outcome = rec.get("outcome")
+                if outcome not in ("success", "failure"):
+                    raise ValueError(f'"outcome" must be "success" or "failure", got {outcome!r}')
+                latency = _number(rec, "latency_ms") if "latency_ms" in rec else 0.0
+                if t < 0 or latency < 0:
+                    raise ValueError('"time" and "latency_ms" must not be negative')
+                if times and t < times[-1]:
+                    raise ValueError(f'"time" goes backwards ({t} after {times[-1]})')
+            except ValueError as e:
+                raise UsageError(f"{path}:{n}: {e}") from None
+            times.append(t)
+            oks.append(outcome == "success")
+            latencies.append(latency)
+    if not times:
+        raise UsageError(f"{path}: no calls in trace")
+    return times, oks, latencies
+
+
+def _number(rec: dict[str, Any], key: str) -> float:
+    v = rec.get(key)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise ValueError(f"{key!r} must be a finite number, got {v!r}")
+    return float(v)
+
+
+# ---- output ------------------------------------------------------------------------------
+
+ROWS: list[tuple[str, Any]] = [
+    ("calls", lambda r: f"{r['calls']:,}"),
+    ("trips (entered OPEN)", lambda r: f"{r['trips']}"),
+    ("time open", lambda r: _duration(r["time_open_seconds"])),
+    ("time half-open", lambda r: _duration(r["time_half_open_seconds"])),
+    ("calls rejected (open)", lambda r: f"{r['rejected']:,}"),
+    ("calls throttled (half-open)", lambda r: f"{r['throttled']:,}"),
+    ("calls reaching failing cache", lambda r: f"{r['failed_admitted']:,}"),
+    (
+        "recovery after fault ends",
+        lambda r: "never" if r["recovery_seconds"] is None else _duration(r["recovery_seconds"]),
+    ),
+    ("flaps per hour", lambda r: f"{r['flaps_per_hour']:.1f}"),
+]
+
+
+def format_table(results: Iterable[tuple[str, Any]]) -> str:
+    results = list(results)
+    head = ["", *(name for name, _ in results)]
+    rows = [head] + [[label, *(fmt(r) for _, r in results)] for label, fmt in ROWS]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    lines = []
+    for k, row in enumerate(rows):
+        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
+        lines.append("  ".join(cells).rstrip())
+        if k == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _duration(s: float) -> str:
+    if s < 60:
+        return f"{s:.1f}s"
+    m, sec = divmod(s, 60)
+    return f"{int(m)}m {sec:04.1f}s"

@@ -1,0 +1,136 @@
+//! The core's simulator and FACT's presets, for `fact-resilience simulate`.
+//!
+//! Reports come back as plain dicts (JSON-safe) with times in seconds from the trace's start.
+
+use crate::config::{Fields, PyConfig};
+use fact_resilience_core::{Call, Config, Instant, PRESETS, Scenario, SimReport, simulate};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+use std::time::Duration;
+
+/// FACT's named presets as `{name: {field: value}}`, in the guide's order.
+#[pyfunction]
+pub fn presets(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let out = PyDict::new(py);
+    for name in PRESETS {
+        let c = Config::preset(name).expect("every listed preset exists");
+        let d = PyDict::new(py);
+        d.set_item("failure_threshold", c.failure_threshold)?;
+        d.set_item("success_threshold", c.success_threshold)?;
+        d.set_item("timeout_seconds", c.timeout_seconds)?;
+        d.set_item("rolling_window_seconds", c.rolling_window_seconds)?;
+        d.set_item("gradual_recovery", c.gradual_recovery)?;
+        d.set_item("recovery_factor", c.recovery_factor)?;
+        out.set_item(name, d)?;
+    }
+    Ok(out)
+}
+
+/// Runs a built-in scenario: `rate` calls/s for `duration` seconds, outcomes drawn with `seed`.
+#[pyfunction]
+#[pyo3(signature = (config, scenario, rate, duration, seed, sample_every))]
+pub fn simulate_scenario<'py>(
+    py: Python<'py>,
+    config: PyRef<'_, PyConfig>,
+    scenario: &str,
+    rate: f64,
+    duration: f64,
+    seed: u64,
+    sample_every: f64,
+) -> PyResult<Bound<'py, PyDict>> {
+    let s = Scenario::from_name(scenario)
+        .ok_or_else(|| PyValueError::new_err(format!("scenario: unknown scenario {scenario:?}")))?;
+    let duration = seconds("duration", duration)?;
+    let every = seconds("sample_every", sample_every)?;
+    let core = core_config(&config);
+    let report = py.detach(|| simulate(&core, s.calls(rate, duration, seed), every));
+    report_dict(py, &report.map_err(|e| crate::errors::config_error(&e))?, Instant::ZERO)
+}
+
+/// Replays a recorded trace: parallel lists of arrival time (s), success, latency (ms).
+#[pyfunction]
+#[pyo3(signature = (config, times, oks, latencies_ms, sample_every))]
+pub fn simulate_trace<'py>(
+    py: Python<'py>,
+    config: PyRef<'_, PyConfig>,
+    times: Vec<f64>,
+    oks: Vec<bool>,
+    latencies_ms: Vec<f64>,
+    sample_every: f64,
+) -> PyResult<Bound<'py, PyDict>> {
+    if times.len() != oks.len() || times.len() != latencies_ms.len() {
+        return Err(PyValueError::new_err(
+            "times, oks, latencies_ms: the three lists must have the same length",
+        ));
+    }
+    let mut calls = Vec::with_capacity(times.len());
+    for ((&t, &ok), &lat) in times.iter().zip(&oks).zip(&latencies_ms) {
+        let at = seconds("times", t)?;
+        let latency = seconds("latencies_ms", lat / 1000.0)?;
+        calls.push(Call { at: Instant::from_nanos(nanos(at)), ok, latency });
+    }
+    let every = seconds("sample_every", sample_every)?;
+    let start = calls.first().map_or(Instant::ZERO, |c| c.at);
+    let core = core_config(&config);
+    let report = py.detach(|| simulate(&core, calls, every));
+    report_dict(py, &report.map_err(|e| crate::errors::config_error(&e))?, start)
+}
+
+fn core_config(config: &PyConfig) -> Config {
+    let (Fields { core, .. }, _) = config.snapshot();
+    core
+}
+
+/// A non-negative, finite number of seconds.
+fn seconds(name: &str, s: f64) -> PyResult<Duration> {
+    Duration::try_from_secs_f64(s).map_err(|_| {
+        PyValueError::new_err(format!("{name}: must be a finite number >= 0, got {s}"))
+    })
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+fn report_dict<'py>(
+    py: Python<'py>,
+    r: &SimReport,
+    start: Instant,
+) -> PyResult<Bound<'py, PyDict>> {
+    let secs = |t: Instant| t.saturating_duration_since(start).as_secs_f64();
+    let d = PyDict::new(py);
+    d.set_item("calls", r.calls)?;
+    d.set_item("admitted", r.admitted)?;
+    d.set_item("rejected", r.rejected)?;
+    d.set_item("throttled", r.throttled)?;
+    d.set_item("failed_admitted", r.failed_admitted)?;
+    d.set_item("trips", r.trips)?;
+    d.set_item("flaps", r.flaps)?;
+    d.set_item("flaps_per_hour", r.flaps_per_hour())?;
+    d.set_item("time_open_seconds", r.time_open.as_secs_f64())?;
+    d.set_item("time_half_open_seconds", r.time_half_open.as_secs_f64())?;
+    d.set_item("duration_seconds", r.duration.as_secs_f64())?;
+    d.set_item("fault_end_seconds", r.fault_end.map(secs))?;
+    d.set_item("recovery_seconds", r.recovery_time.map(|t| t.as_secs_f64()))?;
+    let timeline = PyList::empty(py);
+    for t in &r.timeline {
+        let e = PyDict::new(py);
+        e.set_item("at_seconds", secs(t.at))?;
+        e.set_item("from", t.from.as_str())?;
+        e.set_item("to", t.to.as_str())?;
+        e.set_item("reason", t.reason.as_str())?;
+        timeline.append(e)?;
+    }
+    d.set_item("timeline", timeline)?;
+    let samples = PyList::empty(py);
+    for s in &r.samples {
+        let e = PyDict::new(py);
+        e.set_item("at_seconds", secs(s.at))?;
+        e.set_item("state", s.state.as_str())?;
+        e.set_item("failure_rate", s.failure_rate)?;
+        samples.append(e)?;
+    }
+    d.set_item("samples", samples)?;
+    Ok(d)
+}
