@@ -45,7 +45,11 @@ pub fn simulate_scenario<'py>(
     let every = seconds("sample_every", sample_every)?;
     let core = core_config(&config);
     let report = py.detach(|| simulate(&core, s.calls(rate, duration, seed), every));
-    report_dict(py, &report.map_err(|e| crate::errors::config_error(&e))?, Instant::ZERO)
+    report_dict(
+        py,
+        &report.map_err(|e| crate::errors::config_error(&e))?,
+        Instant::ZERO,
+    )
 }
 
 /// Replays a recorded trace: parallel lists of arrival time (s), success, latency (ms).
@@ -68,13 +72,21 @@ pub fn simulate_trace<'py>(
     for ((&t, &ok), &lat) in times.iter().zip(&oks).zip(&latencies_ms) {
         let at = seconds("times", t)?;
         let latency = seconds("latencies_ms", lat / 1000.0)?;
-        calls.push(Call { at: Instant::from_nanos(nanos(at)), ok, latency });
+        calls.push(Call {
+            at: Instant::from_nanos(nanos(at)),
+            ok,
+            latency,
+        });
     }
     let every = seconds("sample_every", sample_every)?;
     let start = calls.first().map_or(Instant::ZERO, |c| c.at);
     let core = core_config(&config);
     let report = py.detach(|| simulate(&core, calls, every));
-    report_dict(py, &report.map_err(|e| crate::errors::config_error(&e))?, start)
+    report_dict(
+        py,
+        &report.map_err(|e| crate::errors::config_error(&e))?,
+        start,
+    )
 }
 
 fn core_config(config: &PyConfig) -> Config {

@@ -24,6 +24,9 @@ __all__ = [
     "set_error_class",
     "get_error_class",
     "_panic_for_tests",
+    "presets",
+    "simulate_scenario",
+    "simulate_trace",
 ]
 
 __version__: Final[str]
