@@ -141,6 +141,7 @@ fn report_dict<'py>(
         e.set_item("at_seconds", secs(s.at))?;
         e.set_item("state", s.state.as_str())?;
         e.set_item("failure_rate", s.failure_rate)?;
+        e.set_item("window_calls", s.window_calls)?;
         samples.append(e)?;
     }
     d.set_item("samples", samples)?;

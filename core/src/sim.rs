@@ -36,6 +36,8 @@ pub struct Sample {
     pub state: State,
     /// The rolling-window failure rate.
     pub failure_rate: f64,
+    /// Completed calls inside the window (0: the rate is undefined, not zero).
+    pub window_calls: u64,
 }
 
 /// What happened during a simulation.
@@ -207,6 +209,7 @@ impl Sim {
                 at,
                 state: m.state,
                 failure_rate: m.failure_rate,
+                window_calls: m.window_calls,
             });
             let next = at.saturating_add(self.sample_every);
             self.next_sample = (next > at).then_some(next);
@@ -458,6 +461,7 @@ mod tests {
         assert_eq!(at, [0, 1000, 2000]);
         assert_eq!(r.samples[1].failure_rate, 1.0);
         assert_eq!(r.samples[2].failure_rate, 0.5);
+        assert_eq!(r.samples[2].window_calls, 2);
     }
 
     #[test]

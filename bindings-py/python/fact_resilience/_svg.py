@@ -54,11 +54,12 @@ def timeline_svg(results: Sequence[tuple[str, Mapping[str, Any]]], title: str) -
                 f'fill="{STATE_COLOURS[state]}">'
                 f"<title>{state} {start:.1f}s-{end:.1f}s</title></rect>"
             )
-        points = " ".join(
-            f"{x(s['at_seconds']):.2f},{top + (1 - s['failure_rate']) * curve_h:.2f}"
-            for s in report["samples"]
-        )
-        if points:
+        # The curve breaks where the window holds no completed call (the rate is undefined).
+        for run in _runs(report["samples"]):
+            points = " ".join(
+                f"{x(p['at_seconds']):.2f},{top + (1 - p['failure_rate']) * curve_h:.2f}"
+                for p in run
+            )
             out.append(
                 f'<polyline class="failure-rate" points="{points}" fill="none" '
                 f'stroke="#1f5fbf" stroke-width="1.5"/>'
@@ -69,7 +70,7 @@ def timeline_svg(results: Sequence[tuple[str, Mapping[str, Any]]], title: str) -
         t = duration * k / 5
         out.append(
             f'<text class="tick" x="{x(t):.2f}" y="{axis_y}" text-anchor="middle" '
-            f'fill="#555">{_fmt_seconds(t)}</text>'
+            f'fill="#555">{_fmt_seconds(t, duration)}</text>'
         )
     legend_x = LEFT
     for state, colour in STATE_COLOURS.items():
@@ -91,5 +92,15 @@ def _state_spans(report: Mapping[str, Any], duration: float) -> list[tuple[float
     return [s for s in spans if s[1] > s[0]] or [(0.0, duration, state)]
 
 
-def _fmt_seconds(t: float) -> str:
-    return f"{t:.0f}s" if t < 120 else f"{t / 60:.0f}m"
+def _runs(samples: Sequence[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
+    runs: list[list[Mapping[str, Any]]] = [[]]
+    for s in samples:
+        if s["window_calls"]:
+            runs[-1].append(s)
+        elif runs[-1]:
+            runs.append([])
+    return [r for r in runs if r]
+
+
+def _fmt_seconds(t: float, duration: float) -> str:
+    return f"{t:.0f}s" if duration < 300 else f"{t / 60:.0f}m"
