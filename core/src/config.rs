@@ -26,7 +26,7 @@ pub struct Config {
     /// Seconds of history behind `failure_rate`. Default 300; finite and > 0.
     pub rolling_window_seconds: f64,
     /// Time buckets the rolling window is divided into: more buckets, finer expiry, more
-    /// memory (16 bytes each). Default 60; at least 1.
+    /// memory (8 bytes each). Default 60; at least 1.
     pub window_buckets: u32,
     /// Throttle calls in HALF_OPEN to `recovery_factor` of those offered. Default true.
     pub gradual_recovery: bool,

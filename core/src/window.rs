@@ -15,10 +15,34 @@ use alloc::vec;
 use core::num::NonZeroU32;
 use core::time::Duration;
 
+/// One bucket's counts. `u32` keeps a 60-bucket window at 480 bytes; a bucket saturates at
+/// about 4 billion calls.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Bucket {
-    failures: u64,
-    calls: u64,
+    failures: u32,
+    calls: u32,
+}
+
+impl Bucket {
+    /// Adds what fits (saturating) and returns what was really added, so that the running
+    /// totals stay exactly the sum of the slots.
+    fn add(&mut self, calls: u64, failures: u64) -> WindowCounts {
+        let fit = |n: u64, have: u32| u32::try_from(n).unwrap_or(u32::MAX).min(u32::MAX - have);
+        let (c, f) = (fit(calls, self.calls), fit(failures, self.failures));
+        self.calls += c;
+        self.failures += f;
+        WindowCounts {
+            calls: c.into(),
+            failures: f.into(),
+        }
+    }
+
+    fn counts(self) -> WindowCounts {
+        WindowCounts {
+            calls: self.calls.into(),
+            failures: self.failures.into(),
+        }
+    }
 }
 
 /// Calls and failures inside the window at some instant.
@@ -39,6 +63,16 @@ impl WindowCounts {
             self.failures as f64 / self.calls as f64
         }
     }
+
+    fn add(&mut self, o: WindowCounts) {
+        self.calls = self.calls.saturating_add(o.calls);
+        self.failures = self.failures.saturating_add(o.failures);
+    }
+
+    fn sub(&mut self, o: WindowCounts) {
+        self.calls = self.calls.saturating_sub(o.calls);
+        self.failures = self.failures.saturating_sub(o.failures);
+    }
 }
 
 /// A fixed ring of time buckets with running totals. See the module docs for the exact rule.
@@ -47,7 +81,7 @@ pub struct RollingWindow {
     slots: Box<[Bucket]>,
     width: u64,
     head: u64,
-    totals: Bucket,
+    totals: WindowCounts,
 }
 
 impl RollingWindow {
@@ -58,7 +92,7 @@ impl RollingWindow {
             slots: vec![Bucket::default(); buckets.get() as usize].into_boxed_slice(),
             width: duration_nanos(span).div_ceil(n).max(1),
             head: 0,
-            totals: Bucket::default(),
+            totals: WindowCounts::default(),
         }
     }
 
@@ -70,27 +104,17 @@ impl RollingWindow {
             self.advance_to(b);
         }
         let i = self.slot(self.head);
-        let slot = &mut self.slots[i];
-        slot.calls = slot.calls.saturating_add(1);
-        self.totals.calls = self.totals.calls.saturating_add(1);
-        if failed {
-            slot.failures = slot.failures.saturating_add(1);
-            self.totals.failures = self.totals.failures.saturating_add(1);
-        }
+        let added = self.slots[i].add(1, u64::from(failed));
+        self.totals.add(added);
     }
 
     /// Calls and failures that still count at `now`.
     pub fn counts(&self, now: Instant) -> WindowCounts {
         let mut live = self.totals;
         for b in self.expiring(self.bucket_of(now)) {
-            let s = self.slots[self.slot(b)];
-            live.calls = live.calls.saturating_sub(s.calls);
-            live.failures = live.failures.saturating_sub(s.failures);
+            live.sub(self.slots[self.slot(b)].counts());
         }
-        WindowCounts {
-            calls: live.calls,
-            failures: live.failures,
-        }
+        live
     }
 
     /// The live buckets at `now` as `(age, counts)`, newest first, where `age` is how many
@@ -105,13 +129,7 @@ impl RollingWindow {
                 return None; // nothing recorded there yet
             }
             let s = self.slots[self.slot(b)];
-            (s.calls > 0).then_some((
-                age as u32,
-                WindowCounts {
-                    calls: s.calls,
-                    failures: s.failures,
-                },
-            ))
+            (s.calls > 0).then_some((age as u32, s.counts()))
         })
     }
 
@@ -128,27 +146,22 @@ impl RollingWindow {
         if u64::from(age) >= self.slots.len() as u64 {
             return;
         }
-        let calls = counts.calls.max(counts.failures);
         let i = self.slot(b);
-        let slot = &mut self.slots[i];
-        slot.calls = slot.calls.saturating_add(calls);
-        slot.failures = slot.failures.saturating_add(counts.failures);
-        self.totals.calls = self.totals.calls.saturating_add(calls);
-        self.totals.failures = self.totals.failures.saturating_add(counts.failures);
+        let added = self.slots[i].add(counts.calls.max(counts.failures), counts.failures);
+        self.totals.add(added);
     }
 
     /// Forgets all history.
     pub fn clear(&mut self) {
         self.slots.fill(Bucket::default());
-        self.totals = Bucket::default();
+        self.totals = WindowCounts::default();
     }
 
     fn advance_to(&mut self, b: u64) {
         for old in self.expiring(b) {
             let i = self.slot(old);
             let s = core::mem::take(&mut self.slots[i]);
-            self.totals.calls = self.totals.calls.saturating_sub(s.calls);
-            self.totals.failures = self.totals.failures.saturating_sub(s.failures);
+            self.totals.sub(s.counts());
         }
         self.head = b;
     }
@@ -262,6 +275,35 @@ mod tests {
         assert_eq!(tiny.counts(Instant::from_nanos(7)).failures, 1);
         assert_eq!(tiny.counts(Instant::from_nanos(8)).failures, 1);
         assert_eq!(tiny.counts(Instant::from_nanos(67)).failures, 0);
+    }
+
+    #[test]
+    fn a_saturated_bucket_keeps_the_totals_equal_to_the_slots() {
+        let mut w = window(10, 10);
+        let huge = WindowCounts {
+            calls: u64::MAX,
+            failures: 0,
+        };
+        w.add_at_age(at(0), 0, huge);
+        w.record(at(0), true); // the call count is saturated; the failure still counts
+        let full = WindowCounts {
+            calls: u64::from(u32::MAX),
+            failures: 1,
+        };
+        assert_eq!(w.counts(at(0)), full);
+        assert_eq!(
+            w.counts(at(10)),
+            WindowCounts::default(),
+            "expires without underflow"
+        );
+        w.record(at(10), false);
+        assert_eq!(
+            w.counts(at(10)),
+            WindowCounts {
+                calls: 1,
+                failures: 0
+            }
+        );
     }
 
     #[test]

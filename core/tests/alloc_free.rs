@@ -120,10 +120,10 @@ fn construction_allocates_only_the_window_ring() {
             ..Config::default()
         };
         let (b, used) = measure(|| Breaker::new(config, Instant::ZERO).unwrap());
-        // One allocation: the window's ring of 16-byte buckets. The failure log allocates on
+        // One allocation: the window's ring of 8-byte buckets. The failure log allocates on
         // its first failure, never at construction.
         assert_eq!(used.allocations, 1, "buckets = {buckets}");
-        assert_eq!(used.bytes, 16 * u64::from(buckets), "buckets = {buckets}");
+        assert_eq!(used.bytes, 8 * u64::from(buckets), "buckets = {buckets}");
         drop(b);
     }
 }
