@@ -80,6 +80,7 @@ mod clock;
 mod config;
 mod half_open;
 mod metrics;
+mod pending;
 mod presets;
 mod sim;
 mod snapshot;
@@ -97,6 +98,7 @@ pub use clock::MonotonicClock;
 pub use clock::{Clock, Instant};
 pub use config::{Config, ConfigError, MAX_DURATION_SECONDS};
 pub use metrics::{Failure, FailureLog, FailureRecord, Metrics};
+pub use pending::{Flush, PendingInvalidations};
 pub use presets::PRESETS;
 #[cfg(feature = "std")]
 pub use shared::{CallError, SharedBreaker, wall_clock_seconds};

@@ -1,0 +1,265 @@
+//! Pending invalidations: the cache keys whose write or invalidation a degraded wrapper
+//! skipped, to be invalidated before the cache is trusted again.
+//!
+//! While a circuit is open (or the cache fails and a fallback is served), a `store` or an
+//! `invalidate` never reaches the cache, so the cache may still hold an old value for a key
+//! whose source of truth changed meanwhile. The host remembers each such key here and, on the
+//! next call the breaker admits, flushes them (per key, or the whole prefix after an overflow)
+//! before that call runs. If the flush fails, the host puts the batch back with
+//! [`PendingInvalidations::restore`], so nothing is forgotten until a flush has succeeded.
+//!
+//! Invariant: at most `capacity` distinct keys are held. Remembering one more key, or
+//! [`PendingInvalidations::remember_all`], drops the keys and sets the overflow flag instead: the
+//! next flush must then invalidate everything the cache holds for this service (a prefix flush).
+//! Taking a batch empties the set and clears the flag; restoring merges it back under the same
+//! rules.
+
+use alloc::collections::BTreeSet;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// What a flush must invalidate, as handed out by [`PendingInvalidations::take`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub enum Flush {
+    /// These keys, each once, in ascending order.
+    Keys(Vec<String>),
+    /// Everything: more keys were skipped than the capacity holds, or a prefix
+    /// invalidation was skipped.
+    All,
+}
+
+/// A bounded set of keys awaiting invalidation, with an overflow flag.
+///
+/// ```
+/// use fact_resilience_core::{Flush, PendingInvalidations};
+///
+/// let mut pending = PendingInvalidations::new(2);
+/// pending.remember("a");
+/// pending.remember("a"); // kept once
+/// assert_eq!(pending.len(), 1);
+///
+/// // The flush failed: put the batch back, nothing is lost.
+/// let batch = pending.take().unwrap();
+/// assert_eq!(batch, Flush::Keys(vec!["a".into()]));
+/// assert!(pending.is_empty());
+/// pending.restore(batch);
+///
+/// pending.remember("b");
+/// pending.remember("c"); // a third key does not fit: flush everything instead
+/// assert!(pending.overflowed());
+/// assert_eq!(pending.take(), Some(Flush::All));
+/// assert_eq!(pending.take(), None);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PendingInvalidations {
+    keys: BTreeSet<String>,
+    capacity: usize,
+    overflowed: bool,
+}
+
+impl PendingInvalidations {
+    /// An empty set that holds at most `capacity` keys (0: every skip overflows).
+    pub fn new(capacity: usize) -> Self {
+        PendingInvalidations {
+            keys: BTreeSet::new(),
+            capacity,
+            overflowed: false,
+        }
+    }
+
+    /// The most keys held before overflowing.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Keys held (0 after an overflow).
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Nothing to flush: no key held and no overflow.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty() && !self.overflowed
+    }
+
+    /// Whether the next flush must invalidate everything.
+    pub fn overflowed(&self) -> bool {
+        self.overflowed
+    }
+
+    /// Remembers `key`. A key already held, or any key after an overflow, changes nothing.
+    /// Returns `false` if the set is (now) overflowed.
+    pub fn remember(&mut self, key: &str) -> bool {
+        if self.overflowed {
+            return false;
+        }
+        if self.keys.contains(key) {
+            return true;
+        }
+        if self.keys.len() >= self.capacity {
+            self.remember_all();
+            return false;
+        }
+        self.keys.insert(String::from(key));
+        true
+    }
+
+    /// Marks everything for invalidation (for a skipped prefix invalidation, or an overflow);
+    /// the keys held are dropped, since a full flush covers them.
+    pub fn remember_all(&mut self) {
+        self.overflowed = true;
+        self.keys.clear();
+    }
+
+    /// Hands out everything pending and empties the set; `None` if there is nothing to flush.
+    pub fn take(&mut self) -> Option<Flush> {
+        if self.overflowed {
+            self.overflowed = false;
+            self.keys.clear();
+            return Some(Flush::All);
+        }
+        if self.keys.is_empty() {
+            return None;
+        }
+        Some(Flush::Keys(
+            core::mem::take(&mut self.keys).into_iter().collect(),
+        ))
+    }
+
+    /// Puts back a batch whose flush failed, merged with anything remembered since, under the
+    /// same capacity rule.
+    pub fn restore(&mut self, flush: Flush) {
+        match flush {
+            Flush::All => self.remember_all(),
+            Flush::Keys(keys) => {
+                for key in keys {
+                    if self.overflowed {
+                        break;
+                    }
+                    if !self.keys.contains(key.as_str()) {
+                        if self.keys.len() >= self.capacity {
+                            self.remember_all();
+                            break;
+                        }
+                        self.keys.insert(key);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Forgets everything (keys and overflow).
+    pub fn clear(&mut self) {
+        self.keys.clear();
+        self.overflowed = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+    use alloc::vec;
+
+    fn keys(xs: &[&str]) -> Flush {
+        Flush::Keys(xs.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn starts_empty_and_take_gives_nothing() {
+        let mut p = PendingInvalidations::new(4);
+        assert!(p.is_empty());
+        assert!(!p.overflowed());
+        assert_eq!(p.take(), None);
+    }
+
+    #[test]
+    fn remembers_each_key_once_and_take_drains_them() {
+        let mut p = PendingInvalidations::new(4);
+        assert!(p.remember("b"));
+        assert!(p.remember("a"));
+        assert!(p.remember("b"));
+        assert_eq!(p.len(), 2);
+        assert_eq!(p.take(), Some(keys(&["a", "b"])));
+        assert!(p.is_empty());
+        assert_eq!(p.take(), None);
+    }
+
+    #[test]
+    fn a_key_beyond_capacity_overflows_into_a_full_flush() {
+        let mut p = PendingInvalidations::new(2);
+        assert!(p.remember("a"));
+        assert!(p.remember("b"));
+        assert!(p.remember("a"), "a held key does not count again");
+        assert!(!p.remember("c"));
+        assert!(p.overflowed());
+        assert_eq!(p.len(), 0);
+        assert!(!p.remember("d"), "after an overflow nothing is kept");
+        assert_eq!(p.take(), Some(Flush::All));
+        assert!(p.is_empty() && !p.overflowed());
+    }
+
+    #[test]
+    fn zero_capacity_overflows_on_the_first_key() {
+        let mut p = PendingInvalidations::new(0);
+        assert!(!p.remember("a"));
+        assert_eq!(p.take(), Some(Flush::All));
+    }
+
+    #[test]
+    fn remember_all_drops_keys_and_forces_a_full_flush() {
+        let mut p = PendingInvalidations::new(8);
+        p.remember("a");
+        p.remember_all();
+        assert!(!p.is_empty());
+        assert_eq!(p.take(), Some(Flush::All));
+    }
+
+    #[test]
+    fn restore_puts_a_failed_batch_back_merged_with_newer_keys() {
+        let mut p = PendingInvalidations::new(4);
+        p.remember("a");
+        p.remember("b");
+        let batch = p.take().unwrap();
+        p.remember("c");
+        p.remember("a");
+        p.restore(batch);
+        assert_eq!(p.take(), Some(keys(&["a", "b", "c"])));
+    }
+
+    #[test]
+    fn restore_overflows_when_the_merge_does_not_fit() {
+        let mut p = PendingInvalidations::new(2);
+        p.remember("a");
+        p.remember("b");
+        let batch = p.take().unwrap();
+        p.remember("c");
+        p.restore(batch);
+        assert!(p.overflowed());
+        assert_eq!(p.take(), Some(Flush::All));
+    }
+
+    #[test]
+    fn restore_of_a_full_flush_keeps_the_overflow() {
+        let mut p = PendingInvalidations::new(2);
+        p.remember_all();
+        let batch = p.take().unwrap();
+        p.remember("x");
+        p.restore(batch);
+        assert!(p.overflowed());
+        assert_eq!(p.len(), 0);
+    }
+
+    #[test]
+    fn clear_forgets_keys_and_overflow() {
+        let mut p = PendingInvalidations::new(1);
+        p.remember("a");
+        p.remember("b");
+        p.clear();
+        assert!(p.is_empty());
+        assert_eq!(p.capacity(), 1);
+        p.remember("z");
+        assert_eq!(p.take(), Some(Flush::Keys(vec!["z".to_string()])));
+    }
+}
