@@ -152,6 +152,7 @@ fn rule(e: &ConfigError) -> (&str, &'static str, Num) {
         | ConfigError::ProbeLeaseSeconds { value } => (DURATION, value),
         ConfigError::RecoveryFactor { value } => ("in (0, 1]", value),
         ConfigError::HalfOpenMaxInFlightZero => ("at least 1 (or null for unlimited)", 0.0),
+        ConfigError::WindowBuckets { value } => ("in 1..=4096", f64::from(value)),
         _ => ("at least 1", 0.0),
     };
     (js_field(e.field()), bound, Num(value))
@@ -238,7 +239,7 @@ mod tests {
             ConfigError::SuccessThresholdZero,
             ConfigError::TimeoutSeconds { value: 0.0 },
             ConfigError::RollingWindowSeconds { value: 0.0 },
-            ConfigError::WindowBucketsZero,
+            ConfigError::WindowBuckets { value: 0 },
             ConfigError::RecoveryFactor { value: 0.0 },
             ConfigError::MaxRecentFailuresZero,
             ConfigError::MaxMessageBytesZero,

@@ -11,6 +11,10 @@ use core::time::Duration;
 /// [`crate::Instant`], so deadlines never saturate.
 pub const MAX_DURATION_SECONDS: f64 = 100.0 * 365.25 * 24.0 * 3600.0;
 
+/// The most buckets a rolling window may have (32 KiB of counters): finer expiry than this
+/// buys nothing, and a bound keeps a bad value from asking for gigabytes.
+pub const MAX_WINDOW_BUCKETS: u32 = 4096;
+
 /// Circuit-breaker configuration. Defaults are FACT's (`CircuitBreakerConfig`); fields beyond
 /// FACT default to FACT's behaviour.
 #[derive(Clone, Debug, PartialEq)]
@@ -26,7 +30,7 @@ pub struct Config {
     /// Seconds of history behind `failure_rate`. Default 300; finite and > 0.
     pub rolling_window_seconds: f64,
     /// Time buckets the rolling window is divided into: more buckets, finer expiry, more
-    /// memory (8 bytes each). Default 60; at least 1.
+    /// memory (8 bytes each). Default 60; 1 to [`MAX_WINDOW_BUCKETS`].
     pub window_buckets: u32,
     /// Throttle calls in HALF_OPEN to `recovery_factor` of those offered. Default true.
     pub gradual_recovery: bool,
@@ -85,9 +89,12 @@ pub enum ConfigError {
         /// The refused value.
         value: f64,
     },
-    /// `window_buckets` was 0.
-    #[error("window_buckets must be at least 1, got 0")]
-    WindowBucketsZero,
+    /// `window_buckets` was 0 or more than [`MAX_WINDOW_BUCKETS`].
+    #[error("window_buckets must be in 1..=4096, got {value}")]
+    WindowBuckets {
+        /// The refused value.
+        value: u32,
+    },
     /// `recovery_factor` was outside (0, 1].
     #[error("recovery_factor must be in (0, 1], got {value}")]
     RecoveryFactor {
@@ -119,7 +126,7 @@ impl ConfigError {
             ConfigError::SuccessThresholdZero => "success_threshold",
             ConfigError::TimeoutSeconds { .. } => "timeout_seconds",
             ConfigError::RollingWindowSeconds { .. } => "rolling_window_seconds",
-            ConfigError::WindowBucketsZero => "window_buckets",
+            ConfigError::WindowBuckets { .. } => "window_buckets",
             ConfigError::RecoveryFactor { .. } => "recovery_factor",
             ConfigError::MaxRecentFailuresZero => "max_recent_failures",
             ConfigError::MaxMessageBytesZero => "max_message_bytes",
@@ -173,7 +180,11 @@ impl Config {
                     value: self.rolling_window_seconds,
                 },
             )?,
-            window_buckets: nz(self.window_buckets, ConfigError::WindowBucketsZero)?,
+            window_buckets: NonZeroU32::new(self.window_buckets)
+                .filter(|n| n.get() <= MAX_WINDOW_BUCKETS)
+                .ok_or(ConfigError::WindowBuckets {
+                    value: self.window_buckets,
+                })?,
             gradual_recovery: self.gradual_recovery,
             recovery_factor: if self.recovery_factor > 0.0 && self.recovery_factor <= 1.0 {
                 self.recovery_factor
@@ -239,7 +250,10 @@ mod tests {
                 refused(|c| c.rolling_window_seconds = -1.0),
                 "rolling_window_seconds",
             ),
-            (refused(|c| c.window_buckets = 0), "window_buckets"),
+            (
+                refused(|c| c.window_buckets = MAX_WINDOW_BUCKETS + 1),
+                "window_buckets",
+            ),
             (refused(|c| c.recovery_factor = 0.0), "recovery_factor"),
             (
                 refused(|c| c.max_recent_failures = 0),

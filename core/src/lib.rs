@@ -96,7 +96,7 @@ pub use clock::ManualClock;
 #[cfg(feature = "std")]
 pub use clock::MonotonicClock;
 pub use clock::{Clock, Instant};
-pub use config::{Config, ConfigError, MAX_DURATION_SECONDS};
+pub use config::{Config, ConfigError, MAX_DURATION_SECONDS, MAX_WINDOW_BUCKETS};
 pub use metrics::{Failure, FailureLog, FailureRecord, Metrics};
 pub use pending::{Flush, PendingInvalidations};
 pub use presets::PRESETS;

@@ -146,7 +146,8 @@ fn copy_truncated(dst: &mut String, src: &str, max: usize) {
         end -= 1; // terminates: 0 is always a boundary
     }
     dst.clear();
-    dst.push_str(&src[..end]);
+    // `get` rather than indexing: no panic path (and none of its formatting code in wasm).
+    dst.push_str(src.get(..end).unwrap_or_default());
 }
 
 #[cfg(test)]

@@ -52,7 +52,7 @@ BAD_VALUES: dict[str, list[Any]] = {
     "max_recent_failures": [0],
     "half_open_max_calls": [0],
     "max_message_bytes": [0],
-    "window_buckets": [0],
+    "window_buckets": [0, 4097],
     "half_open_max_in_flight": [0],
     "timeout_seconds": [0, -1.0, float("nan"), float("inf"), 1e300],
     "recovery_timeout": [0.0, -5],

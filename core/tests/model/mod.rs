@@ -43,7 +43,7 @@ pub fn check(c: &Config) -> Result<Knobs, &'static str> {
     }
     let timeout_ns = seconds_to_ns(c.timeout_seconds).ok_or("timeout_seconds")?;
     let window_ns = seconds_to_ns(c.rolling_window_seconds).ok_or("rolling_window_seconds")?;
-    if c.window_buckets == 0 {
+    if c.window_buckets == 0 || c.window_buckets > 4096 {
         return Err("window_buckets");
     }
     if !(c.recovery_factor > 0.0 && c.recovery_factor <= 1.0) {
