@@ -4,8 +4,8 @@ SHELL := /bin/bash
 
 .PHONY: test lint demo
 
-test: test-rust test-nostd test-python
-lint: lint-rust lint-python
+test: test-rust test-nostd test-python test-js
+lint: lint-rust lint-python lint-js
 
 # The main job: a FACT-style service rides out a scripted cache outage.
 demo: develop-python
