@@ -90,6 +90,11 @@ mod window;
 #[cfg(feature = "std")]
 mod shared;
 
+/// The Rust examples in the repository's README, run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
+
 pub use breaker::{Breaker, Permit, Rejection};
 #[cfg(target_has_atomic = "64")]
 pub use clock::ManualClock;
