@@ -103,3 +103,9 @@ def test_shim_in_package_mode(tmp_path: Path) -> None:
         "from src.cache.resilience import *\n"
     )
     assert run(src.parent, CHECK.format(imports=imports)).strip() == "ok"
+
+
+def test_root_readme_shows_the_same_shim() -> None:
+    root = README.parents[1] / "README.md"
+    blocks = re.findall(r"```python\n(.*?)```", root.read_text(), re.S)
+    assert SHIM in blocks, "README.md's 'Use it in FACT' shim must match bindings-py/README.md"
