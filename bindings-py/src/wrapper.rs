@@ -1,13 +1,38 @@
 //! `ResilientCacheWrapper` (native half): the wrapped objects, the degradation switch, the
 //! fallback values, and the sync members (`generate_hash`, `get_metrics`). The async members
 //! (`store`, `get`, ...) are in the Python subclass in `_async.py`.
+//!
+//! It also holds the pending invalidations (`fact_resilience_core::PendingInvalidations`): the
+//! keys whose store or invalidation was skipped while degraded. `_async.py` records them and,
+//! on the next admitted call, flushes them through `_pending_begin` / `_pending_end` before the
+//! call itself runs. The set sits behind a `std::sync::Mutex` that is never held while Python
+//! runs.
 
 use crate::breaker::PyBreaker;
 use crate::errors::type_error;
-use pyo3::exceptions::PyAttributeError;
+use fact_resilience_core::{Flush, PendingInvalidations};
+use pyo3::exceptions::{PyAttributeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
+use std::sync::{Mutex, MutexGuard};
+
+/// Keys awaiting invalidation, and the batch a flush in progress has taken out.
+#[derive(Default)]
+struct Pending {
+    /// `None`: tracking is off (`max_pending_invalidations=None`).
+    set: Option<PendingInvalidations>,
+    in_flight: Option<Flush>,
+}
+
+impl Pending {
+    fn new(capacity: Option<usize>) -> Self {
+        Pending {
+            set: capacity.map(PendingInvalidations::new),
+            in_flight: None,
+        }
+    }
+}
 
 /// The native half of `ResilientCacheWrapper`.
 #[pyclass(
@@ -20,6 +45,7 @@ pub struct PyWrapper {
     circuit_breaker: Py<PyBreaker>,
     enable_graceful_degradation: bool,
     fallback_responses: Py<PyDict>,
+    pending: Mutex<Pending>,
 }
 
 fn default_fallbacks(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
@@ -139,27 +165,155 @@ fn cache_metrics<'py>(manager: &Bound<'py, PyAny>) -> Bound<'py, PyDict> {
     }
 }
 
+impl PyWrapper {
+    fn pending(&self) -> MutexGuard<'_, Pending> {
+        // A panic while holding it cannot leave the set inconsistent (each method is one step).
+        self.pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn key_in(flush: &Flush, key: &str) -> bool {
+    match flush {
+        Flush::All => true,
+        Flush::Keys(keys) => keys.binary_search_by(|k| k.as_str().cmp(key)).is_ok(),
+    }
+}
+
 #[pymethods]
 impl PyWrapper {
     #[new]
     #[pyo3(signature = (
         cache_manager, circuit_breaker = None, enable_graceful_degradation = true,
-        fallback_responses = None
-    ))]
+        fallback_responses = None, *, max_pending_invalidations = Some(1024)
+    ),
+    text_signature = "(cache_manager, circuit_breaker=None, enable_graceful_degradation=True, \
+        fallback_responses=None, *, max_pending_invalidations=1024)")]
     fn new(
         py: Python<'_>,
         cache_manager: &Bound<'_, PyAny>,
         circuit_breaker: Option<&Bound<'_, PyAny>>,
         enable_graceful_degradation: bool,
         fallback_responses: Option<&Bound<'_, PyAny>>,
+        max_pending_invalidations: Option<i64>,
     ) -> PyResult<Self> {
         let none = py.None().into_bound(py);
+        let capacity = max_pending_invalidations
+            .map(|n| {
+                usize::try_from(n).map_err(|_| {
+                    PyValueError::new_err(format!(
+                        "max_pending_invalidations must be >= 0 or None, got {n}"
+                    ))
+                })
+            })
+            .transpose()?;
         Ok(PyWrapper {
             cache_manager: cache_manager.clone().unbind(),
             circuit_breaker: breaker_arg(circuit_breaker.unwrap_or(&none))?,
             enable_graceful_degradation,
             fallback_responses: dict_arg(fallback_responses.unwrap_or(&none))?,
+            pending: Mutex::new(Pending::new(capacity)),
         })
+    }
+
+    /// The most keys remembered for invalidation before falling back to a prefix flush, or
+    /// None when skipped writes are not tracked. Read-only: set it in the constructor.
+    #[getter]
+    fn max_pending_invalidations(&self) -> Option<usize> {
+        self.pending()
+            .set
+            .as_ref()
+            .map(PendingInvalidations::capacity)
+    }
+
+    /// Keys awaiting invalidation (not counting a batch being flushed right now).
+    #[getter]
+    fn pending_invalidations(&self) -> usize {
+        self.pending()
+            .set
+            .as_ref()
+            .map_or(0, PendingInvalidations::len)
+    }
+
+    /// Whether the next flush invalidates the whole prefix.
+    #[getter]
+    fn pending_overflowed(&self) -> bool {
+        self.pending()
+            .set
+            .as_ref()
+            .is_some_and(PendingInvalidations::overflowed)
+    }
+
+    /// Forgets every pending invalidation (for a host that flushed the cache itself).
+    fn clear_pending_invalidations(&self) {
+        if let Some(set) = self.pending().set.as_mut() {
+            set.clear();
+        }
+    }
+
+    // ---- the async layer's private API for pending invalidations --------------------------
+
+    /// Remembers that a store or invalidation of `key` was skipped.
+    fn _pending_remember(&self, key: &Bound<'_, PyAny>) -> PyResult<()> {
+        let key = key.str()?.to_cow()?.into_owned();
+        if let Some(set) = self.pending().set.as_mut() {
+            let _ = set.remember(&key);
+        }
+        Ok(())
+    }
+
+    /// Remembers that a prefix invalidation was skipped: the next flush clears the prefix.
+    fn _pending_remember_all(&self) {
+        if let Some(set) = self.pending().set.as_mut() {
+            set.remember_all();
+        }
+    }
+
+    /// Called once a call is admitted, before it runs. Returns None (nothing to flush: go on),
+    /// False (a flush in progress covers `key`: serve the fallback), or `(all, keys)`: flush
+    /// those first, then report with `_pending_end`.
+    #[pyo3(signature = (key = None))]
+    fn _pending_begin<'py>(
+        &self,
+        py: Python<'py>,
+        key: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let key = key.and_then(|k| k.cast::<PyString>().ok());
+        let key = key.as_ref().map(|k| k.to_cow()).transpose()?;
+        let key = key.as_deref();
+        let flush = {
+            let mut g = self.pending();
+            if let Some(in_flight) = g.in_flight.as_ref() {
+                return Ok(match key {
+                    Some(k) if key_in(in_flight, k) => {
+                        Some(PyBool::new(py, false).to_owned().into_any())
+                    }
+                    _ => None,
+                });
+            }
+            let Some(flush) = g.set.as_mut().and_then(PendingInvalidations::take) else {
+                return Ok(None);
+            };
+            g.in_flight = Some(flush.clone());
+            flush
+        };
+        let out = match flush {
+            Flush::All => (true, PyList::empty(py)),
+            Flush::Keys(keys) => (false, PyList::new(py, keys)?),
+        };
+        Ok(Some(out.into_pyobject(py)?.into_any()))
+    }
+
+    /// Ends the flush begun by `_pending_begin`: forgets the batch if `ok`, else puts it back.
+    fn _pending_end(&self, ok: bool) {
+        let mut g = self.pending();
+        let Some(flush) = g.in_flight.take() else {
+            return;
+        };
+        if !ok && let Some(set) = g.set.as_mut() {
+            set.restore(flush);
+        }
     }
 
     /// The wrapped cache manager (the very object passed in).
@@ -238,6 +392,14 @@ impl PyWrapper {
             .call_method0("get_metrics")?
             .call_method0("to_dict")?;
         d.set_item("circuit_breaker", m)?;
+        let (count, overflowed) = {
+            let g = self.pending();
+            g.set
+                .as_ref()
+                .map_or((0, false), |s| (s.len(), s.overflowed()))
+        };
+        d.set_item("pending_invalidations", count)?;
+        d.set_item("pending_overflowed", overflowed)?;
         Ok(d)
     }
 

@@ -4,7 +4,7 @@ Hand-written; `make lint-python` checks them against the built module with `mypy
 """
 
 from collections.abc import Callable, Iterable
-from typing import Any, Final, Optional, TypeVar, Union, final
+from typing import Any, Final, Literal, Optional, TypeVar, Union, final
 
 from typing_extensions import Self, TypeAlias, disjoint_base
 
@@ -274,10 +274,29 @@ class ResilientCacheWrapper:
         circuit_breaker: Optional[CacheCircuitBreaker] = None,
         enable_graceful_degradation: bool = True,
         fallback_responses: Optional[dict[str, Any]] = None,
+        *,
+        max_pending_invalidations: Optional[int] = 1024,
     ) -> Self: ...
     cache_manager: Any
     circuit_breaker: CacheCircuitBreaker
     enable_graceful_degradation: bool
     fallback_responses: dict[str, Any]
+    @property
+    def max_pending_invalidations(self) -> Optional[int]:
+        """The most keys remembered for invalidation before a prefix flush, or None (off)."""
+    @property
+    def pending_invalidations(self) -> int:
+        """Keys awaiting invalidation (not counting a batch being flushed right now)."""
+    @property
+    def pending_overflowed(self) -> bool:
+        """Whether the next flush invalidates the whole prefix."""
+    def clear_pending_invalidations(self) -> None:
+        """Forgets every pending invalidation (for a host that flushed the cache itself)."""
     def generate_hash(self, query: str) -> str: ...
     def get_metrics(self) -> dict[str, Any]: ...
+    def _pending_remember(self, key: str) -> None: ...
+    def _pending_remember_all(self) -> None: ...
+    def _pending_begin(
+        self, key: Optional[str] = None
+    ) -> Union[Literal[False], tuple[bool, list[str]], None]: ...
+    def _pending_end(self, ok: bool) -> None: ...

@@ -84,6 +84,9 @@ class MemoryCacheManager:
             self.hits += 1
         return entry
 
+    async def invalidate(self, query_hash: str) -> int:
+        return 1 if self.entries.pop(query_hash, None) is not None else 0
+
     async def invalidate_by_prefix(self, prefix: str) -> int:
         n = len(self.entries) if prefix == self.prefix else 0
         if n:
@@ -125,6 +128,10 @@ class FaultyCache:
         t = time.monotonic() - self.started
         return next((p.mode for p in self.phases if p.start <= t < p.end), "healthy")
 
+    @property
+    def prefix(self) -> str:
+        return str(self.inner.prefix)
+
     def generate_hash(self, query: str) -> str:
         return str(self.inner.generate_hash(query))
 
@@ -158,6 +165,9 @@ class FaultyCache:
 
     async def get(self, query_hash: str) -> Any:
         return await self._run("get", query_hash)
+
+    async def invalidate(self, query_hash: str) -> Any:
+        return await self._run("invalidate", query_hash)
 
     async def invalidate_by_prefix(self, prefix: str) -> Any:
         return await self._run("invalidate_by_prefix", prefix)
