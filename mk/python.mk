@@ -4,12 +4,12 @@
 PYTHON ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
-PY_TOOLS := maturin==1.16.0 pytest==9.2.0 pytest-asyncio==1.5.0
+PY_TOOLS := maturin==1.16.0 pytest==9.2.0 pytest-asyncio==1.5.0 redis==8.1.0
 PY_LINT_TOOLS := ruff==0.17.6 mypy==2.4.1
 PY_BENCH_PEERS := pybreaker==1.4.1 aiobreaker==1.2.0 purgatory==3.0.1 circuitbreaker==2.1.3
 PY_FILES := bindings-py/python tests/python benches
 
-.PHONY: venv-python develop-python test-python lint-python bench-python
+.PHONY: venv-python develop-python setup-redis test-python lint-python bench-python
 
 $(VPY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,13 @@ venv-python: $(VPY)
 develop-python: venv-python
 	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --release --quiet
 
-test-python: develop-python
+# The fault-injection suite (tests/python/faults/) starts its own redis-server from Debian's
+# package; it is never started as a service here. CI runs as root.
+setup-redis:
+	@command -v redis-server >/dev/null || (apt-get update && apt-get install -y redis-server)
+
+# FACT_SOAK=1 runs each fault for minutes instead of seconds.
+test-python: develop-python setup-redis
 	$(VPY) -m pytest tests/python -q
 
 lint-python: develop-python
