@@ -8,14 +8,8 @@
 // breaker whose call panicked is rebuilt from its config (fresh, CLOSED). Permits issued
 // before the panic become stale (their outcomes are counted but move no state).
 
-import {
-  __reinitSync,
-  breakerCreate,
-  breakerDispose,
-  breakerRestore,
-  breakerSnapshot,
-  takePanicMessage,
-} from "./pkg/fact_resilience_wasm.js";
+import { __reinitSync, breakerDispose, takePanicMessage } from "./pkg/fact_resilience_wasm.js";
+import { createBreaker, restoreBreaker, snapshotOf } from "./interop.js";
 
 let epoch = 0;
 let live = [];
@@ -77,7 +71,7 @@ export function recover(err) {
     if (b === undefined || b._epoch !== epoch) continue;
     let snap = null;
     try {
-      snap = breakerSnapshot(b._h, b._clock());
+      snap = snapshotOf(b._h, b._clock());
     } catch {
       snap = null; // the breaker that panicked is gone from the table
     }
@@ -90,9 +84,9 @@ export function recover(err) {
   for (const [b, snap] of survivors) {
     const now = b._clock();
     try {
-      b._h = snap === null ? breakerCreate(b._configInput, now) : breakerRestore(snap, now);
+      b._h = snap === null ? createBreaker(b._configInput, now) : restoreBreaker(snap, now);
     } catch {
-      b._h = breakerCreate(undefined, now);
+      b._h = createBreaker(undefined, now);
     }
     track(b);
   }

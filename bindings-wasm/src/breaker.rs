@@ -1,12 +1,17 @@
 //! The breaker API exported to JS: one function per core method, each taking the breaker's
-//! handle (see [`crate::registry`]). Hot calls take and return plain numbers (see
-//! [`crate::interop`]); they never throw, and report a missing breaker as [`NO_BREAKER`].
+//! handle (see [`crate::registry`]). Everything crossing is a number, a flat array of numbers
+//! or a string (see [`crate::interop`]). Nothing here throws: a missing breaker is reported
+//! as [`NO_BREAKER`] (hot calls) or an empty result (cold calls), a refused config as a field
+//! code (see [`crate::config`]), and the JS layer turns those into errors.
 
-use crate::config::config_from_js;
-use crate::errors::NoSuchBreaker;
-use crate::interop::{self, instant, state_code, transition_code};
-use crate::registry::{self, Entry};
-use fact_resilience_core::{Breaker, Failure, Permit, Rejection};
+use crate::config::{config_to_numbers, error_code, take_staged};
+use crate::interop::{
+    instant, metrics_to_numbers, snapshot_from_numbers, snapshot_to_numbers, state_code,
+    transition_code,
+};
+use crate::registry;
+use fact_resilience_core::{Breaker, Failure, FailureRecord, Permit, Rejection};
+use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 
 /// Returned by hot calls when the handle names no breaker.
@@ -16,11 +21,12 @@ pub const REJECTED_OPEN: f64 = -1.0;
 /// `breakerTryAcquire`: HALF_OPEN and this call was throttled.
 pub const REJECTED_THROTTLED: f64 = -2.0;
 
-fn get<R>(handle: u32, f: impl FnOnce(&mut Entry) -> R) -> Result<R, JsValue> {
-    registry::with(handle, f).ok_or_else(|| NoSuchBreaker { handle }.into())
+thread_local! {
+    /// Failure records staged by `restoreStageFailure` for the next `breakerRestore`.
+    static STAGED_FAILURES: RefCell<Vec<FailureRecord>> = const { RefCell::new(Vec::new()) };
 }
 
-fn code<R>(handle: u32, f: impl FnOnce(&mut Entry) -> R, to_code: impl FnOnce(R) -> i32) -> i32 {
+fn code<R>(handle: u32, f: impl FnOnce(&mut Breaker) -> R, to_code: impl FnOnce(R) -> i32) -> i32 {
     registry::with(handle, f).map_or(NO_BREAKER, to_code)
 }
 
@@ -28,37 +34,51 @@ fn permit(bits: f64) -> Permit {
     Permit::from_bits(bits as u64)
 }
 
-/// A new CLOSED breaker; throws `TypeError`/`RangeError` naming the bad field.
+/// A new CLOSED breaker with the staged config (`configStage`); returns its handle.
 #[wasm_bindgen(js_name = breakerCreate)]
-pub fn create(
-    #[wasm_bindgen(unchecked_param_type = "Config | undefined")] config: JsValue,
-    now_ms: f64,
-) -> Result<u32, JsValue> {
-    let config = config_from_js(config, "config")?;
-    let breaker = Breaker::new(config, instant(now_ms)).map_err(|error| {
-        crate::errors::ConfigInputError::Rule {
-            prefix: "config",
-            error,
-        }
-    })?;
-    Ok(registry::insert(breaker))
+pub fn create(now_ms: f64) -> i32 {
+    match Breaker::new(take_staged(), instant(now_ms)) {
+        Ok(b) => registry::insert(b) as i32,
+        Err(e) => -error_code(&e), // not reached: staging validated the config
+    }
 }
 
-/// A breaker in the state a snapshot describes, rebased onto this clock.
+/// Stages one failure record (oldest first) for the next `breakerRestore`.
+#[wasm_bindgen(js_name = restoreStageFailure)]
+pub fn restore_stage_failure(
+    timestamp: f64,
+    error_type: String,
+    error_message: String,
+    operation: String,
+) {
+    STAGED_FAILURES.with_borrow_mut(|v| {
+        v.push(FailureRecord {
+            timestamp,
+            error_type,
+            error_message,
+            operation,
+        });
+    });
+}
+
+/// A breaker in the state a snapshot describes, rebased onto this clock: `numbers` in
+/// [`crate::interop::SNAPSHOT_LAYOUT`] order, the staged config and staged failure records.
+/// Returns the handle, or `-code` of a refused config field.
 #[wasm_bindgen(js_name = breakerRestore)]
-pub fn restore(
-    #[wasm_bindgen(unchecked_param_type = "Snapshot")] snapshot: JsValue,
-    now_ms: f64,
-) -> Result<u32, JsValue> {
-    let snapshot = interop::snapshot_from_js(snapshot)?;
-    // The snapshot's version and config were checked while reading it.
-    let breaker = Breaker::restore(snapshot, instant(now_ms)).map_err(|_| {
-        crate::errors::RestoreError::Version {
-            found: 0,
-            expected: fact_resilience_core::SNAPSHOT_VERSION,
-        }
-    })?;
-    Ok(registry::insert(breaker))
+pub fn restore(numbers: &[f64], now_ms: f64) -> i32 {
+    let failures = STAGED_FAILURES.take();
+    let snapshot = snapshot_from_numbers(numbers, take_staged(), failures);
+    match Breaker::restore(snapshot, instant(now_ms)) {
+        Ok(b) => registry::insert(b) as i32,
+        // Not reached: the version is ours and staging validated the config.
+        Err(_) => -(crate::config::FIELDS.len() as i32 + 1),
+    }
+}
+
+/// The snapshot format version this build writes and reads.
+#[wasm_bindgen(js_name = snapshotVersion)]
+pub fn snapshot_version() -> u32 {
+    fact_resilience_core::SNAPSHOT_VERSION
 }
 
 /// Frees a breaker. Unknown handles are ignored.
@@ -72,10 +92,10 @@ pub fn dispose(handle: u32) {
 /// throttled in HALF_OPEN; `-3`: no such breaker.
 #[wasm_bindgen(js_name = breakerTryAcquire)]
 pub fn try_acquire(handle: u32, now_ms: f64) -> f64 {
-    registry::with(handle, |e| match e.breaker.try_acquire(instant(now_ms)) {
+    registry::with(handle, |b| match b.try_acquire(instant(now_ms)) {
         Ok(p) => p.to_bits() as f64 * 2.0 + f64::from(u8::from(p.transition().is_some())),
         Err(Rejection::Open { retry_after }) => {
-            e.retry_after_ms = retry_after.as_secs_f64() * 1e3;
+            registry::set_retry_after_ms(retry_after.as_secs_f64() * 1e3);
             REJECTED_OPEN
         }
         Err(Rejection::Throttled) => REJECTED_THROTTLED,
@@ -83,10 +103,11 @@ pub fn try_acquire(handle: u32, now_ms: f64) -> f64 {
     .unwrap_or(f64::from(NO_BREAKER))
 }
 
-/// Milliseconds left until the open timeout passes, as of the last OPEN rejection.
+/// Milliseconds left until the open timeout passes, as of the latest OPEN rejection (of any
+/// breaker: read it right after `breakerTryAcquire` returned `-1`).
 #[wasm_bindgen(js_name = breakerRetryAfterMs)]
-pub fn retry_after_ms(handle: u32) -> f64 {
-    registry::with(handle, |e| e.retry_after_ms).unwrap_or(0.0)
+pub fn retry_after_ms() -> f64 {
+    registry::retry_after_ms()
 }
 
 /// The call behind `permit` succeeded. Returns the transition code (0: none).
@@ -94,8 +115,8 @@ pub fn retry_after_ms(handle: u32) -> f64 {
 pub fn on_success(handle: u32, permit_bits: f64, now_ms: f64) -> i32 {
     code(
         handle,
-        |e| e.breaker.on_success(permit(permit_bits), instant(now_ms)),
-        |t| transition_code(t) as i32,
+        |b| b.on_success(permit(permit_bits), instant(now_ms)),
+        transition_code,
     )
 }
 
@@ -118,11 +139,8 @@ pub fn on_failure(
     };
     code(
         handle,
-        |e| {
-            e.breaker
-                .on_failure(permit(permit_bits), &failure, instant(now_ms))
-        },
-        |t| transition_code(t) as i32,
+        |b| b.on_failure(permit(permit_bits), &failure, instant(now_ms)),
+        transition_code,
     )
 }
 
@@ -131,7 +149,7 @@ pub fn on_failure(
 pub fn on_neutral(handle: u32, permit_bits: f64, now_ms: f64) -> i32 {
     code(
         handle,
-        |e| e.breaker.on_neutral(permit(permit_bits), instant(now_ms)),
+        |b| b.on_neutral(permit(permit_bits), instant(now_ms)),
         |()| 0,
     )
 }
@@ -139,103 +157,95 @@ pub fn on_neutral(handle: u32, permit_bits: f64, now_ms: f64) -> i32 {
 /// Applies what time alone changes. Returns the transition code.
 #[wasm_bindgen(js_name = breakerPoll)]
 pub fn poll(handle: u32, now_ms: f64) -> i32 {
-    code(
-        handle,
-        |e| e.breaker.poll(instant(now_ms)),
-        |t| transition_code(t) as i32,
-    )
+    code(handle, |b| b.poll(instant(now_ms)), transition_code)
 }
 
 /// The state, without side effects: 0 closed, 1 open, 2 half_open.
 #[wasm_bindgen(js_name = breakerState)]
 pub fn state(handle: u32) -> i32 {
-    code(handle, |e| e.breaker.state(), |s| state_code(s) as i32)
+    code(handle, |b| b.state(), |s| state_code(s) as i32)
 }
 
 /// Opens the circuit (restarting the open timer). Returns the transition code.
 #[wasm_bindgen(js_name = breakerForceOpen)]
 pub fn force_open(handle: u32, now_ms: f64) -> i32 {
-    code(
-        handle,
-        |e| e.breaker.force_open(instant(now_ms)),
-        |t| transition_code(t) as i32,
-    )
+    code(handle, |b| b.force_open(instant(now_ms)), transition_code)
 }
 
 /// Closes the circuit. Returns the transition code.
 #[wasm_bindgen(js_name = breakerForceClosed)]
 pub fn force_closed(handle: u32, now_ms: f64) -> i32 {
-    code(
-        handle,
-        |e| e.breaker.force_closed(instant(now_ms)),
-        |t| transition_code(t) as i32,
-    )
+    code(handle, |b| b.force_closed(instant(now_ms)), transition_code)
 }
 
 /// Back to a fresh breaker with the same config. Returns the transition code.
 #[wasm_bindgen(js_name = breakerReset)]
 pub fn reset(handle: u32, now_ms: f64) -> i32 {
+    code(handle, |b| b.reset(instant(now_ms)), transition_code)
+}
+
+/// Replaces the whole configuration with the staged one. Returns 0, [`NO_BREAKER`], or the
+/// refused field's code (nothing changes then).
+#[wasm_bindgen(js_name = breakerSetConfig)]
+pub fn set_config(handle: u32) -> i32 {
+    let config = take_staged();
     code(
         handle,
-        |e| e.breaker.reset(instant(now_ms)),
-        |t| transition_code(t) as i32,
+        |b| b.set_config(config),
+        |r| r.map_or_else(|e| error_code(&e), |()| 0),
     )
 }
 
-/// Replaces the whole configuration (absent fields take their defaults). On error nothing
-/// changes.
-#[wasm_bindgen(js_name = breakerSetConfig)]
-pub fn set_config(
-    handle: u32,
-    #[wasm_bindgen(unchecked_param_type = "Config")] config: JsValue,
-) -> Result<(), JsValue> {
-    let config = config_from_js(config, "config")?;
-    get(handle, |e| e.breaker.set_config(config))?.map_err(|error| {
-        crate::errors::ConfigInputError::Rule {
-            prefix: "config",
-            error,
-        }
-        .into()
+/// The configuration in force, as numbers (see [`crate::config::config_to_numbers`]); empty
+/// when there is no such breaker.
+#[wasm_bindgen(js_name = breakerConfig)]
+pub fn config(handle: u32) -> Vec<f64> {
+    let mut out = Vec::new();
+    registry::with(handle, |b| config_to_numbers(b.config(), &mut out));
+    out
+}
+
+/// Counters and rates at `now` in [`crate::interop::METRICS_LAYOUT`] order; empty when
+/// there is no such breaker.
+#[wasm_bindgen(js_name = breakerMetrics)]
+pub fn metrics(handle: u32, now_ms: f64) -> Vec<f64> {
+    registry::with(handle, |b| metrics_to_numbers(&b.metrics(instant(now_ms)))).unwrap_or_default()
+}
+
+/// The failure log's timestamps (wall-clock seconds), oldest first.
+#[wasm_bindgen(js_name = breakerFailureTimes)]
+pub fn failure_times(handle: u32) -> Vec<f64> {
+    registry::with(handle, |b| {
+        b.recent_failures().map(|r| r.timestamp).collect()
     })
+    .unwrap_or_default()
 }
 
-/// The configuration in force, every field present.
-#[wasm_bindgen(js_name = breakerConfig, unchecked_return_type = "Required<Config>")]
-pub fn config(handle: u32) -> Result<JsValue, JsValue> {
-    Ok(get(handle, |e| interop::config_to_js(e.breaker.config()))??)
-}
-
-/// Counters and rates at `now`, as a plain object.
-#[wasm_bindgen(js_name = breakerMetrics, unchecked_return_type = "Metrics")]
-pub fn metrics(handle: u32, now_ms: f64) -> Result<JsValue, JsValue> {
-    Ok(get(handle, |e| {
-        interop::metrics_to_js(&e.breaker.metrics(instant(now_ms)))
-    })??)
-}
-
-/// The failure log, oldest first.
-#[wasm_bindgen(js_name = breakerRecentFailures, unchecked_return_type = "FailureRecord[]")]
-pub fn recent_failures(handle: u32) -> Result<JsValue, JsValue> {
-    Ok(get(handle, |e| {
-        interop::failures_to_js(e.breaker.recent_failures())
-    })??)
-}
-
-/// The whole state at `now`, as a versioned, JSON-safe object.
-#[wasm_bindgen(js_name = breakerSnapshot, unchecked_return_type = "Snapshot")]
-pub fn snapshot(handle: u32, now_ms: f64) -> Result<JsValue, JsValue> {
-    Ok(get(handle, |e| {
-        interop::snapshot_to_js(&e.breaker.snapshot(instant(now_ms)))
-    })??)
-}
-
-/// When time alone will next change something (ms on the caller's clock), if ever.
-#[wasm_bindgen(js_name = breakerNextDeadlineMs)]
-pub fn next_deadline_ms(handle: u32) -> Option<f64> {
-    registry::with(handle, |e| {
-        e.breaker.next_deadline().map(|t| t.as_nanos() as f64 / 1e6)
+/// The failure log's texts, oldest first, three per record: error type, message, operation.
+#[wasm_bindgen(js_name = breakerFailureTexts)]
+pub fn failure_texts(handle: u32) -> Vec<String> {
+    registry::with(handle, |b| {
+        b.recent_failures()
+            .flat_map(|r| {
+                [
+                    r.error_type.clone(),
+                    r.error_message.clone(),
+                    r.operation.clone(),
+                ]
+            })
+            .collect()
     })
-    .flatten()
+    .unwrap_or_default()
+}
+
+/// The whole state at `now` except the config and failure log, in
+/// [`crate::interop::SNAPSHOT_LAYOUT`] order; empty when there is no such breaker.
+#[wasm_bindgen(js_name = breakerSnapshot)]
+pub fn snapshot(handle: u32, now_ms: f64) -> Vec<f64> {
+    registry::with(handle, |b| {
+        snapshot_to_numbers(&b.snapshot(instant(now_ms)))
+    })
+    .unwrap_or_default()
 }
 
 /// How many breakers this instance holds.

@@ -1,50 +1,55 @@
-//! The JS config object: FACT's fields in camelCase (`failureThreshold`, `timeoutSeconds`, ...),
-//! every field optional (absent or `undefined` takes the default), unknown fields refused.
-//! Read field by field (see [`crate::read`]) so every error names the field as written; written
-//! back with serde-wasm-bindgen.
+//! The config crossing the boundary. JS checks the object's shape and types (unknown keys,
+//! wrong types, non-integer counts: see `js/interop.js`, which names fields as written) and
+//! passes the eleven values as numbers to [`config_stage`]; the core then checks the rules.
+//! A refused value comes back as the field's index in [`FIELDS`], and JS writes the message
+//! (`config.timeoutSeconds must be … got NaN`) with the value it passed. No message, and no
+//! number, is formatted in Rust: `core::fmt` float formatting alone would cost several KB
+//! of the module's size budget.
+//!
+//! A staged config is consumed by the next `breakerCreate`, `breakerSetConfig` or
+//! `breakerRestore` (the JS layer always stages right before).
 
-use crate::errors::{ConfigInputError, FIELDS};
-use crate::read::{Obj, boolean, count, nullable, number};
-use fact_resilience_core::Config;
-use serde::Serialize;
-use wasm_bindgen::JsValue;
+use fact_resilience_core::{Config, ConfigError};
+use std::cell::RefCell;
+use wasm_bindgen::prelude::wasm_bindgen;
 
-/// Reads a JS value as a whole config. `undefined`/`null` give the defaults; `prefix` names
-/// the value in errors (`config`, or `snapshot.config`).
-pub fn config_from_js(value: JsValue, prefix: &'static str) -> Result<Config, ConfigInputError> {
-    if value.is_undefined() || value.is_null() {
-        return Ok(Config::default());
-    }
-    let o = Obj::new(value, prefix.into())?;
-    let mut c = Config::default();
-    let known: Vec<&str> = FIELDS.iter().map(|(_, js)| *js).collect();
-    o.only(&known)?;
-    for key in o.keys() {
-        let (v, p) = (o.get(&key), o.at(&key));
-        match key.as_str() {
-            "failureThreshold" => c.failure_threshold = count(&p, &v)?,
-            "successThreshold" => c.success_threshold = count(&p, &v)?,
-            "timeoutSeconds" => c.timeout_seconds = number(&p, &v)?,
-            "rollingWindowSeconds" => c.rolling_window_seconds = number(&p, &v)?,
-            "windowBuckets" => c.window_buckets = count(&p, &v)?,
-            "gradualRecovery" => c.gradual_recovery = boolean(&p, &v)?,
-            "recoveryFactor" => c.recovery_factor = number(&p, &v)?,
-            "maxRecentFailures" => c.max_recent_failures = count(&p, &v)?,
-            "maxMessageBytes" => c.max_message_bytes = count(&p, &v)?,
-            "halfOpenMaxInFlight" => c.half_open_max_in_flight = nullable(&v, || count(&p, &v))?,
-            "probeLeaseSeconds" => c.probe_lease_seconds = nullable(&v, || number(&p, &v))?,
-            _ => {} // unreachable: `only` checked the keys
-        }
-    }
-    c.validate()
-        .map_err(|error| ConfigInputError::Rule { prefix, error })?;
-    Ok(c)
+/// The core's `Config` fields in the order of the JS table `CONFIG_FIELDS` (`js/interop.js`)
+/// and of [`config_to_numbers`].
+pub const FIELDS: [&str; 11] = [
+    "failure_threshold",
+    "success_threshold",
+    "timeout_seconds",
+    "rolling_window_seconds",
+    "window_buckets",
+    "gradual_recovery",
+    "recovery_factor",
+    "max_recent_failures",
+    "max_message_bytes",
+    "half_open_max_in_flight",
+    "probe_lease_seconds",
+];
+
+thread_local! {
+    static STAGED: RefCell<Option<Config>> = const { RefCell::new(None) };
 }
 
-/// The JS view of a [`Config`]: every field present, unset options `null`.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct JsConfig {
+/// `1 + ` the index in [`FIELDS`] of the field a core rule refused (`FIELDS.len() + 1` for a
+/// field this build does not know).
+pub fn error_code(e: &ConfigError) -> i32 {
+    let field = e.field();
+    FIELDS
+        .iter()
+        .position(|f| *f == field)
+        .unwrap_or(FIELDS.len()) as i32
+        + 1
+}
+
+/// Checks a config and stages it for the next create, set-config or restore. Counts arrive as
+/// whole numbers in `[0, 2^32)` (checked by JS); `None` is `null`. Returns 0, or the refused
+/// field's [`error_code`].
+#[allow(clippy::too_many_arguments)]
+#[wasm_bindgen(js_name = configStage)]
+pub fn config_stage(
     failure_threshold: u32,
     success_threshold: u32,
     timeout_seconds: f64,
@@ -56,22 +61,117 @@ pub struct JsConfig {
     max_message_bytes: u32,
     half_open_max_in_flight: Option<u32>,
     probe_lease_seconds: Option<f64>,
+) -> i32 {
+    let c = Config {
+        failure_threshold,
+        success_threshold,
+        timeout_seconds,
+        rolling_window_seconds,
+        window_buckets,
+        gradual_recovery,
+        recovery_factor,
+        max_recent_failures,
+        max_message_bytes,
+        half_open_max_in_flight,
+        probe_lease_seconds,
+    };
+    match c.validate() {
+        Ok(()) => {
+            STAGED.set(Some(c));
+            0
+        }
+        Err(e) => error_code(&e),
+    }
 }
 
-impl From<&Config> for JsConfig {
-    fn from(c: &Config) -> Self {
-        JsConfig {
-            failure_threshold: c.failure_threshold,
-            success_threshold: c.success_threshold,
-            timeout_seconds: c.timeout_seconds,
-            rolling_window_seconds: c.rolling_window_seconds,
-            window_buckets: c.window_buckets,
-            gradual_recovery: c.gradual_recovery,
-            recovery_factor: c.recovery_factor,
-            max_recent_failures: c.max_recent_failures,
-            max_message_bytes: c.max_message_bytes,
-            half_open_max_in_flight: c.half_open_max_in_flight,
-            probe_lease_seconds: c.probe_lease_seconds,
+/// The default config as numbers (see [`config_to_numbers`]): JS fills absent fields from it.
+#[wasm_bindgen(js_name = configDefaults)]
+pub fn config_defaults() -> Vec<f64> {
+    let mut out = Vec::with_capacity(FIELDS.len());
+    config_to_numbers(&Config::default(), &mut out);
+    out
+}
+
+/// The staged config (the defaults if none was staged), unstaging it.
+pub fn take_staged() -> Config {
+    STAGED.take().unwrap_or_default()
+}
+
+/// A config as the numbers `breakerConfig` returns, in [`FIELDS`] order: booleans as 0/1,
+/// `None` as NaN (no valid value is NaN).
+pub fn config_to_numbers(c: &Config, out: &mut Vec<f64>) {
+    out.extend_from_slice(&[
+        f64::from(c.failure_threshold),
+        f64::from(c.success_threshold),
+        c.timeout_seconds,
+        c.rolling_window_seconds,
+        f64::from(c.window_buckets),
+        f64::from(u8::from(c.gradual_recovery)),
+        c.recovery_factor,
+        f64::from(c.max_recent_failures),
+        f64::from(c.max_message_bytes),
+        c.half_open_max_in_flight.map_or(f64::NAN, f64::from),
+        c.probe_lease_seconds.unwrap_or(f64::NAN),
+    ]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_core_rule_names_a_known_field() {
+        let errors = [
+            ConfigError::FailureThresholdZero,
+            ConfigError::SuccessThresholdZero,
+            ConfigError::TimeoutSeconds { value: 0.0 },
+            ConfigError::RollingWindowSeconds { value: 0.0 },
+            ConfigError::WindowBuckets { value: 0 },
+            ConfigError::RecoveryFactor { value: 0.0 },
+            ConfigError::MaxRecentFailuresZero,
+            ConfigError::MaxMessageBytesZero,
+            ConfigError::HalfOpenMaxInFlightZero,
+            ConfigError::ProbeLeaseSeconds { value: 0.0 },
+        ];
+        for e in errors {
+            let code = error_code(&e);
+            assert!((1..=FIELDS.len() as i32).contains(&code), "{}", e.field());
+            assert_eq!(FIELDS[code as usize - 1], e.field());
         }
+    }
+
+    #[test]
+    fn a_refused_config_is_not_staged() {
+        let nan = f64::NAN;
+        assert_eq!(
+            config_stage(5, 3, nan, 300.0, 60, true, 0.5, 50, 256, None, None),
+            3
+        );
+        assert_eq!(take_staged(), Config::default());
+        assert_eq!(
+            config_stage(
+                7,
+                3,
+                60.0,
+                300.0,
+                60,
+                true,
+                0.5,
+                50,
+                256,
+                Some(2),
+                Some(1.5)
+            ),
+            0
+        );
+        let c = take_staged();
+        assert_eq!(
+            (c.failure_threshold, c.half_open_max_in_flight),
+            (7, Some(2))
+        );
+        let mut out = Vec::new();
+        config_to_numbers(&c, &mut out);
+        assert_eq!(out.len(), FIELDS.len());
+        assert_eq!(out[10], 1.5);
     }
 }

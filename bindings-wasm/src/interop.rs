@@ -1,24 +1,28 @@
-//! Conversions between core values and what crosses the JS boundary.
+//! Conversions between core values and what crosses the JS boundary: numbers, flat arrays of
+//! numbers (`Vec<f64>`, a `Float64Array` in JS) and strings. No JS object is read or built
+//! in Rust (that is `js/interop.js`'s job), which keeps serde, js-sys and `core::fmt` out of
+//! the module.
 //!
-//! Hot calls exchange plain numbers only (no JS object per call):
 //! - time: the JS layer reads its clock in milliseconds (a float) and passes it in; it becomes
-//!   an [`Instant`] of `round(ms * 1e6)` nanoseconds, clamped to `>= 0` (NaN reads as 0);
-//! - a permit is [`Permit::to_bits`] as a JS number (generations stay far below 2^51);
-//! - a transition is a small integer, see [`transition_code`].
-//!
-//! Cold calls (metrics, failures, snapshot, config) return plain JSON-safe objects in camelCase.
+//!   an [`Instant`] of `ms * 1e6` nanoseconds (rounded, ties to even), clamped to `>= 0` (NaN reads as 0);
+//! - a permit is [`fact_resilience_core::Permit::to_bits`] as a JS number (generations stay
+//!   far below 2^51);
+//! - a state is an index into `["closed", "open", "half_open"]`, a transition a small integer
+//!   (see [`transition_code`]);
+//! - metrics and snapshots are flat arrays whose layouts are [`METRICS_LAYOUT`] and
+//!   [`SNAPSHOT_LAYOUT`]; an absent optional number is the pair `0, 0` and a present one
+//!   `1, value` (a wall-clock stamp may be any number, NaN included).
 
-use crate::config::{JsConfig, config_from_js};
-use crate::errors::{ExportError, InputError, RestoreError};
-use crate::read::{Obj, array, count, nullable, number, string, whole};
-use fact_resilience_core::{FailureRecord, Metrics, SNAPSHOT_VERSION, Snapshot, State, Transition};
-use serde::Serialize;
-use wasm_bindgen::JsValue;
+use fact_resilience_core::{
+    Config, FailureRecord, Instant, Metrics, Reason, SNAPSHOT_VERSION, Snapshot, State, Transition,
+};
 
 /// Milliseconds from the JS clock as a core instant.
-pub fn instant(ms: f64) -> fact_resilience_core::Instant {
+pub fn instant(ms: f64) -> Instant {
     // `as` saturates: NaN and negatives become 0, huge values the end of the timeline.
-    fact_resilience_core::Instant::from_nanos((ms * 1e6).round() as u64)
+    // Ties to even: one wasm instruction (`f64.nearest`), where `round` is a libm call; the
+    // two differ only on exact half nanoseconds.
+    Instant::from_nanos((ms * 1e6).round_ties_even() as u64)
 }
 
 /// Index of a state in the JS table `["closed", "open", "half_open"]`.
@@ -30,242 +34,141 @@ pub fn state_code(s: State) -> u32 {
     }
 }
 
+/// The state at an index of `["closed", "open", "half_open"]` (JS checked the name).
+pub fn state_from_code(code: f64) -> State {
+    match code as u32 {
+        1 => State::Open,
+        2 => State::HalfOpen,
+        _ => State::Closed,
+    }
+}
+
 /// Index of a reason in the JS table `["failure_threshold", "timeout_elapsed", "probe_failed",
 /// "probes_succeeded", "forced_open", "forced_closed", "reset"]`; 7 for a reason this build
 /// does not know.
-fn reason_code(r: fact_resilience_core::Reason) -> u32 {
-    const NAMES: [&str; 7] = [
-        "failure_threshold",
-        "timeout_elapsed",
-        "probe_failed",
-        "probes_succeeded",
-        "forced_open",
-        "forced_closed",
-        "reset",
-    ];
-    NAMES
-        .iter()
-        .position(|n| *n == r.as_str())
-        .map_or(7, |i| i as u32)
+fn reason_code(r: Reason) -> u32 {
+    match r {
+        Reason::FailureThreshold => 0,
+        Reason::TimeoutElapsed => 1,
+        Reason::ProbeFailed => 2,
+        Reason::ProbesSucceeded => 3,
+        Reason::ForcedOpen => 4,
+        Reason::ForcedClosed => 5,
+        Reason::Reset => 6,
+        #[allow(unreachable_patterns)]
+        _ => 7,
+    }
 }
 
 /// A transition as one integer: 0 for none, else `(reason + 1) << 4 | from << 2 | to`.
-pub fn transition_code(t: Option<Transition>) -> u32 {
+pub fn transition_code(t: Option<Transition>) -> i32 {
     t.map_or(0, |t| {
-        (reason_code(t.reason) + 1) << 4 | state_code(t.from) << 2 | state_code(t.to)
+        ((reason_code(t.reason) + 1) << 4 | state_code(t.from) << 2 | state_code(t.to)) as i32
     })
 }
 
-/// How plain objects are sent: `null` for absent values, so the result survives JSON.
-fn to_js<T: Serialize>(what: &'static str, v: &T) -> Result<JsValue, ExportError> {
-    let s = serde_wasm_bindgen::Serializer::new().serialize_missing_as_null(true);
-    v.serialize(&s).map_err(|_| ExportError { what })
+fn push_option(out: &mut Vec<f64>, v: Option<f64>) {
+    out.extend_from_slice(&[f64::from(u8::from(v.is_some())), v.unwrap_or(0.0)]);
 }
 
-/// [`Metrics`] in camelCase with durations in milliseconds.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct JsMetrics {
-    state: &'static str,
-    failure_count: f64,
-    success_count: f64,
-    total_operations: f64,
-    failure_rate: f64,
-    window_calls: f64,
-    state_changes: f64,
-    time_in_current_state_ms: f64,
-    last_failure_time: Option<f64>,
-    consecutive_failures: u32,
-    rejected_count: f64,
-    throttled_count: f64,
-    neutral_count: f64,
-    half_open_admitted: u32,
-    half_open_successes: u32,
-    half_open_in_flight: u32,
-    recent_failures_count: u32,
+/// The order of [`metrics_to_numbers`]'s output (as the JS `Metrics` keys).
+pub const METRICS_LAYOUT: &str = "state, failureCount, successCount, totalOperations, \
+    failureRate, windowCalls, stateChanges, timeInCurrentStateMs, lastFailureTime (2: has, \
+    value), consecutiveFailures, rejectedCount, throttledCount, neutralCount, \
+    halfOpenAdmitted, halfOpenSuccesses, halfOpenInFlight, recentFailuresCount";
+
+/// [`Metrics`] as numbers, in [`METRICS_LAYOUT`] order; durations in milliseconds.
+pub fn metrics_to_numbers(m: &Metrics) -> Vec<f64> {
+    let mut out = Vec::with_capacity(18);
+    out.extend_from_slice(&[
+        f64::from(state_code(m.state)),
+        m.failure_count as f64,
+        m.success_count as f64,
+        m.total_operations as f64,
+        m.failure_rate,
+        m.window_calls as f64,
+        m.state_changes as f64,
+        m.time_in_current_state.as_secs_f64() * 1e3,
+    ]);
+    push_option(&mut out, m.last_failure_time);
+    out.extend_from_slice(&[
+        f64::from(m.consecutive_failures),
+        m.rejected_count as f64,
+        m.throttled_count as f64,
+        m.neutral_count as f64,
+        f64::from(m.half_open_admitted),
+        f64::from(m.half_open_successes),
+        f64::from(m.half_open_in_flight),
+        f64::from(m.recent_failures_count),
+    ]);
+    out
 }
 
-pub fn metrics_to_js(m: &Metrics) -> Result<JsValue, ExportError> {
-    to_js(
-        "metrics",
-        &JsMetrics {
-            state: m.state.as_str(),
-            failure_count: m.failure_count as f64,
-            success_count: m.success_count as f64,
-            total_operations: m.total_operations as f64,
-            failure_rate: m.failure_rate,
-            window_calls: m.window_calls as f64,
-            state_changes: m.state_changes as f64,
-            time_in_current_state_ms: m.time_in_current_state.as_secs_f64() * 1e3,
-            last_failure_time: m.last_failure_time,
-            consecutive_failures: m.consecutive_failures,
-            rejected_count: m.rejected_count as f64,
-            throttled_count: m.throttled_count as f64,
-            neutral_count: m.neutral_count as f64,
-            half_open_admitted: m.half_open_admitted,
-            half_open_successes: m.half_open_successes,
-            half_open_in_flight: m.half_open_in_flight,
-            recent_failures_count: m.recent_failures_count,
-        },
-    )
+/// The order of [`snapshot_to_numbers`]'s output and of [`snapshot_from_numbers`]'s input.
+/// The config and the failure log travel separately (`breakerConfig`, the failure texts).
+pub const SNAPSHOT_LAYOUT: &str = "state, openedAgoNs, changedAgoNs, consecutiveFailures, \
+    halfOpen (3), counters (6), lastFailureTime (2: has, value), then the window buckets \
+    as [age, calls, failures] triples, newest first";
+
+/// Numbers before the window in [`SNAPSHOT_LAYOUT`].
+pub const SNAPSHOT_HEAD: usize = 15;
+
+/// A [`Snapshot`]'s numbers (every 64-bit count as a JS number: exact below 2^53, which
+/// nanosecond ages reach after 104 days; beyond that they lose sub-microsecond precision,
+/// which no decision depends on).
+pub fn snapshot_to_numbers(s: &Snapshot) -> Vec<f64> {
+    let mut out = Vec::with_capacity(SNAPSHOT_HEAD + 3 * s.window.len());
+    out.extend_from_slice(&[
+        f64::from(state_code(s.state)),
+        s.opened_ago_ns as f64,
+        s.changed_ago_ns as f64,
+        f64::from(s.consecutive_failures),
+    ]);
+    out.extend(s.half_open.iter().map(|&x| f64::from(x)));
+    out.extend(s.counters.iter().map(|&x| x as f64));
+    push_option(&mut out, s.last_failure_time);
+    out.extend(s.window.iter().flatten().map(|&x| x as f64));
+    out
 }
 
-/// A [`FailureRecord`] in camelCase.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct JsFailureRecord {
-    timestamp: f64,
-    error_type: String,
-    error_message: String,
-    operation: String,
-}
-
-impl From<&FailureRecord> for JsFailureRecord {
-    fn from(r: &FailureRecord) -> Self {
-        JsFailureRecord {
-            timestamp: r.timestamp,
-            error_type: r.error_type.clone(),
-            error_message: r.error_message.clone(),
-            operation: r.operation.clone(),
-        }
-    }
-}
-
-pub fn failures_to_js<'a>(
-    records: impl Iterator<Item = &'a FailureRecord>,
-) -> Result<JsValue, ExportError> {
-    let v: Vec<JsFailureRecord> = records.map(Into::into).collect();
-    to_js("recent failures", &v)
-}
-
-pub fn config_to_js(c: &fact_resilience_core::Config) -> Result<JsValue, ExportError> {
-    to_js("config", &JsConfig::from(c))
-}
-
-/// [`Snapshot`] as JS sees it: camelCase, the config in its JS form, and every 64-bit count
-/// as a number (exact below 2^53, which nanosecond ages reach after 104 days; beyond that
-/// they lose sub-microsecond precision, which no decision depends on). Read back by
-/// [`snapshot_from_js`], which checks every field.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct JsSnapshot {
-    version: u32,
-    config: JsConfig,
-    state: State,
-    opened_ago_ns: f64,
-    changed_ago_ns: f64,
-    consecutive_failures: u32,
-    half_open: [u32; 3],
-    counters: [f64; 6],
-    last_failure_time: Option<f64>,
-    window: Vec<[f64; 3]>,
-    recent_failures: Vec<JsFailureRecord>,
-}
-
-pub fn snapshot_to_js(s: &Snapshot) -> Result<JsValue, ExportError> {
-    to_js(
-        "snapshot",
-        &JsSnapshot {
-            version: s.version,
-            config: (&s.config).into(),
-            state: s.state,
-            opened_ago_ns: s.opened_ago_ns as f64,
-            changed_ago_ns: s.changed_ago_ns as f64,
-            consecutive_failures: s.consecutive_failures,
-            half_open: s.half_open,
-            counters: s.counters.map(|c| c as f64),
-            last_failure_time: s.last_failure_time,
-            window: s.window.iter().map(|b| b.map(|x| x as f64)).collect(),
-            recent_failures: s.recent_failures.iter().map(Into::into).collect(),
-        },
-    )
-}
-
-pub fn snapshot_from_js(value: JsValue) -> Result<Snapshot, RestoreError> {
-    let o = Obj::new(value, "snapshot".into())?;
-    o.only(&[
-        "version",
-        "config",
-        "state",
-        "openedAgoNs",
-        "changedAgoNs",
-        "consecutiveFailures",
-        "halfOpen",
-        "counters",
-        "lastFailureTime",
-        "window",
-        "recentFailures",
-    ])?;
-    let version = count(&o.at("version"), &o.req("version")?)?;
-    if version != SNAPSHOT_VERSION {
-        return Err(RestoreError::Version {
-            found: version,
-            expected: SNAPSHOT_VERSION,
-        });
-    }
-    let config = config_from_js(o.req("config")?, "snapshot.config")?;
-    let (p, v) = (o.at("state"), o.req("state")?);
-    let state = match string(&p, &v)?.as_str() {
-        "closed" => State::Closed,
-        "open" => State::Open,
-        "half_open" => State::HalfOpen,
-        _ => {
-            return Err(InputError::Type {
-                path: p,
-                expected: "\"closed\", \"open\" or \"half_open\"",
-                got: "another string".into(),
-            }
-            .into());
-        }
-    };
-    let field = |k: &str| -> Result<(String, JsValue), InputError> { Ok((o.at(k), o.req(k)?)) };
-    let (p, v) = field("halfOpen")?;
-    let half_open = array(&p, &v, Some(3), count)?;
-    let (p, v) = field("counters")?;
-    let counters = array(&p, &v, Some(6), whole)?;
-    let (p, v) = field("window")?;
-    let window = array(&p, &v, None, |p, v| {
-        let b = array(p, v, Some(3), whole)?;
-        Ok([b[0], b[1], b[2]])
-    })?;
-    let (p, v) = field("recentFailures")?;
-    let recent_failures = array(&p, &v, None, |p, v| {
-        let r = Obj::new(v.clone(), p.into())?;
-        r.only(&["timestamp", "errorType", "errorMessage", "operation"])?;
-        Ok(FailureRecord {
-            timestamp: number(&r.at("timestamp"), &r.req("timestamp")?)?,
-            error_type: string(&r.at("errorType"), &r.req("errorType")?)?,
-            error_message: string(&r.at("errorMessage"), &r.req("errorMessage")?)?,
-            operation: string(&r.at("operation"), &r.req("operation")?)?,
-        })
-    })?;
-    let (p, v) = field("lastFailureTime")?;
-    Ok(Snapshot {
-        version,
+/// A [`Snapshot`] from [`SNAPSHOT_LAYOUT`] numbers, `config` and the failure log. JS checked
+/// every number (whole, `>= 0`, counts below 2^32) and the layout's length; a short array
+/// reads as zeros rather than panicking.
+pub fn snapshot_from_numbers(n: &[f64], config: Config, failures: Vec<FailureRecord>) -> Snapshot {
+    let at = |i: usize| n.get(i).copied().unwrap_or(0.0);
+    let whole = |i: usize| at(i) as u64;
+    let count = |i: usize| at(i) as u32;
+    Snapshot {
+        version: SNAPSHOT_VERSION,
         config,
-        state,
-        opened_ago_ns: whole(&o.at("openedAgoNs"), &o.req("openedAgoNs")?)?,
-        changed_ago_ns: whole(&o.at("changedAgoNs"), &o.req("changedAgoNs")?)?,
-        consecutive_failures: count(&o.at("consecutiveFailures"), &o.req("consecutiveFailures")?)?,
-        half_open: [half_open[0], half_open[1], half_open[2]],
+        state: state_from_code(at(0)),
+        opened_ago_ns: whole(1),
+        changed_ago_ns: whole(2),
+        consecutive_failures: count(3),
+        half_open: [count(4), count(5), count(6)],
         counters: [
-            counters[0],
-            counters[1],
-            counters[2],
-            counters[3],
-            counters[4],
-            counters[5],
+            whole(7),
+            whole(8),
+            whole(9),
+            whole(10),
+            whole(11),
+            whole(12),
         ],
-        last_failure_time: nullable(&v, || number(&p, &v))?,
-        window,
-        recent_failures,
-    })
+        last_failure_time: (at(13) != 0.0).then(|| at(14)),
+        window: n
+            .get(SNAPSHOT_HEAD..)
+            .unwrap_or_default()
+            .chunks_exact(3)
+            .map(|b| [b[0] as u64, b[1] as u64, b[2] as u64])
+            .collect(),
+        recent_failures: failures,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fact_resilience_core::{Instant, Reason};
+    use fact_resilience_core::{Breaker, Failure};
 
     #[test]
     fn milliseconds_round_to_nanoseconds_and_clamp() {
@@ -293,5 +196,31 @@ mod tests {
             at: Instant::ZERO,
         };
         assert_eq!(transition_code(Some(t)), 7 << 4 | 2 << 2);
+    }
+
+    #[test]
+    fn snapshots_survive_the_numbers_round_trip() {
+        let ms = |x: f64| instant(x);
+        let mut b = Breaker::new(Config::default(), ms(0.0)).unwrap();
+        let failure = Failure {
+            error_type: "Error",
+            error_message: "down",
+            operation: "get",
+            timestamp: 12.5,
+        };
+        for i in 0..5 {
+            let p = b.try_acquire(ms(1000.0 * f64::from(i))).unwrap();
+            let _ = b.on_failure(p, &failure, ms(1000.0 * f64::from(i)));
+        }
+        let snap = b.snapshot(ms(9000.0));
+        assert!(!snap.window.is_empty());
+        let numbers = snapshot_to_numbers(&snap);
+        assert_eq!((numbers.len() - SNAPSHOT_HEAD) % 3, 0);
+        let back =
+            snapshot_from_numbers(&numbers, snap.config.clone(), snap.recent_failures.clone());
+        assert_eq!(back, snap);
+        let m = metrics_to_numbers(&b.metrics(ms(9000.0)));
+        assert_eq!(m.len(), 18);
+        assert_eq!((m[0], m[8], m[9]), (1.0, 1.0, 12.5));
     }
 }

@@ -1,21 +1,22 @@
 //! wasm-bindgen exports of `fact-resilience-core` for the npm package `fact-resilience`.
 //!
-//! This crate only translates: numbers and plain objects in, core calls, numbers and plain
-//! objects out. The idiomatic API (`CircuitBreaker.execute`, `ResilientCache`, errors,
+//! This crate only translates: numbers and strings in, core calls, numbers, flat arrays of
+//! numbers and strings out. It reads and builds no JS object and formats no message, so that
+//! serde, js-sys and `core::fmt`'s float formatting stay out of the size budget. The
+//! idiomatic API (`CircuitBreaker.execute`, `ResilientCache`, plain objects, error messages,
 //! listeners, the clock) is the ESM layer in `js/`; see `js/README.md` for the two layers.
 //!
 //! - [`breaker`]: the exported functions, one per core method, over breaker handles;
 //! - [`registry`]: the handle table (and why handles rather than a class);
-//! - [`config`], [`interop`], [`read`]: conversions; [`errors`]: every error thrown;
+//! - [`config`]: the config as numbers, and refused fields as codes;
+//! - [`interop`]: time, codes, metrics and snapshots as numbers;
 //! - [`panic`]: the panic hook and the test-only panic.
 #![forbid(unsafe_code)]
 
 pub mod breaker;
 pub mod config;
-pub mod errors;
 pub mod interop;
 pub mod panic;
-pub mod read;
 pub mod registry;
 
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -32,7 +33,7 @@ export interface Config {
   timeoutSeconds?: number;
   /** Seconds of history behind failureRate. Default 300. */
   rollingWindowSeconds?: number;
-  /** Buckets the rolling window is split into (16 bytes each). Default 60. */
+  /** Buckets the rolling window is split into (8 bytes each). Default 60. */
   windowBuckets?: number;
   /** Throttle calls in HALF_OPEN. Default true. */
   gradualRecovery?: boolean;

@@ -9,33 +9,27 @@
 //! the table is never borrowed while core code runs. If the core panics (a trap on
 //! wasm32-unknown-unknown), only that breaker is lost; the JS layer can still snapshot every
 //! other breaker from the trapped instance and move it to a fresh one.
+//!
+//! Footprint: a slot is one pointer (4 bytes on wasm32) to a boxed [`Breaker`] (whose window
+//! is its own allocation); freed slots are reused before the table grows.
 
 use fact_resilience_core::Breaker;
-use std::cell::RefCell;
-
-/// A breaker and what the last rejection said.
-pub struct Entry {
-    pub breaker: Breaker,
-    /// `retry_after` of the last OPEN rejection, in milliseconds.
-    pub retry_after_ms: f64,
-}
+use std::cell::{Cell, RefCell};
 
 struct Table {
-    slots: Vec<Option<Box<Entry>>>,
+    slots: Vec<Option<Box<Breaker>>>,
     free: Vec<u32>,
 }
 
 thread_local! {
     // `const`: no lazy-initialisation check on the hot path.
     static TABLE: RefCell<Table> = const { RefCell::new(Table { slots: Vec::new(), free: Vec::new() }) };
+    static RETRY_AFTER_MS: Cell<f64> = const { Cell::new(0.0) };
 }
 
 /// Stores a new breaker and returns its handle.
 pub fn insert(breaker: Breaker) -> u32 {
-    let entry = Some(Box::new(Entry {
-        breaker,
-        retry_after_ms: 0.0,
-    }));
+    let entry = Some(Box::new(breaker));
     TABLE.with_borrow_mut(|t| match t.free.pop() {
         Some(h) => {
             t.slots[h as usize] = entry;
@@ -61,16 +55,27 @@ pub fn remove(handle: u32) {
 
 /// Runs `f` on the breaker behind `handle` (taken out of the table meanwhile), or returns
 /// `None` if there is none.
-pub fn with<R>(handle: u32, f: impl FnOnce(&mut Entry) -> R) -> Option<R> {
-    let mut entry = TABLE.with_borrow_mut(|t| t.slots.get_mut(handle as usize)?.take())?;
-    let r = f(&mut entry);
-    TABLE.with_borrow_mut(|t| t.slots[handle as usize] = Some(entry));
+pub fn with<R>(handle: u32, f: impl FnOnce(&mut Breaker) -> R) -> Option<R> {
+    let mut breaker = TABLE.with_borrow_mut(|t| t.slots.get_mut(handle as usize)?.take())?;
+    let r = f(&mut breaker);
+    TABLE.with_borrow_mut(|t| t.slots[handle as usize] = Some(breaker));
     Some(r)
 }
 
 /// Number of live breakers.
 pub fn len() -> usize {
     TABLE.with_borrow(|t| t.slots.len() - t.free.len())
+}
+
+/// Remembers the `retry_after` of the latest OPEN rejection (one value for all breakers: the
+/// JS layer reads it right after the rejection, before any other call).
+pub fn set_retry_after_ms(ms: f64) {
+    RETRY_AFTER_MS.set(ms);
+}
+
+/// The `retry_after` of the latest OPEN rejection, in milliseconds.
+pub fn retry_after_ms() -> f64 {
+    RETRY_AFTER_MS.get()
 }
 
 #[cfg(test)]
@@ -87,7 +92,7 @@ mod tests {
         assert!(with(a, |_| ()).is_none());
         let c = insert(Breaker::new(Config::default(), Instant::ZERO).unwrap());
         assert_eq!(c, a);
-        assert_eq!(with(b, |e| e.breaker.state()), Some(State::Closed));
+        assert_eq!(with(b, |b| b.state()), Some(State::Closed));
         remove(b);
         remove(c);
         assert_eq!(len(), 0);

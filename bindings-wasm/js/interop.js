@@ -1,0 +1,324 @@
+// Plain JS objects <-> the numbers and strings the wasm exports take and return. The Rust
+// side reads and builds no JS object and formats no message (that keeps serde, js-sys and
+// Rust's float formatting out of the .wasm's size budget), so this file:
+// - checks inputs (config, snapshot) field by field and names every problem by its path as
+//   the caller wrote it (`config.timeoutSeconds`, `snapshot.window[3][1]`): a TypeError for a
+//   wrong shape or type, a RangeError for a value out of bounds;
+// - passes the values to the core, which checks its own rules and answers with the refused
+//   field's code; the message (`config.timeoutSeconds must be ... got NaN`) is written here,
+//   with the value the caller gave;
+// - builds the plain objects (config, metrics, failure records, snapshots) from flat arrays
+//   whose layouts are documented in bindings-wasm/src/interop.rs and config.rs.
+// Cold paths only: nothing here runs per call.
+
+import {
+  breakerConfig,
+  breakerCreate,
+  breakerFailureTexts,
+  breakerFailureTimes,
+  breakerMetrics,
+  breakerRestore,
+  breakerSetConfig,
+  breakerSnapshot,
+  configDefaults,
+  configStage,
+  restoreStageFailure,
+  snapshotVersion,
+} from "./pkg/fact_resilience_wasm.js";
+
+export const STATES = ["closed", "open", "half_open"];
+export const NO_BREAKER = -3;
+
+export function disposedError() {
+  return new Error("fact-resilience: this breaker was disposed");
+}
+
+// ---- reading values -----------------------------------------------------------------------
+
+/** What a value is, in the words of an error message. */
+function describe(v) {
+  return v === null ? "null" : Array.isArray(v) ? "an array" : typeof v;
+}
+
+function typeError(path, expected, v) {
+  return new TypeError(`${path} must be ${expected}, got ${describe(v)}`);
+}
+
+function rangeError(path, expected, x) {
+  return new RangeError(`${path} must be ${expected}, got ${x}`);
+}
+
+/** `v` as a plain object (not an array, not null, not a function). */
+function object(path, v) {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) throw typeError(path, "an object", v);
+  return v;
+}
+
+/** A field's value (`undefined` if absent or if its getter throws). */
+function get(o, key) {
+  try {
+    return o[key];
+  } catch {
+    return undefined;
+  }
+}
+
+/** The own enumerable keys whose value is not `undefined`, refusing any not in `known`. */
+function keys(path, o, known) {
+  const ks = Object.keys(o).filter((k) => get(o, k) !== undefined);
+  for (const k of ks) {
+    if (!known.includes(k)) throw new TypeError(`${path}.${k} is not a known field`);
+  }
+  return ks;
+}
+
+function required(path, o, key) {
+  const v = get(o, key);
+  if (v === undefined) throw new TypeError(`${path}.${key} is missing`);
+  return v;
+}
+
+/** A number (any, NaN included: ranges are checked by the caller or the core). */
+function number(path, v) {
+  if (typeof v !== "number") throw typeError(path, "a number", v);
+  return v;
+}
+
+/** A whole number in [0, 2^32). */
+function count(path, v) {
+  const x = number(path, v);
+  if (!(x >= 0 && x <= 4294967295 && x % 1 === 0)) {
+    throw rangeError(path, "an integer between 0 and 4294967295", x);
+  }
+  return x;
+}
+
+/** A finite number >= 0 (fractions are dropped by the core). */
+function whole(path, v) {
+  const x = number(path, v);
+  if (!(Number.isFinite(x) && x >= 0)) throw rangeError(path, "a finite number >= 0", x);
+  return x;
+}
+
+function boolean(path, v) {
+  if (typeof v !== "boolean") throw typeError(path, "a boolean", v);
+  return v;
+}
+
+function string(path, v) {
+  if (typeof v !== "string") throw typeError(path, "a string", v);
+  return v;
+}
+
+/** `null`, or a value `read` accepts. */
+const nullable = (read) => (path, v) => (v === null ? null : read(path, v));
+
+/** An array, each element read by `read(pathOfElement, element)`; with `len`, exactly that long. */
+function array(path, v, len, read) {
+  if (!Array.isArray(v)) throw typeError(path, len === null ? "an array" : "a fixed-length array", v);
+  if (len !== null && v.length !== len) {
+    throw rangeError(`${path}.length`, "the fixed length of this field", v.length);
+  }
+  const out = new Array(v.length);
+  for (let i = 0; i < v.length; i++) out[i] = read(`${path}[${i}]`, v[i]);
+  return out;
+}
+
+// ---- config ---------------------------------------------------------------------------------
+
+const DURATION = "a finite number of seconds > 0 and at most 100 years";
+// In the core's field order (bindings-wasm/src/config.rs FIELDS): JS name, reader, and the
+// core's rule in words (for the message when the core refuses the value).
+const CONFIG_FIELDS = [
+  ["failureThreshold", count, "at least 1"],
+  ["successThreshold", count, "at least 1"],
+  ["timeoutSeconds", number, DURATION],
+  ["rollingWindowSeconds", number, DURATION],
+  ["windowBuckets", count, "in 1..=4096"],
+  ["gradualRecovery", boolean, ""],
+  ["recoveryFactor", number, "in (0, 1]"],
+  ["maxRecentFailures", count, "at least 1"],
+  ["maxMessageBytes", count, "at least 1"],
+  ["halfOpenMaxInFlight", nullable(count), "at least 1 (or null for unlimited)"],
+  ["probeLeaseSeconds", nullable(number), DURATION],
+];
+const CONFIG_KEYS = CONFIG_FIELDS.map(([name]) => name);
+
+/** A config array (from breakerConfig / configDefaults) as values: NaN is null, 0/1 a boolean. */
+function configValues(n) {
+  const v = Array.from(n, (x) => (Number.isNaN(x) ? null : x));
+  v[5] = v[5] === 1;
+  return v;
+}
+
+let defaults;
+
+/** Reads a config object into values in the core's field order, absent fields as defaults. */
+function readConfig(prefix, value) {
+  defaults ??= configValues(configDefaults());
+  const v = defaults.slice();
+  if (value === undefined || value === null) return v;
+  const o = object(prefix, value);
+  for (const k of keys(prefix, o, CONFIG_KEYS)) {
+    const i = CONFIG_KEYS.indexOf(k);
+    v[i] = CONFIG_FIELDS[i][1](`${prefix}.${k}`, o[k]);
+  }
+  return v;
+}
+
+/** The error for a core rule code (1 + the refused field's index). */
+function ruleError(prefix, code, v) {
+  const field = CONFIG_FIELDS[code - 1];
+  if (field === undefined) return new RangeError(`${prefix} was refused by the core (rule ${code})`);
+  return rangeError(`${prefix}.${field[0]}`, field[2], v[code - 1]);
+}
+
+/** Checks `value` (a config object, or undefined for the defaults) and stages it in the core. */
+function stageConfig(prefix, value) {
+  const v = readConfig(prefix, value);
+  const code = configStage(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9] ?? undefined, v[10] ?? undefined);
+  if (code !== 0) throw ruleError(prefix, code, v);
+}
+
+/** A new breaker (its handle) from a config object. */
+export function createBreaker(config, now) {
+  stageConfig("config", config);
+  return breakerCreate(now);
+}
+
+/** Replaces a breaker's config; throws naming the field, changing nothing, if refused. */
+export function setBreakerConfig(h, config) {
+  stageConfig("config", config);
+  const code = breakerSetConfig(h);
+  if (code === NO_BREAKER) throw disposedError();
+  if (code !== 0) throw ruleError("config", code, readConfig("config", config));
+}
+
+/** The config in force as a plain object, every field present. */
+export function configOf(h) {
+  const n = breakerConfig(h);
+  if (n.length === 0) throw disposedError();
+  const v = configValues(n);
+  const c = {};
+  for (let i = 0; i < CONFIG_KEYS.length; i++) c[CONFIG_KEYS[i]] = v[i];
+  return c;
+}
+
+// ---- outputs --------------------------------------------------------------------------------
+
+/** Counters and rates at `now` as a plain object (layout: bindings-wasm/src/interop.rs). */
+export function metricsOf(h, now) {
+  const m = breakerMetrics(h, now);
+  if (m.length === 0) throw disposedError();
+  return {
+    state: STATES[m[0]],
+    failureCount: m[1],
+    successCount: m[2],
+    totalOperations: m[3],
+    failureRate: m[4],
+    windowCalls: m[5],
+    stateChanges: m[6],
+    timeInCurrentStateMs: m[7],
+    lastFailureTime: m[8] === 1 ? m[9] : null,
+    consecutiveFailures: m[10],
+    rejectedCount: m[11],
+    throttledCount: m[12],
+    neutralCount: m[13],
+    halfOpenAdmitted: m[14],
+    halfOpenSuccesses: m[15],
+    halfOpenInFlight: m[16],
+    recentFailuresCount: m[17],
+  };
+}
+
+/** The failure log, oldest first. */
+export function failuresOf(h) {
+  const times = breakerFailureTimes(h);
+  const texts = breakerFailureTexts(h);
+  const out = new Array(times.length);
+  for (let i = 0; i < times.length; i++) {
+    out[i] = { timestamp: times[i], errorType: texts[3 * i], errorMessage: texts[3 * i + 1], operation: texts[3 * i + 2] };
+  }
+  return out;
+}
+
+const SNAPSHOT_HEAD = 15;
+const SNAPSHOT_KEYS = [
+  "version",
+  "config",
+  "state",
+  "openedAgoNs",
+  "changedAgoNs",
+  "consecutiveFailures",
+  "halfOpen",
+  "counters",
+  "lastFailureTime",
+  "window",
+  "recentFailures",
+];
+const FAILURE_KEYS = ["timestamp", "errorType", "errorMessage", "operation"];
+
+/** The whole state at `now` as a versioned, JSON-safe object. */
+export function snapshotOf(h, now) {
+  const n = breakerSnapshot(h, now);
+  if (n.length === 0) throw disposedError();
+  const window = [];
+  for (let i = SNAPSHOT_HEAD; i + 2 < n.length; i += 3) window.push([n[i], n[i + 1], n[i + 2]]);
+  return {
+    version: snapshotVersion(),
+    config: configOf(h),
+    state: STATES[n[0]],
+    openedAgoNs: n[1],
+    changedAgoNs: n[2],
+    consecutiveFailures: n[3],
+    halfOpen: [n[4], n[5], n[6]],
+    counters: [n[7], n[8], n[9], n[10], n[11], n[12]],
+    lastFailureTime: n[13] === 1 ? n[14] : null,
+    window,
+    recentFailures: failuresOf(h),
+  };
+}
+
+/** A new breaker (its handle) in the state `snapshot` describes, checked field by field. */
+export function restoreBreaker(snapshot, now) {
+  const p = "snapshot";
+  const o = object(p, snapshot);
+  keys(p, o, SNAPSHOT_KEYS);
+  const field = (key, read) => read(`${p}.${key}`, required(p, o, key));
+  const version = field("version", count);
+  const expected = snapshotVersion();
+  if (version !== expected) throw new RangeError(`snapshot.version ${version} is not supported (expected ${expected})`);
+  // Checked (and staged) where it comes, as every field; a later error leaves it staged, which
+  // is harmless: every create, set-config or restore stages its own config first.
+  const config = required(p, o, "config");
+  stageConfig("snapshot.config", config);
+  const state = STATES.indexOf(field("state", string));
+  if (state < 0) throw new TypeError(`${p}.state must be "closed", "open" or "half_open", got another string`);
+  const halfOpen = field("halfOpen", (path, v) => array(path, v, 3, count));
+  const counters = field("counters", (path, v) => array(path, v, 6, whole));
+  const window = field("window", (path, v) => array(path, v, null, (q, b) => array(q, b, 3, whole)));
+  const failures = field("recentFailures", (path, v) =>
+    array(path, v, null, (q, r) => {
+      keys(q, object(q, r), FAILURE_KEYS);
+      const f = (key, read) => read(`${q}.${key}`, required(q, r, key));
+      return [f("timestamp", number), f("errorType", string), f("errorMessage", string), f("operation", string)];
+    }),
+  );
+  const lastFailureTime = field("lastFailureTime", nullable(number));
+  const numbers = [
+    state,
+    field("openedAgoNs", whole),
+    field("changedAgoNs", whole),
+    field("consecutiveFailures", count),
+    ...halfOpen,
+    ...counters,
+    lastFailureTime === null ? 0 : 1,
+    lastFailureTime ?? 0,
+    ...window.flat(),
+  ];
+  // Everything is checked: stage the failure log and restore. Nothing can throw in between.
+  for (const [timestamp, type, message, operation] of failures) restoreStageFailure(timestamp, type, message, operation);
+  const h = breakerRestore(new Float64Array(numbers), now);
+  if (h < 0) throw ruleError("snapshot.config", -h, readConfig("snapshot.config", config));
+  return h;
+}
