@@ -27,7 +27,7 @@ import {
   setBreakerConfig,
   snapshotOf,
 } from "./interop.js";
-import { recover, track, untrack } from "./low_level.js";
+import { defaultClock, recover, track, untrack } from "./low_level.js";
 
 const REASONS = [
   "failure_threshold",
@@ -43,11 +43,6 @@ const REJECTED_OPEN = -1;
 // The transition code of OPEN -> HALF_OPEN (timeout_elapsed): (1 + 1) << 4 | 1 << 2 | 2.
 const OPEN_TO_HALF_OPEN = (2 << 4) | (1 << 2) | 2;
 
-// Bound once: a few ns cheaper per read than `() => performance.now()` (no global lookup).
-const defaultClock =
-  typeof performance === "object" && typeof performance.now === "function"
-    ? performance.now.bind(performance)
-    : Date.now;
 const defaultWallClock = () => Date.now() / 1000;
 
 /** Error codes, as FACT's CacheError codes. */
@@ -119,7 +114,7 @@ function decodeTransition(code, at) {
  * `clock` (monotonic milliseconds, default `performance.now()`), `wallClock` (epoch seconds
  * stamped on failure records, default `Date.now() / 1000`).
  *
- * Footprint: six fields and no per-instance closure; the listener list is created by the
+ * Footprint: five fields and no per-instance closure; the listener list is created by the
  * first `onStateChange`. The breaker's state lives in wasm memory (see README, Memory).
  */
 export class CircuitBreaker {
@@ -134,7 +129,6 @@ export class CircuitBreaker {
       checkFunction(wallClock, "options.wallClock");
     }
     this._h = -1; // handle into the wasm table (-1: none)
-    this._epoch = -1; // the wasm instance the handle belongs to (see low_level.js)
     this._clock = clock;
     this._wallClock = wallClock;
     this._listeners = null; // null until the first onStateChange
@@ -313,7 +307,7 @@ export class CircuitBreaker {
     try {
       return f();
     } catch (err) {
-      throw recover(err);
+      throw recover(err, this);
     }
   }
 
@@ -328,7 +322,7 @@ export class CircuitBreaker {
     try {
       r = breakerTryAcquire(this._h, now);
     } catch (err) {
-      throw recover(err);
+      throw recover(err, this);
     }
     // Odd: -1 (OPEN), -3 (no breaker), or admitted with an OPEN -> HALF_OPEN move.
     if (r % 2 !== 0) {
@@ -344,7 +338,7 @@ export class CircuitBreaker {
     try {
       code = breakerOnSuccess(this._h, permit, now);
     } catch (err) {
-      throw recover(err);
+      throw recover(err, this);
     }
     if (code !== 0) this._emit(this._num(code));
   }
@@ -456,6 +450,6 @@ export function __panicForTest(breaker) {
   try {
     __panicForTestRaw(breaker._h);
   } catch (err) {
-    throw recover(err);
+    throw recover(err, breaker);
   }
 }

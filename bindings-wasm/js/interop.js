@@ -180,10 +180,10 @@ function stageConfig(prefix, value) {
   if (code !== 0) throw ruleError(prefix, code, v);
 }
 
-/** A new breaker (its handle) from a config object. */
-export function createBreaker(config, now) {
+/** A new breaker (its handle: `at` if given) from a config object. */
+export function createBreaker(config, now, at = -1) {
   stageConfig("config", config);
-  return breakerCreate(now);
+  return breakerCreate(now, at);
 }
 
 /** Replaces a breaker's config; throws naming the field, changing nothing, if refused. */
@@ -279,8 +279,8 @@ export function snapshotOf(h, now) {
   };
 }
 
-/** A new breaker (its handle) in the state `snapshot` describes, checked field by field. */
-export function restoreBreaker(snapshot, now) {
+/** A new breaker (its handle: `at` if given) in the state `snapshot` describes, checked field by field. */
+export function restoreBreaker(snapshot, now, at = -1) {
   const p = "snapshot";
   const o = object(p, snapshot);
   keys(p, o, SNAPSHOT_KEYS);
@@ -318,7 +318,7 @@ export function restoreBreaker(snapshot, now) {
   ];
   // Everything is checked: stage the failure log and restore. Nothing can throw in between.
   for (const [timestamp, type, message, operation] of failures) restoreStageFailure(timestamp, type, message, operation);
-  const h = breakerRestore(new Float64Array(numbers), now);
+  const h = breakerRestore(new Float64Array(numbers), now, at);
   if (h < 0) throw ruleError("snapshot.config", -h, readConfig("snapshot.config", config));
   return h;
 }

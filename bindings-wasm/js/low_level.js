@@ -1,63 +1,74 @@
 // The wasm side of the package: which instance is live, and what happens when it traps.
 //
 // Breakers live in the wasm instance's handle table; a JS `CircuitBreaker` holds a handle
-// (`_h`) and the epoch of the instance it belongs to. A Rust panic traps the instance
-// (wasm32-unknown-unknown cannot unwind), so `recover()` turns the trap into a plain `Error`
-// carrying the panic message, snapshots every other live breaker from the trapped instance,
-// starts a fresh instance of the same compiled module and restores them there. Only the
-// breaker whose call panicked is rebuilt from its config (fresh, CLOSED). Permits issued
-// before the panic become stale (their outcomes are counted but move no state).
+// (`_h`). A Rust panic traps the instance (wasm32-unknown-unknown cannot unwind), so
+// `recover()` turns the trap into a plain `Error` carrying the panic message, snapshots every
+// breaker still in the trapped instance's table, starts a fresh instance of the same compiled
+// module and restores each one there *at the same handle*: the JS objects and their
+// finalisers stay valid without being tracked one by one. The breaker whose call panicked is
+// rebuilt from its config (fresh, CLOSED). Permits issued before the panic become stale
+// (their outcomes are counted but move no state).
+//
+// Snapshots are taken and restored on each breaker's own clock. Breakers on the default clock
+// need no bookkeeping for that; those with an injected clock are remembered (weakly) so that
+// their clock can be found.
 
-import { __reinitSync, breakerDispose, takePanicMessage } from "./pkg/fact_resilience_wasm.js";
+import { __reinitSync, breakerDispose, liveHandles, takePanicMessage } from "./pkg/fact_resilience_wasm.js";
 import { createBreaker, restoreBreaker, snapshotOf } from "./interop.js";
 
-let epoch = 0;
-let live = [];
-let pruneAt = 64;
+// Bound once: a few ns cheaper per read than `() => performance.now()` (no global lookup).
+export const defaultClock =
+  typeof performance === "object" && typeof performance.now === "function"
+    ? performance.now.bind(performance)
+    : Date.now;
 
-// Runtimes without WeakRef (Cloudflare Workers) keep breakers strongly until dispose():
-// breakers there are usually module-level and live as long as the isolate anyway.
+// Runtimes without WeakRef (Cloudflare Workers) keep breakers with an injected clock strongly
+// until dispose(): breakers there are usually module-level and live as long as the isolate.
 const HAS_WEAKREF = typeof WeakRef === "function";
 const Ref = HAS_WEAKREF
-    ? WeakRef
-    : class StrongRef {
-        constructor(value) {
-          this.value = value;
-        }
-        deref() {
-          return this.value;
-        }
-      };
+  ? WeakRef
+  : class StrongRef {
+      constructor(value) {
+        this.value = value;
+      }
+      deref() {
+        return this.value;
+      }
+    };
+
+let ownClocks = []; // Refs to breakers with an injected clock
+let pruneAt = 64;
 
 const finalizer =
   typeof FinalizationRegistry === "function"
-    ? new FinalizationRegistry((held) => {
-        // held = epoch * 2^32 + handle; a handle of a replaced instance means nothing now.
-        if (Math.floor(held / 4294967296) === epoch) breakerDispose(held % 4294967296);
-      })
+    ? new FinalizationRegistry((handle) => breakerDispose(handle))
     : { register() {}, unregister() {} };
 
-/** Starts tracking a breaker whose `_h` was just set on the live instance. */
+/** Starts tracking a breaker whose `_h` was just set. */
 export function track(breaker) {
-  breaker._epoch = epoch;
-  finalizer.register(breaker, epoch * 4294967296 + breaker._h, breaker);
-  live.push(new Ref(breaker));
-  if (live.length >= pruneAt) {
-    live = live.filter((r) => r.deref() !== undefined && r.deref()._h >= 0);
-    pruneAt = Math.max(64, live.length * 2);
+  finalizer.register(breaker, breaker._h, breaker);
+  if (breaker._clock !== defaultClock) {
+    ownClocks.push(new Ref(breaker));
+    if (ownClocks.length >= pruneAt) {
+      ownClocks = ownClocks.filter((r) => r.deref() !== undefined && r.deref()._h >= 0);
+      pruneAt = Math.max(64, ownClocks.length * 2);
+    }
   }
 }
 
 /** Stops tracking and frees a breaker. */
 export function untrack(breaker) {
   finalizer.unregister(breaker);
-  if (breaker._epoch === epoch) breakerDispose(breaker._h);
+  breakerDispose(breaker._h);
   breaker._h = -1;
-  if (!HAS_WEAKREF) live = live.filter((r) => r.deref() !== breaker);
+  if (!HAS_WEAKREF) ownClocks = ownClocks.filter((r) => r.deref() !== breaker);
 }
 
-/** The error to throw for `err` raised by a wasm call; recovers the instance after a trap. */
-export function recover(err) {
+/**
+ * The error to throw for `err` raised by a wasm call made for `breaker`; recovers the
+ * instance after a trap.
+ */
+export function recover(err, breaker) {
   if (!(err instanceof WebAssembly.RuntimeError)) return err;
   let message;
   try {
@@ -65,30 +76,43 @@ export function recover(err) {
   } catch {
     message = undefined;
   }
-  const survivors = [];
-  for (const ref of live) {
+  const clocks = new Map();
+  for (const ref of ownClocks) {
     const b = ref.deref();
-    if (b === undefined || b._epoch !== epoch) continue;
+    if (b !== undefined && b._h >= 0) clocks.set(b._h, b._clock);
+  }
+  const moving = [];
+  for (const h of liveHandles()) {
+    const clock = clocks.get(h) ?? defaultClock;
     let snap = null;
     try {
-      snap = snapshotOf(b._h, b._clock());
+      snap = snapshotOf(h, clock());
     } catch {
-      snap = null; // the breaker that panicked is gone from the table
+      snap = null;
     }
-    finalizer.unregister(b);
-    survivors.push([b, snap]);
+    moving.push([h, clock, snap]);
   }
-  epoch += 1;
-  live = [];
   __reinitSync();
-  for (const [b, snap] of survivors) {
-    const now = b._clock();
+  for (const [h, clock, snap] of moving) {
+    const now = clock();
     try {
-      b._h = snap === null ? createBreaker(b._configInput, now) : restoreBreaker(snap, now);
+      if (snap === null) createBreaker(undefined, now, h);
+      else restoreBreaker(snap, now, h);
     } catch {
-      b._h = createBreaker(undefined, now);
+      createBreaker(undefined, now, h);
     }
-    track(b);
+  }
+  // The breaker whose call panicked was out of the table: rebuild it from its config.
+  if (breaker !== undefined && breaker._h >= 0) {
+    const h = breaker._h;
+    if (!moving.some(([m]) => m === h)) {
+      const now = breaker._clock();
+      try {
+        createBreaker(breaker._configInput, now, h);
+      } catch {
+        createBreaker(undefined, now, h);
+      }
+    }
   }
   const e = new Error(
     `fact-resilience: the wasm core panicked: ${message ?? err.message}. ` +

@@ -34,11 +34,12 @@ fn permit(bits: f64) -> Permit {
     Permit::from_bits(bits as u64)
 }
 
-/// A new CLOSED breaker with the staged config (`configStage`); returns its handle.
+/// A new CLOSED breaker with the staged config (`configStage`); returns its handle, which is
+/// `at` when `at >= 0` (the JS layer moving breakers to a fresh instance after a panic).
 #[wasm_bindgen(js_name = breakerCreate)]
-pub fn create(now_ms: f64) -> i32 {
+pub fn create(now_ms: f64, at: i32) -> i32 {
     match Breaker::new(take_staged(), instant(now_ms)) {
-        Ok(b) => registry::insert(b) as i32,
+        Ok(b) => registry::insert_at(b, at) as i32,
         Err(e) => -error_code(&e), // not reached: staging validated the config
     }
 }
@@ -63,13 +64,14 @@ pub fn restore_stage_failure(
 
 /// A breaker in the state a snapshot describes, rebased onto this clock: `numbers` in
 /// [`crate::interop::SNAPSHOT_LAYOUT`] order, the staged config and staged failure records.
-/// Returns the handle, or `-code` of a refused config field.
+/// Returns the handle (`at` when `at >= 0`, as for `breakerCreate`), or `-code` of a refused
+/// config field.
 #[wasm_bindgen(js_name = breakerRestore)]
-pub fn restore(numbers: &[f64], now_ms: f64) -> i32 {
+pub fn restore(numbers: &[f64], now_ms: f64, at: i32) -> i32 {
     let failures = STAGED_FAILURES.take();
     let snapshot = snapshot_from_numbers(numbers, take_staged(), failures);
     match Breaker::restore(snapshot, instant(now_ms)) {
-        Ok(b) => registry::insert(b) as i32,
+        Ok(b) => registry::insert_at(b, at) as i32,
         // Not reached: the version is ours and staging validated the config.
         Err(_) => -(crate::config::FIELDS.len() as i32 + 1),
     }
@@ -246,6 +248,13 @@ pub fn snapshot(handle: u32, now_ms: f64) -> Vec<f64> {
         snapshot_to_numbers(&b.snapshot(instant(now_ms)))
     })
     .unwrap_or_default()
+}
+
+/// The handles of the breakers in the table, ascending (after a panic: the breakers to move;
+/// the one whose call panicked is not among them).
+#[wasm_bindgen(js_name = liveHandles)]
+pub fn live_handles() -> Vec<u32> {
+    registry::handles()
 }
 
 /// How many breakers this instance holds.

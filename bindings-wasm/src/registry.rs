@@ -2,8 +2,9 @@
 //! the JS layer frees it (explicitly or through a `FinalizationRegistry`).
 //!
 //! Why handles and not a wasm-bindgen class: after a panic the JS layer replaces the wasm
-//! instance, and a handle can be checked against the instance it came from, while a class's
-//! pointer and finaliser would silently point into the new instance's memory.
+//! instance and moves every breaker to the *same* handle in the new one ([`insert_at`]), so
+//! the JS objects (and their finalisers) stay valid without being tracked one by one, while
+//! a class's pointer would silently point into the new instance's memory.
 //!
 //! Panic containment: a call takes its breaker *out* of the table, runs, and puts it back, so
 //! the table is never borrowed while core code runs. If the core panics (a trap on
@@ -39,6 +40,33 @@ pub fn insert(breaker: Breaker) -> u32 {
             t.slots.push(entry);
             (t.slots.len() - 1) as u32
         }
+    })
+}
+
+/// Stores a breaker at `handle` if `handle >= 0` (growing the table; the slot must be free),
+/// else anywhere; returns its handle. Moving breakers in ascending handle order keeps this
+/// linear.
+pub fn insert_at(breaker: Breaker, handle: i32) -> u32 {
+    let Ok(h) = u32::try_from(handle) else {
+        return insert(breaker);
+    };
+    TABLE.with_borrow_mut(|t| {
+        while t.slots.len() <= h as usize {
+            t.free.push(t.slots.len() as u32);
+            t.slots.push(None);
+        }
+        t.free.retain(|&f| f != h);
+        t.slots[h as usize] = Some(Box::new(breaker));
+    });
+    h
+}
+
+/// The handles in use, ascending.
+pub fn handles() -> Vec<u32> {
+    TABLE.with_borrow(|t| {
+        (0..t.slots.len() as u32)
+            .filter(|&h| t.slots[h as usize].is_some())
+            .collect()
     })
 }
 
@@ -95,6 +123,29 @@ mod tests {
         assert_eq!(with(b, |b| b.state()), Some(State::Closed));
         remove(b);
         remove(c);
+        assert_eq!(len(), 0);
+    }
+
+    #[test]
+    fn breakers_can_be_placed_at_a_given_handle() {
+        // Each test thread has its own table.
+        let new = || Breaker::new(Config::default(), Instant::ZERO).unwrap();
+        assert_eq!(insert_at(new(), 3), 3);
+        assert_eq!(insert_at(new(), 5), 5);
+        assert_eq!(handles(), [3, 5]);
+        // The gaps below are free and reused; -1 means anywhere.
+        let mut more = [
+            insert(new()),
+            insert_at(new(), -1),
+            insert(new()),
+            insert(new()),
+        ];
+        more.sort_unstable();
+        assert_eq!(more, [0, 1, 2, 4]);
+        assert_eq!(insert(new()), 6);
+        for h in handles() {
+            remove(h);
+        }
         assert_eq!(len(), 0);
     }
 }
