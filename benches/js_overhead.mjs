@@ -2,6 +2,7 @@
 // Each scenario runs ROUNDS interleaved rounds of ITER awaited calls per library; the table
 // shows medians in ns per call over a direct `await fn()` baseline. Memory: JS heap (after GC)
 // plus wasm linear memory growth, per breaker, over 10,000 instances.
+// Ends with a summary against the issue's targets (ratios to this run's opossum and cockatiel).
 // Run with `make bench-js` (node --expose-gc benches/js_overhead.mjs).
 import { createRequire } from "node:module";
 import { CircuitBreaker, ResilientCache } from "../bindings-wasm/js/entry/node.js";
@@ -133,4 +134,12 @@ console.log(`  fact-resilience (default config, 60 window buckets) ${fmt(memOurs
 console.log(`  fact-resilience (windowBuckets: 10)                 ${fmt(memOursSmall.bytes)} B`);
 console.log(`  cockatiel                                           ${fmt(memCock.bytes)} B`);
 console.log(`  opossum                                             ${fmt(memOpossum.bytes)} B`);
+const oursNs = closed["fact-resilience"];
+const yes = (ok) => (ok ? "met" : "NOT met");
+console.log("\ntargets (issue)");
+console.log(`  async closed success < cockatiel: ${fmt(oursNs)} vs ${fmt(closed.cockatiel)} ns (${(oursNs / closed.cockatiel).toFixed(2)}x) ${yes(oursNs < closed.cockatiel)}`);
+console.log(`  async closed success <= 0.2x opossum: ${(oursNs / closed.opossum).toFixed(3)}x (opossum ${fmt(closed.opossum)} ns here; ${(oursNs / 1634).toFixed(3)}x the issue's 1,634 ns) ${yes(oursNs <= 0.2 * closed.opossum)}`);
+console.log(`  open fast-fail (fallback) <= 0.1x opossum: ${(open["fact-resilience (ResilientCache fallback)"] / open.opossum).toFixed(3)}x ${yes(open["fact-resilience (ResilientCache fallback)"] <= 0.1 * open.opossum)}`);
+console.log(`  closed, 10% failures < cockatiel: ${(ten["fact-resilience"] / ten.cockatiel).toFixed(2)}x ${yes(ten["fact-resilience"] < ten.cockatiel)}`);
+console.log(`  memory per breaker < cockatiel: ${fmt(memOurs.bytes)} vs ${fmt(memCock.bytes)} B ${yes(memOurs.bytes < memCock.bytes)}`);
 console.log(`\nJSON ${JSON.stringify({ closed, open, ten, memory: { ours: memOurs.bytes, oursWindow10: memOursSmall.bytes, cockatiel: memCock.bytes, opossum: memOpossum.bytes } })}`);
