@@ -77,7 +77,10 @@ class RedisCacheManager:
 
     Entries are Redis hashes at ``"{prefix}:{query_hash}"`` (fields ``content``,
     ``created_at``, ``access_count``), optionally expiring after ``ttl_seconds``. Each Redis
-    round trip is bounded by ``op_timeout`` seconds; ``invalidate_by_prefix`` (SCAN + DEL in
+    round trip is bounded by ``op_timeout`` seconds, waiting for one of ``max_in_flight``
+    slots included: at most that many commands are in flight at once, which also bounds the
+    reconnect storm after a restart (200 concurrent calls on a cold client would open 200
+    connections, too many to finish within 50 ms; 32 do). ``invalidate_by_prefix`` (SCAN + DEL in
     batches of ``scan_batch``) is bounded per round trip and by ``max(1 s, 20 x op_timeout)`` in
     total. Errors are raised as `CacheBackendError` / `CacheBackendTimeout` naming the
     operation; ``get`` does not swallow them (unlike FACT's in-memory manager), so the breaker
@@ -92,6 +95,7 @@ class RedisCacheManager:
         op_timeout: float = 0.05,
         ttl_seconds: Optional[float] = None,
         scan_batch: int = 500,
+        max_in_flight: Optional[int] = 32,
     ) -> None:
         if not isinstance(prefix, str) or not prefix:
             raise ValueError("prefix must be a non-empty str")
@@ -101,6 +105,11 @@ class RedisCacheManager:
             raise ValueError(f"ttl_seconds must be > 0 or None, got {ttl_seconds!r}")
         if scan_batch < 1:
             raise ValueError(f"scan_batch must be >= 1, got {scan_batch!r}")
+        if max_in_flight is not None and max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be >= 1 or None, got {max_in_flight!r}")
+        self.max_in_flight = max_in_flight
+        self._slots: Optional[asyncio.Semaphore] = None
+        self._slots_loop: Optional[asyncio.AbstractEventLoop] = None
         self.client = client
         self.prefix = prefix
         self.op_timeout = float(op_timeout)
@@ -122,21 +131,28 @@ class RedisCacheManager:
         prefix: str = "fact_v1",
         op_timeout: float = 0.05,
         ttl_seconds: Optional[float] = None,
+        max_in_flight: int = 32,
         **redis_kwargs: Any,
     ) -> RedisCacheManager:
         """A manager with its own client for ``url`` (``redis://127.0.0.1:6379/0``).
 
-        Unless overridden in ``redis_kwargs``: connecting is bounded by ``op_timeout``, a
+        Unless overridden in ``redis_kwargs``: connecting is bounded by ``op_timeout``; a
         command retries once at once on a connection error (a pooled connection the server
-        closed while it restarted; no backoff sleeps, since the breaker is the retry policy),
-        and the pool holds up to 1024 connections (redis-py's default of 100 refuses the
-        101st concurrent call).
+        closed while it restarted; no backoff sleeps, since the breaker is the retry policy);
+        and the pool may hold 1024 connections (``max_in_flight`` keeps the number in use far
+        lower; redis-py's default of 100 would refuse the 101st concurrent call).
         """
         redis_kwargs.setdefault("socket_connect_timeout", op_timeout)
-        redis_kwargs.setdefault("max_connections", 1024)
         redis_kwargs.setdefault("retry", Retry(NoBackoff(), 1))
+        redis_kwargs.setdefault("max_connections", 1024)
         client = Redis.from_url(url, **redis_kwargs)
-        return cls(client, prefix=prefix, op_timeout=op_timeout, ttl_seconds=ttl_seconds)
+        return cls(
+            client,
+            prefix=prefix,
+            op_timeout=op_timeout,
+            ttl_seconds=ttl_seconds,
+            max_in_flight=max_in_flight,
+        )
 
     # ---- keys ---------------------------------------------------------------------------
 
@@ -150,9 +166,25 @@ class RedisCacheManager:
 
     # ---- operations ---------------------------------------------------------------------
 
+    def _gate(self) -> Optional[asyncio.Semaphore]:
+        if self.max_in_flight is None:
+            return None
+        loop = asyncio.get_running_loop()
+        if self._slots is None or self._slots_loop is not loop:
+            self._slots, self._slots_loop = asyncio.Semaphore(self.max_in_flight), loop
+        return self._slots
+
     async def _bounded(self, operation: str, call: Awaitable[_T], timeout: float) -> _T:
+        gate = self._gate()
+
+        async def run() -> _T:
+            if gate is None:
+                return await call
+            async with gate:
+                return await call
+
         try:
-            return await asyncio.wait_for(call, timeout)
+            return await asyncio.wait_for(run(), timeout)
         except asyncio.TimeoutError:
             self.timeouts += 1
             raise CacheBackendTimeout(
