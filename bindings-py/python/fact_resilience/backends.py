@@ -15,8 +15,9 @@ import asyncio
 import contextlib
 import hashlib
 import time
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Optional, TypeVar
 
 from redis.asyncio import Redis
@@ -174,14 +175,18 @@ class RedisCacheManager:
             self._slots, self._slots_loop = asyncio.Semaphore(self.max_in_flight), loop
         return self._slots
 
-    async def _bounded(self, operation: str, call: Awaitable[_T], timeout: float) -> _T:
+    async def _bounded(
+        self, operation: str, call: Callable[[], Awaitable[_T]], timeout: float
+    ) -> _T:
+        # `call` makes the command only once a slot is free, so a timeout while waiting for
+        # a slot leaves no coroutine behind un-awaited.
         gate = self._gate()
 
         async def run() -> _T:
             if gate is None:
-                return await call
+                return await call()
             async with gate:
-                return await call
+                return await call()
 
         try:
             return await asyncio.wait_for(run(), timeout)
@@ -207,14 +212,14 @@ class RedisCacheManager:
         pipe.hset(key, mapping={"content": content, "created_at": repr(now), "access_count": 0})
         if self.ttl_seconds is not None:
             pipe.pexpire(key, max(1, int(self.ttl_seconds * 1000)))
-        await self._bounded("store", pipe.execute(), self.op_timeout)
+        await self._bounded("store", pipe.execute, self.op_timeout)
         self.stores += 1
         return RedisCacheEntry(content, now, 0, self.prefix, query_hash)
 
     async def get(self, query_hash: str) -> Optional[RedisCacheEntry]:
         """The entry (its ``access_count`` raised by 1), or None on a miss."""
         raw = await self._bounded(
-            "get", self._get_script(keys=[self.key(query_hash)]), self.op_timeout
+            "get", lambda: self._get_script(keys=[self.key(query_hash)]), self.op_timeout
         )
         if raw is None:
             self.misses += 1
@@ -234,7 +239,9 @@ class RedisCacheManager:
         keys = [self.key(h) for h in query_hashes]
         if not keys:
             return 0
-        n = int(await self._bounded("invalidate", self.client.delete(*keys), self.op_timeout))
+        n = int(
+            await self._bounded("invalidate", lambda: self.client.delete(*keys), self.op_timeout)
+        )
         self.invalidations += n
         return n
 
@@ -253,13 +260,14 @@ class RedisCacheManager:
                 raise CacheBackendTimeout(
                     "invalidate_by_prefix", "redis invalidate_by_prefix ran past its deadline"
                 )
-            step = self.client.scan(cursor=cursor, match=pattern, count=self.scan_batch)
             cursor, keys = await self._bounded(
-                "invalidate_by_prefix", step, min(self.op_timeout, left)
+                "invalidate_by_prefix",
+                partial(self.client.scan, cursor=cursor, match=pattern, count=self.scan_batch),
+                min(self.op_timeout, left),
             )
             if keys:
                 n = await self._bounded(
-                    "invalidate_by_prefix", self.client.delete(*keys), self.op_timeout
+                    "invalidate_by_prefix", partial(self.client.delete, *keys), self.op_timeout
                 )
                 removed += int(n)
             if int(cursor) == 0:

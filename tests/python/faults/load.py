@@ -47,7 +47,9 @@ SOAK = os.environ.get("FACT_SOAK", "") not in ("", "0")
 class TracedRedisCacheManager(RedisCacheManager):
     """`RedisCacheManager` that marks, for the current task, that a call reached Redis."""
 
-    async def _bounded(self, operation: str, call: Awaitable[_T], timeout: float) -> _T:
+    async def _bounded(
+        self, operation: str, call: Callable[[], Awaitable[_T]], timeout: float
+    ) -> _T:
         mark = REACHED.get(None)
         if mark is not None:
             mark[0] = True
