@@ -25,7 +25,7 @@ develop-python: venv-python
 # The fault-injection suite (tests/python/faults/) starts its own redis-server from Debian's
 # package; it is never started as a service here. CI runs as root.
 setup-redis:
-	@command -v redis-server >/dev/null || (apt-get update && apt-get install -y redis-server)
+	@command -v redis-server >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server)
 
 # FACT_SOAK=1 runs each fault for minutes instead of seconds.
 test-python: develop-python setup-redis
