@@ -9,20 +9,17 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use std::time::Duration;
 
-/// FACT's named presets as `{name: {field: value}}`, in the guide's order.
+/// FACT's named presets as `{name: CircuitBreakerConfig}`, in the guide's order.
 #[pyfunction]
 pub fn presets(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let out = PyDict::new(py);
     for name in PRESETS {
-        let c = Config::preset(name).expect("every listed preset exists");
-        let d = PyDict::new(py);
-        d.set_item("failure_threshold", c.failure_threshold)?;
-        d.set_item("success_threshold", c.success_threshold)?;
-        d.set_item("timeout_seconds", c.timeout_seconds)?;
-        d.set_item("rolling_window_seconds", c.rolling_window_seconds)?;
-        d.set_item("gradual_recovery", c.gradual_recovery)?;
-        d.set_item("recovery_factor", c.recovery_factor)?;
-        out.set_item(name, d)?;
+        let core = Config::preset(name).expect("every listed preset exists");
+        let config = PyConfig::from_fields(Fields {
+            core,
+            ..Fields::default()
+        });
+        out.set_item(name, Py::new(py, config)?)?;
     }
     Ok(out)
 }

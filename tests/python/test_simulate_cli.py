@@ -123,9 +123,12 @@ def test_table_lists_configs_side_by_side() -> None:
 
 def test_presets_are_facts() -> None:
     p = presets()
-    assert p["production"]["failure_threshold"] == 10
-    assert p["development"]["gradual_recovery"] is False
-    assert p["high_traffic"]["rolling_window_seconds"] == 600.0
+    assert list(p) == ["development", "production", "high_traffic"]
+    assert p["production"].failure_threshold == 10
+    assert p["production"].recovery_factor == 0.3
+    assert p["development"].gradual_recovery is False
+    assert p["high_traffic"].rolling_window_seconds == 600.0
+    assert p["production"].health_check_interval == 30.0  # the Python-only fields default
 
 
 def test_plot_is_an_svg_with_a_band_and_a_curve_per_config(tmp_path: Path) -> None:

@@ -48,8 +48,8 @@ def get_error_class() -> type[BaseException]:
     """The exception class raised for refused calls by breakers without their own."""
 
 def _panic_for_tests() -> None: ...
-def presets() -> dict[str, dict[str, Any]]:
-    """FACT's named presets (`development`, `production`, `high_traffic`) as field dicts."""
+def presets() -> dict[str, CircuitBreakerConfig]:
+    """FACT's named presets (`development`, `production`, `high_traffic`), as new configs."""
 
 def simulate_scenario(
     config: CircuitBreakerConfig,

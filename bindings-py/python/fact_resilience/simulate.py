@@ -119,7 +119,7 @@ def _configs(args: argparse.Namespace) -> list[tuple[str, Any]]:
     for name in args.preset:
         if name not in presets:
             raise UsageError(f"unknown preset {name!r} (choose from {', '.join(presets)})")
-        configs.append((name, _make(presets[name], f"preset {name}")))
+        configs.append((name, presets[name]))
     for path in args.config:
         configs.extend(_config_file(Path(path)))
     flags = {f: getattr(args, f) for f in FLAG_FIELDS if getattr(args, f) is not None}
