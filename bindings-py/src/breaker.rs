@@ -1,26 +1,23 @@
-//! `CacheCircuitBreaker` (native half) and `Permit`.
+//! `CacheCircuitBreaker` (native half): the class, its construction and its methods.
 //!
 //! The core `Breaker` sits behind a lock that is held only inside core calls: never while
 //! Python code runs (the operation, a clock callable, a listener, an error class), so a
 //! re-entrant call or a GIL switch cannot deadlock. Decisions (admission, outcomes,
 //! transitions, metrics) are the core's; this file converts arguments and results, and the
-//! Python subclass in `_async.py` only awaits.
+//! Python subclass in `_async.py` only awaits. The steps of one guarded call are in
+//! `calls.rs`, the listeners in `listeners.rs`, and `Permit` in `permit.rs`.
 
 use crate::clock::{ClockSource, WallClock};
 use crate::config::{Fields, PyConfig};
 use crate::errors::{self, type_error};
-use crate::interop::{self, log_error, reason_str, state_member};
+use crate::interop::{self, state_member};
+use crate::listeners::Listeners;
 use crate::metrics::PyMetrics;
-use fact_resilience_core::{
-    Breaker, Failure, Instant, Permit, Rejection, State, Transition, wall_clock_seconds,
-};
-use pyo3::exceptions::{PyException, PyRuntimeError, PyTypeError};
+use crate::permit::PyPermit;
+use fact_resilience_core::{Breaker, Instant, Permit, State};
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
-use std::borrow::Cow;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard};
 
 /// The state guarded by the breaker's lock.
 struct Inner {
@@ -46,64 +43,6 @@ impl Inner {
     }
 }
 
-/// Leave to run one call, from `CacheCircuitBreaker.acquire()`. Report its outcome exactly
-/// once with `record_success`, `record_failure` or `record_neutral`.
-#[pyclass(frozen, module = "fact_resilience", name = "Permit")]
-pub struct PyPermit {
-    bits: u64,
-    operation: Py<PyAny>,
-    spent: AtomicBool,
-}
-
-#[pymethods]
-impl PyPermit {
-    /// Whether this call is a HALF_OPEN probe.
-    #[getter]
-    fn probe(&self) -> bool {
-        Permit::from_bits(self.bits).is_probe()
-    }
-
-    /// The breaker generation this permit was issued in.
-    #[getter]
-    fn generation(&self) -> u64 {
-        Permit::from_bits(self.bits).generation()
-    }
-
-    /// The operation name given to `acquire`.
-    #[getter]
-    fn operation(&self, py: Python<'_>) -> Py<PyAny> {
-        self.operation.clone_ref(py)
-    }
-
-    /// Whether an outcome was already reported.
-    #[getter]
-    fn reported(&self) -> bool {
-        self.spent.load(Ordering::Acquire)
-    }
-
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "Permit(operation={}, probe={}, generation={}, reported={})",
-            self.operation.bind(py).repr()?,
-            self.probe(),
-            self.generation(),
-            self.reported()
-        ))
-    }
-}
-
-impl PyPermit {
-    fn take(&self) -> PyResult<Permit> {
-        if self.spent.swap(true, Ordering::AcqRel) {
-            Err(PyRuntimeError::new_err(
-                "this permit's outcome was already reported",
-            ))
-        } else {
-            Ok(Permit::from_bits(self.bits))
-        }
-    }
-}
-
 /// The native half of `CacheCircuitBreaker`; `fact_resilience.CacheCircuitBreaker` subclasses
 /// it and adds the `async` methods.
 ///
@@ -120,11 +59,11 @@ impl PyPermit {
 )]
 pub struct PyBreaker {
     inner: spin::mutex::SpinMutex<Inner>,
-    clock: ClockSource,
-    wall: WallClock,
-    error_class: Option<Py<PyAny>>,
-    neutral: Py<PyTuple>,
-    listeners: Mutex<Vec<Py<PyAny>>>,
+    pub(crate) clock: ClockSource,
+    pub(crate) wall: WallClock,
+    pub(crate) error_class: Option<Py<PyAny>>,
+    pub(crate) neutral: Py<PyTuple>,
+    pub(crate) listeners: Listeners,
 }
 
 impl PyBreaker {
@@ -133,208 +72,12 @@ impl PyBreaker {
         self.inner.lock()
     }
 
-    fn lock_listeners(&self) -> MutexGuard<'_, Vec<Py<PyAny>>> {
-        self.listeners.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// Runs `f` on the locked core at the current time, with the config synced first.
     #[inline]
-    fn with<R>(&self, now: Instant, f: impl FnOnce(&mut Breaker, Instant) -> R) -> R {
+    pub(crate) fn with<R>(&self, now: Instant, f: impl FnOnce(&mut Breaker, Instant) -> R) -> R {
         let mut g = self.lock();
         g.sync_config();
         f(&mut g.core, now)
-    }
-
-    /// The time for reporting an outcome. A failing clock callable must not lose the outcome,
-    /// so its error is logged and the core's latest instant is used (earlier instants are
-    /// clamped to it).
-    fn now_for_outcome(&self, py: Python<'_>) -> Instant {
-        self.clock.now(py).unwrap_or_else(|e| {
-            log_error(
-                py,
-                "clock %r failed; using the latest time seen",
-                &self.clock_obj(py),
-                e,
-            );
-            Instant::ZERO
-        })
-    }
-
-    fn clock_obj<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
-        match &self.clock {
-            ClockSource::Callable(f) => f.bind(py).clone(),
-            _ => py.None().into_bound(py),
-        }
-    }
-
-    /// Asks the core for a permit, returning any transition (a due OPEN -> HALF_OPEN) apart.
-    #[inline]
-    fn try_acquire(
-        &self,
-        py: Python<'_>,
-    ) -> PyResult<(Result<Permit, Rejection>, Option<Transition>)> {
-        let now = self.clock.now(py)?;
-        Ok(self.with(now, |b, now| {
-            let moved = b.poll(now);
-            let r = b.try_acquire(now);
-            let moved = moved.or_else(|| r.as_ref().ok().and_then(Permit::transition));
-            (r, moved)
-        }))
-    }
-
-    /// Admits or raises the rejection error.
-    #[inline]
-    fn acquire_or_raise(&self, py: Python<'_>, operation: &Bound<'_, PyAny>) -> PyResult<Permit> {
-        let (r, moved) = self.try_acquire(py)?;
-        self.notify(py, moved);
-        r.map_err(|rej| self.rejection(py, rej, operation))
-    }
-
-    fn rejection(&self, py: Python<'_>, rej: Rejection, operation: &Bound<'_, PyAny>) -> PyErr {
-        errors::rejection_error(py, self.error_class.as_ref(), rej, operation)
-    }
-
-    #[inline]
-    fn succeed(&self, py: Python<'_>, permit: Permit) {
-        let now = self.now_for_outcome(py);
-        let moved = self.with(now, |b, now| b.on_success(permit, now));
-        self.notify(py, moved);
-    }
-
-    fn neutral(&self, py: Python<'_>, permit: Permit) {
-        let now = self.now_for_outcome(py);
-        self.with(now, |b, now| b.on_neutral(permit, now));
-    }
-
-    /// Whether `exc` is neither success nor failure: not an `Exception`, or one of
-    /// `neutral_exceptions`.
-    fn is_neutral(&self, py: Python<'_>, exc: &Bound<'_, PyAny>) -> bool {
-        !exc.is_instance_of::<PyException>()
-            || exc.is_instance(self.neutral.bind(py)).unwrap_or(false)
-    }
-
-    /// Records `exc` as a failure of `operation`.
-    fn fail(
-        &self,
-        py: Python<'_>,
-        permit: Permit,
-        exc: &Bound<'_, PyAny>,
-        operation: &Bound<'_, PyAny>,
-    ) {
-        let ty = exc.get_type();
-        let error_type = text(ty.name().map(|n| n.into_any()), "<unknown>");
-        let error_message = text(exc.str().map(|s| s.into_any()), "<unprintable exception>");
-        let op = text(operation.str().map(|s| s.into_any()), "<operation>");
-        let timestamp = self.wall.now(py).unwrap_or_else(|e| {
-            log_error(
-                py,
-                "wall_clock %r failed; using time.time()",
-                &py.None().into_bound(py),
-                e,
-            );
-            wall_clock_seconds()
-        });
-        let failure = Failure {
-            error_type: &error_type,
-            error_message: &error_message,
-            operation: &op,
-            timestamp,
-        };
-        let now = self.now_for_outcome(py);
-        let moved = self.with(now, |b, now| b.on_failure(permit, &failure, now));
-        self.notify(py, moved);
-    }
-
-    /// Reports `exc`: neutral or failure. Returns whether it counted as a failure.
-    fn report_exception(
-        &self,
-        py: Python<'_>,
-        permit: Permit,
-        exc: &Bound<'_, PyAny>,
-        operation: &Bound<'_, PyAny>,
-    ) -> bool {
-        if self.is_neutral(py, exc) {
-            self.neutral(py, permit);
-            false
-        } else {
-            self.fail(py, permit, exc, operation);
-            true
-        }
-    }
-
-    /// Calls the listeners with `(from_state, to_state, reason)`, outside every lock. A
-    /// listener that raises is logged and the others still run.
-    fn notify(&self, py: Python<'_>, moved: Option<Transition>) {
-        let Some(t) = moved else { return };
-        let listeners: Vec<Py<PyAny>> = {
-            let l = self.lock_listeners();
-            if l.is_empty() {
-                return;
-            }
-            l.iter().map(|f| f.clone_ref(py)).collect()
-        };
-        let args = (|| -> PyResult<_> {
-            Ok((
-                state_member(py, t.from)?,
-                state_member(py, t.to)?,
-                reason_str(py, t.reason),
-            ))
-        })();
-        let args = match args {
-            Ok(a) => a,
-            Err(e) => {
-                log_error(
-                    py,
-                    "cannot notify listeners %r",
-                    &py.None().into_bound(py),
-                    e,
-                );
-                return;
-            }
-        };
-        for f in listeners {
-            let f = f.bind(py);
-            if let Err(e) = f.call1(args.clone()) {
-                log_error(py, "state-change listener %r raised", f, e);
-            }
-        }
-    }
-
-    /// Runs `operation(*args, **kwargs)` on an already granted permit.
-    fn run_sync<'py>(
-        &self,
-        py: Python<'py>,
-        permit: Permit,
-        operation: &Bound<'py, PyAny>,
-        operation_name: &Bound<'py, PyAny>,
-        args: &Bound<'py, PyTuple>,
-        kwargs: Option<&Bound<'py, PyDict>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        // Zero arguments (the common case) take the vectorcall path.
-        let result = if args.is_empty() && kwargs.is_none_or(|k| k.is_empty()) {
-            operation.call0()
-        } else {
-            operation.call(args, kwargs)
-        };
-        match result {
-            Ok(v) => {
-                if v.get_type().is(interop::coroutine_type(py)?) {
-                    let _ = v.call_method0("close");
-                    self.neutral(py, permit);
-                    return Err(PyTypeError::new_err(format!(
-                        "operation {} returned a coroutine: use `await breaker.execute(...)` \
-                         for async operations",
-                        operation_name.repr()?
-                    )));
-                }
-                self.succeed(py, permit);
-                Ok(v)
-            }
-            Err(e) => {
-                self.report_exception(py, permit, e.value(py), operation_name);
-                Err(e)
-            }
-        }
     }
 
     /// Builds a breaker (used by `__new__` and by the wrapper's default).
@@ -365,7 +108,7 @@ impl PyBreaker {
             _ => None,
         };
         let neutral = neutral_tuple(py, neutral_exceptions)?;
-        let listeners = listener_list(on_state_change)?;
+        let listeners = Listeners::from_arg(on_state_change)?;
         let (fields, version) = config.get().snapshot();
         let now = clock.now(py)?;
         let core = Breaker::new(fields.core, now).map_err(|e| errors::config_error(&e))?;
@@ -379,20 +122,9 @@ impl PyBreaker {
             wall,
             error_class,
             neutral,
-            listeners: Mutex::new(listeners),
+            listeners,
         })
     }
-}
-
-/// Text from a Python string, or `fallback` if producing it failed.
-fn text(s: PyResult<Bound<'_, PyAny>>, fallback: &'static str) -> String {
-    s.ok()
-        .and_then(|s| {
-            s.cast::<PyString>()
-                .ok()
-                .map(|s| s.to_string_lossy().into_owned())
-        })
-        .unwrap_or_else(|| Cow::Borrowed(fallback).into_owned())
 }
 
 fn is_exception_type(t: &Bound<'_, PyAny>) -> bool {
@@ -421,28 +153,6 @@ fn neutral_tuple(py: Python<'_>, arg: Option<&Bound<'_, PyAny>>) -> PyResult<Py<
         }
     }
     Ok(PyTuple::new(py, items)?.unbind())
-}
-
-fn listener_list(arg: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<Py<PyAny>>> {
-    let Some(arg) = arg.filter(|a| !a.is_none()) else {
-        return Ok(Vec::new());
-    };
-    let expected = "a callable or an iterable of callables";
-    if arg.is_callable() {
-        return Ok(vec![arg.clone().unbind()]);
-    }
-    let iter = arg
-        .try_iter()
-        .map_err(|_| type_error("on_state_change", expected, arg))?;
-    let mut out = Vec::new();
-    for f in iter {
-        let f = f?;
-        if !f.is_callable() {
-            return Err(type_error("on_state_change", expected, &f));
-        }
-        out.push(f.unbind());
-    }
-    Ok(out)
 }
 
 fn check_callable(operation: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -555,7 +265,7 @@ impl PyBreaker {
     fn is_call_permitted(&self, py: Python<'_>) -> PyResult<bool> {
         let now = self.clock.now(py)?;
         let (moved, state) = self.with(now, |b, now| (b.poll(now), b.state()));
-        self.notify(py, moved);
+        self.listeners.notify(py, moved);
         Ok(state != State::Open)
     }
 
@@ -563,7 +273,7 @@ impl PyBreaker {
     fn poll<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let now = self.clock.now(py)?;
         let (moved, state) = self.with(now, |b, now| (b.poll(now), b.state()));
-        self.notify(py, moved);
+        self.listeners.notify(py, moved);
         state_member(py, state)
     }
 
@@ -582,7 +292,7 @@ impl PyBreaker {
     fn force_open(&self, py: Python<'_>) -> PyResult<()> {
         let now = self.clock.now(py)?;
         let moved = self.with(now, |b, now| b.force_open(now));
-        self.notify(py, moved);
+        self.listeners.notify(py, moved);
         Ok(())
     }
 
@@ -590,7 +300,7 @@ impl PyBreaker {
     fn force_closed(&self, py: Python<'_>) -> PyResult<()> {
         let now = self.clock.now(py)?;
         let moved = self.with(now, |b, now| b.force_closed(now));
-        self.notify(py, moved);
+        self.listeners.notify(py, moved);
         Ok(())
     }
 
@@ -598,7 +308,7 @@ impl PyBreaker {
     fn reset(&self, py: Python<'_>) -> PyResult<()> {
         let now = self.clock.now(py)?;
         let moved = self.with(now, |b, now| b.reset(now));
-        self.notify(py, moved);
+        self.listeners.notify(py, moved);
         Ok(())
     }
 
@@ -622,46 +332,19 @@ impl PyBreaker {
         if !listener.is_callable() {
             return Err(type_error("listener", "callable", listener));
         }
-        self.lock_listeners().push(listener.clone().unbind());
+        self.listeners.push(listener.clone().unbind());
         Ok(listener.clone())
     }
 
     /// Unregisters a listener; returns whether it was registered.
     fn remove_state_change_listener(&self, listener: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let py = listener.py();
-        let current: Vec<Py<PyAny>> = self
-            .lock_listeners()
-            .iter()
-            .map(|f| f.clone_ref(py))
-            .collect();
-        let mut target = None;
-        for f in &current {
-            if f.bind(py).is(listener) || f.bind(py).eq(listener)? {
-                target = Some(f.as_ptr());
-                break;
-            }
-        }
-        let Some(target) = target else {
-            return Ok(false);
-        };
-        let removed = {
-            let mut l = self.lock_listeners();
-            l.iter()
-                .position(|f| f.as_ptr() == target)
-                .map(|i| l.remove(i))
-        };
-        Ok(removed.is_some())
+        self.listeners.remove(listener)
     }
 
     /// The registered listeners.
     #[getter]
     fn state_change_listeners<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let items: Vec<Py<PyAny>> = self
-            .lock_listeners()
-            .iter()
-            .map(|f| f.clone_ref(py))
-            .collect();
-        PyList::new(py, items)
+        self.listeners.to_list(py)
     }
 
     // ---- sync execution ------------------------------------------------------------------
@@ -699,7 +382,7 @@ impl PyBreaker {
         check_callable(operation)?;
         check_name(operation_name)?;
         let (r, moved) = self.try_acquire(py)?;
-        self.notify(py, moved);
+        self.listeners.notify(py, moved);
         match r {
             Ok(permit) => self.run_sync(py, permit, operation, operation_name, args, kwargs),
             Err(_) => Ok(fallback.clone()),
@@ -720,11 +403,7 @@ impl PyBreaker {
             None => PyString::new(py, "call").into_any(),
         };
         let permit = self.acquire_or_raise(py, &operation)?;
-        Ok(PyPermit {
-            bits: permit.to_bits(),
-            operation: operation.unbind(),
-            spent: AtomicBool::new(false),
-        })
+        Ok(PyPermit::new(permit, operation))
     }
 
     /// The call succeeded.
@@ -795,7 +474,7 @@ impl PyBreaker {
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = operation_name.py();
         let (r, moved) = self.try_acquire(py)?;
-        self.notify(py, moved);
+        self.listeners.notify(py, moved);
         match r {
             Ok(p) => Ok(p.to_bits().into_pyobject(py)?.into_any()),
             Err(_) => Ok(default.clone()),
@@ -841,11 +520,7 @@ impl PyBreaker {
         if let Some(g) = self.inner.try_lock() {
             visit.call(&g.config)?;
         }
-        if let Ok(l) = self.listeners.try_lock() {
-            for f in l.iter() {
-                visit.call(f)?;
-            }
-        }
+        self.listeners.traverse(&visit)?;
         if let ClockSource::Callable(f) = &self.clock {
             visit.call(f)?;
         }
@@ -858,7 +533,6 @@ impl PyBreaker {
     }
 
     fn __clear__(&self) {
-        let old = std::mem::take(&mut *self.lock_listeners());
-        drop(old);
+        self.listeners.clear();
     }
 }

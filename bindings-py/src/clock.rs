@@ -2,6 +2,7 @@
 //! any Python callable returning monotonic seconds) and the wall clock stamped on failures.
 
 use crate::errors::{type_error, value_error};
+use crate::interop::log_error;
 use fact_resilience_core::{Clock, Instant, ManualClock, wall_clock_seconds};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyFloat, PyInt};
@@ -154,6 +155,28 @@ impl ClockSource {
             }
         }
     }
+
+    /// The time for reporting an outcome. A failing clock callable must not lose the outcome,
+    /// so its error is logged and the core's latest instant is used (earlier instants are
+    /// clamped to it).
+    pub fn now_for_outcome(&self, py: Python<'_>) -> Instant {
+        self.now(py).unwrap_or_else(|e| {
+            log_error(
+                py,
+                "clock %r failed; using the latest time seen",
+                &self.obj(py),
+                e,
+            );
+            Instant::ZERO
+        })
+    }
+
+    fn obj<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        match self {
+            ClockSource::Callable(f) => f.bind(py).clone(),
+            _ => py.None().into_bound(py),
+        }
+    }
 }
 
 /// Where a breaker reads wall-clock time for failure records.
@@ -188,5 +211,19 @@ impl WallClock {
                 seconds_arg("wall_clock()", &v)
             }
         }
+    }
+
+    /// The timestamp for a failure record. A failing callable is logged and `time.time()`
+    /// used instead.
+    pub fn now_for_record(&self, py: Python<'_>) -> f64 {
+        self.now(py).unwrap_or_else(|e| {
+            log_error(
+                py,
+                "wall_clock %r failed; using time.time()",
+                &py.None().into_bound(py),
+                e,
+            );
+            wall_clock_seconds()
+        })
     }
 }

@@ -6,11 +6,14 @@
 #![forbid(unsafe_code)]
 
 mod breaker;
+mod calls;
 mod clock;
 mod config;
 mod errors;
 mod interop;
+mod listeners;
 mod metrics;
+mod permit;
 mod sim;
 mod wrapper;
 
@@ -54,7 +57,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<clock::PyManualClock>()?;
     m.add_class::<metrics::PyFailureRecord>()?;
     m.add_class::<metrics::PyMetrics>()?;
-    m.add_class::<breaker::PyPermit>()?;
+    m.add_class::<permit::PyPermit>()?;
     m.add_class::<breaker::PyBreaker>()?;
     m.add_class::<wrapper::PyWrapper>()?;
     m.add_function(wrap_pyfunction!(sim::presets, m)?)?;
