@@ -14,7 +14,7 @@ use crate::interop::{self, state_member};
 use crate::listeners::Listeners;
 use crate::metrics::PyMetrics;
 use crate::permit::PyPermit;
-use fact_resilience_core::{Breaker, Instant, Permit, State};
+use fact_resilience_core::{Breaker, Instant, Permit, State, Transition};
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
@@ -80,50 +80,17 @@ impl PyBreaker {
         f(&mut g.core, now)
     }
 
-    /// Builds a breaker (used by `__new__` and by the wrapper's default).
-    pub fn build(
+    /// Runs a core command (`force_open`, `force_closed`, `reset`) at the clock's time and
+    /// notifies the listeners of its transition.
+    fn command(
+        &self,
         py: Python<'_>,
-        config: Option<&Bound<'_, PyAny>>,
-        clock: Option<&Bound<'_, PyAny>>,
-        wall_clock: Option<&Bound<'_, PyAny>>,
-        error_class: Option<&Bound<'_, PyAny>>,
-        neutral_exceptions: Option<&Bound<'_, PyAny>>,
-        on_state_change: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Self> {
-        let config: Py<PyConfig> = match config {
-            Some(c) if !c.is_none() => c
-                .cast::<PyConfig>()
-                .map_err(|_| type_error("config", "a CircuitBreakerConfig", c))?
-                .clone()
-                .unbind(),
-            _ => Py::new(py, PyConfig::from_fields(Fields::default()))?,
-        };
-        let clock = ClockSource::from_arg(clock)?;
-        let wall = WallClock::from_arg(wall_clock)?;
-        let error_class = match error_class {
-            Some(c) if !c.is_none() => {
-                errors::check_error_class(c)?;
-                Some(c.clone().unbind())
-            }
-            _ => None,
-        };
-        let neutral = neutral_tuple(py, neutral_exceptions)?;
-        let listeners = Listeners::from_arg(on_state_change)?;
-        let (fields, version) = config.get().snapshot();
-        let now = clock.now(py)?;
-        let core = Breaker::new(fields.core, now).map_err(|e| errors::config_error(&e))?;
-        Ok(PyBreaker {
-            inner: spin::mutex::SpinMutex::new(Inner {
-                core,
-                config,
-                applied: Some(version),
-            }),
-            clock,
-            wall,
-            error_class,
-            neutral,
-            listeners,
-        })
+        f: impl FnOnce(&mut Breaker, Instant) -> Option<Transition>,
+    ) -> PyResult<()> {
+        let now = self.clock.now(py)?;
+        let moved = self.with(now, f);
+        self.listeners.notify(py, moved);
+        Ok(())
     }
 }
 
@@ -187,15 +154,40 @@ impl PyBreaker {
         neutral_exceptions: Option<&Bound<'_, PyAny>>,
         on_state_change: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        PyBreaker::build(
-            py,
-            config,
+        let config: Py<PyConfig> = match config {
+            Some(c) if !c.is_none() => c
+                .cast::<PyConfig>()
+                .map_err(|_| type_error("config", "a CircuitBreakerConfig", c))?
+                .clone()
+                .unbind(),
+            _ => Py::new(py, PyConfig::from_fields(Fields::default()))?,
+        };
+        let clock = ClockSource::from_arg(clock)?;
+        let wall = WallClock::from_arg(wall_clock)?;
+        let error_class = match error_class {
+            Some(c) if !c.is_none() => {
+                errors::check_error_class(c)?;
+                Some(c.clone().unbind())
+            }
+            _ => None,
+        };
+        let neutral = neutral_tuple(py, neutral_exceptions)?;
+        let listeners = Listeners::from_arg(on_state_change)?;
+        let (fields, version) = config.get().snapshot();
+        let now = clock.now(py)?;
+        let core = Breaker::new(fields.core, now).map_err(|e| errors::config_error(&e))?;
+        Ok(PyBreaker {
+            inner: spin::mutex::SpinMutex::new(Inner {
+                core,
+                config,
+                applied: Some(version),
+            }),
             clock,
-            wall_clock,
+            wall,
             error_class,
-            neutral_exceptions,
-            on_state_change,
-        )
+            neutral,
+            listeners,
+        })
     }
 
     // ---- configuration -------------------------------------------------------------------
@@ -290,26 +282,17 @@ impl PyBreaker {
 
     /// Opens the circuit and restarts the open timer (not sticky).
     fn force_open(&self, py: Python<'_>) -> PyResult<()> {
-        let now = self.clock.now(py)?;
-        let moved = self.with(now, |b, now| b.force_open(now));
-        self.listeners.notify(py, moved);
-        Ok(())
+        self.command(py, Breaker::force_open)
     }
 
     /// Closes the circuit; lifetime counters stay.
     fn force_closed(&self, py: Python<'_>) -> PyResult<()> {
-        let now = self.clock.now(py)?;
-        let moved = self.with(now, |b, now| b.force_closed(now));
-        self.listeners.notify(py, moved);
-        Ok(())
+        self.command(py, Breaker::force_closed)
     }
 
     /// Back to a fresh CLOSED breaker: every counter, the window and the log cleared.
     fn reset(&self, py: Python<'_>) -> PyResult<()> {
-        let now = self.clock.now(py)?;
-        let moved = self.with(now, |b, now| b.reset(now));
-        self.listeners.notify(py, moved);
-        Ok(())
+        self.command(py, Breaker::reset)
     }
 
     /// A snapshot of the counters.
