@@ -64,21 +64,7 @@ fn valid_config() -> impl Strategy<Value = Config> {
             proptest::option::of(seconds()),
         ),
     )
-        .prop_map(
-            |((ft, st, to, win, b), (gr, rf, mr, mb, inf, lease))| Config {
-                failure_threshold: ft,
-                success_threshold: st,
-                timeout_seconds: to,
-                rolling_window_seconds: win,
-                window_buckets: b,
-                gradual_recovery: gr,
-                recovery_factor: rf,
-                max_recent_failures: mr,
-                max_message_bytes: mb,
-                half_open_max_in_flight: inf,
-                probe_lease_seconds: lease,
-            },
-        )
+        .prop_map(config_from)
 }
 
 /// A valid config with one field broken.
@@ -363,21 +349,7 @@ fn any_config() -> impl Strategy<Value = Config> {
             proptest::option::of(any_seconds()),
         ),
     )
-        .prop_map(
-            |((ft, st, to, win, b), (gr, rf, mr, mb, inf, lease))| Config {
-                failure_threshold: ft,
-                success_threshold: st,
-                timeout_seconds: to,
-                rolling_window_seconds: win,
-                window_buckets: b,
-                gradual_recovery: gr,
-                recovery_factor: rf,
-                max_recent_failures: mr,
-                max_message_bytes: mb,
-                half_open_max_in_flight: inf,
-                probe_lease_seconds: lease,
-            },
-        )
+        .prop_map(config_from)
 }
 
 #[derive(Clone, Debug)]
@@ -501,5 +473,27 @@ proptest! {
                 }
             }
         }
+    }
+}
+
+/// The two strategies' tuples as a `Config`, in the order of its fields.
+fn config_from(
+    ((ft, st, to, win, b), (gr, rf, mr, mb, inf, lease)): (
+        (u32, u32, f64, f64, u32),
+        (bool, f64, u32, u32, Option<u32>, Option<f64>),
+    ),
+) -> Config {
+    Config {
+        failure_threshold: ft,
+        success_threshold: st,
+        timeout_seconds: to,
+        rolling_window_seconds: win,
+        window_buckets: b,
+        gradual_recovery: gr,
+        recovery_factor: rf,
+        max_recent_failures: mr,
+        max_message_bytes: mb,
+        half_open_max_in_flight: inf,
+        probe_lease_seconds: lease,
     }
 }
