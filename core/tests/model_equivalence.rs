@@ -476,12 +476,12 @@ proptest! {
     }
 }
 
+type Thresholds = (u32, u32, f64, f64, u32);
+type Recovery = (bool, f64, u32, u32, Option<u32>, Option<f64>);
+
 /// The two strategies' tuples as a `Config`, in the order of its fields.
 fn config_from(
-    ((ft, st, to, win, b), (gr, rf, mr, mb, inf, lease)): (
-        (u32, u32, f64, f64, u32),
-        (bool, f64, u32, u32, Option<u32>, Option<f64>),
-    ),
+    ((ft, st, to, win, b), (gr, rf, mr, mb, inf, lease)): (Thresholds, Recovery),
 ) -> Config {
     Config {
         failure_threshold: ft,
