@@ -23,7 +23,7 @@ Example::
 from __future__ import annotations
 
 from ._async import CacheCircuitBreaker, CallGuard, ResilientCacheWrapper
-from ._errors import CacheError
+from ._errors import CacheError, CacheShedError
 from ._native import (
     CIRCUIT_BREAKER_OPEN,
     CIRCUIT_BREAKER_THROTTLING,
@@ -43,6 +43,7 @@ __all__ = [
     "CIRCUIT_BREAKER_THROTTLING",
     "CacheCircuitBreaker",
     "CacheError",
+    "CacheShedError",
     "CallGuard",
     "CircuitBreakerConfig",
     "CircuitBreakerMetrics",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-__all__ = ["CacheError"]
+__all__ = ["CacheError", "CacheShedError"]
 
 
 class CacheError(Exception):
@@ -43,3 +43,13 @@ class CacheError(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r}, error_code={self.error_code!r})"
+
+
+class CacheShedError(Exception):
+    """The call never reached the cache: the client had no capacity for it (every connection
+    slot busy past its wait budget).
+
+    Raise it (or a subclass) from a cache manager to say so. `ResilientCacheWrapper` answers
+    such a call with the fallback and counts it as ``shed``; the breaker is not charged,
+    because the cache server was never asked.
+    """
