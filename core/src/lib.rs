@@ -76,6 +76,7 @@ extern crate alloc;
 extern crate std;
 
 mod breaker;
+mod cache;
 mod clock;
 mod config;
 mod half_open;
@@ -96,6 +97,11 @@ mod shared;
 struct ReadmeDoctests;
 
 pub use breaker::{Breaker, Permit, Rejection};
+pub use cache::{
+    Begin, CacheCounters, CacheGuard, CacheOp, Capabilities, End, Fallback, FallbackReason,
+    GuardError, ManagerMethod, Outcome, OutcomeKind, StaleKeys, StaleKeysError, StaleKeysOption,
+    Ticket,
+};
 #[cfg(target_has_atomic = "64")]
 pub use clock::ManualClock;
 #[cfg(feature = "std")]
@@ -103,7 +109,7 @@ pub use clock::MonotonicClock;
 pub use clock::{Clock, Instant};
 pub use config::{Config, ConfigError, MAX_DURATION_SECONDS, MAX_WINDOW_BUCKETS};
 pub use metrics::{Failure, FailureLog, FailureRecord, Metrics};
-pub use pending::{Flush, PendingInvalidations};
+pub use pending::{Flush, Overflow, PendingInvalidations};
 pub use presets::PRESETS;
 #[cfg(feature = "std")]
 pub use shared::{CallError, SharedBreaker, wall_clock_seconds};

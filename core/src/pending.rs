@@ -1,32 +1,59 @@
-//! Pending invalidations: the cache keys whose write or invalidation a degraded wrapper
-//! skipped, to be invalidated before the cache is trusted again.
+//! Pending invalidations: the cache keys whose write or invalidation did not complete, to be
+//! invalidated before the cache is trusted again.
 //!
 //! While a circuit is open (or the cache fails and a fallback is served), a `store` or an
 //! `invalidate` never reaches the cache, so the cache may still hold an old value for a key
-//! whose source of truth changed meanwhile. The host remembers each such key here and, on the
-//! next call the breaker admits, flushes them (per key, or the whole prefix after an overflow)
-//! before that call runs. If the flush fails, the host puts the batch back with
-//! [`PendingInvalidations::restore`], so nothing is forgotten until a flush has succeeded.
+//! whose source of truth changed meanwhile. The [`CacheGuard`](crate::CacheGuard) remembers
+//! each such key here and, on the next call the breaker admits, hands them out to be flushed
+//! (per key, or everything after an overflow) before that call runs. If the flush fails, the
+//! batch is put back with [`PendingInvalidations::restore`], so nothing is forgotten until a
+//! flush has succeeded.
 //!
-//! Invariant: at most `capacity` distinct keys are held. Remembering one more key, or
-//! [`PendingInvalidations::remember_all`], drops the keys and sets the overflow flag instead: the
-//! next flush must then invalidate everything the cache holds for this service (a prefix flush).
-//! Taking a batch empties the set and clears the flag; restoring merges it back under the same
-//! rules.
+//! Invariant: at most `capacity` distinct keys are held. What happens to one key more depends
+//! on what the cache can do: with [`Overflow::FlushAll`] the keys are dropped and the overflow
+//! flag set (the next flush must invalidate everything); with [`Overflow::Drop`] (a cache that
+//! cannot be flushed whole) the new key is dropped and counted in
+//! [`PendingInvalidations::dropped`]. Taking a batch empties the set and clears the flag;
+//! restoring merges it back under the same rules.
 
+use alloc::borrow::ToOwned;
 use alloc::collections::BTreeSet;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::borrow::Borrow;
 
 /// What a flush must invalidate, as handed out by [`PendingInvalidations::take`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
-pub enum Flush {
+pub enum Flush<K = String> {
     /// These keys, each once, in ascending order.
-    Keys(Vec<String>),
+    Keys(Vec<K>),
     /// Everything: more keys were skipped than the capacity holds, or a prefix
     /// invalidation was skipped.
     All,
+}
+
+impl<K: Ord> Flush<K> {
+    /// Whether flushing this batch invalidates `key`.
+    pub fn covers<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        match self {
+            Flush::All => true,
+            Flush::Keys(keys) => keys.binary_search_by(|k| k.borrow().cmp(key)).is_ok(),
+        }
+    }
+}
+
+/// What to do with a key that does not fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overflow {
+    /// Drop the keys held and flush everything next time (the cache can be flushed whole).
+    FlushAll,
+    /// Drop the new key and count it (the cache can only invalidate one key at a time).
+    Drop,
 }
 
 /// A bounded set of keys awaiting invalidation, with an overflow flag.
@@ -34,7 +61,7 @@ pub enum Flush {
 /// ```
 /// use fact_resilience_core::{Flush, PendingInvalidations};
 ///
-/// let mut pending = PendingInvalidations::new(2);
+/// let mut pending = PendingInvalidations::<String>::new(2);
 /// pending.remember("a");
 /// pending.remember("a"); // kept once
 /// assert_eq!(pending.len(), 1);
@@ -51,20 +78,36 @@ pub enum Flush {
 /// assert_eq!(pending.take(), Some(Flush::All));
 /// assert_eq!(pending.take(), None);
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PendingInvalidations {
-    keys: BTreeSet<String>,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingInvalidations<K = String> {
+    keys: BTreeSet<K>,
     capacity: usize,
+    overflow: Overflow,
     overflowed: bool,
+    dropped: u64,
 }
 
-impl PendingInvalidations {
-    /// An empty set that holds at most `capacity` keys (0: every skip overflows).
+impl<K: Ord> Default for PendingInvalidations<K> {
+    fn default() -> Self {
+        Self::with_overflow(0, Overflow::FlushAll)
+    }
+}
+
+impl<K: Ord> PendingInvalidations<K> {
+    /// An empty set that holds at most `capacity` keys (0: every skip overflows), and flushes
+    /// everything once more keys were skipped.
     pub fn new(capacity: usize) -> Self {
+        Self::with_overflow(capacity, Overflow::FlushAll)
+    }
+
+    /// An empty set that holds at most `capacity` keys and treats one more as `overflow` says.
+    pub fn with_overflow(capacity: usize, overflow: Overflow) -> Self {
         PendingInvalidations {
             keys: BTreeSet::new(),
             capacity,
+            overflow,
             overflowed: false,
+            dropped: 0,
         }
     }
 
@@ -88,32 +131,53 @@ impl PendingInvalidations {
         self.overflowed
     }
 
+    /// Keys dropped because they did not fit and the cache cannot be flushed whole
+    /// ([`Overflow::Drop`]): each may be served stale until it expires.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
     /// Remembers `key`. A key already held, or any key after an overflow, changes nothing.
-    /// Returns `false` if the set is (now) overflowed.
-    pub fn remember(&mut self, key: &str) -> bool {
+    /// Returns `false` if the key is not held on its own: the set is (now) overflowed, or the
+    /// key was dropped.
+    pub fn remember<Q>(&mut self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Ord + ToOwned<Owned = K> + ?Sized,
+    {
         if self.overflowed {
             return false;
         }
         if self.keys.contains(key) {
             return true;
         }
-        if self.keys.len() >= self.capacity {
-            self.remember_all();
-            return false;
+        self.insert(key.to_owned())
+    }
+
+    fn insert(&mut self, key: K) -> bool {
+        if self.keys.len() < self.capacity {
+            self.keys.insert(key);
+            return true;
         }
-        self.keys.insert(String::from(key));
-        true
+        self.remember_all();
+        false
     }
 
     /// Marks everything for invalidation (for a skipped prefix invalidation, or an overflow);
-    /// the keys held are dropped, since a full flush covers them.
+    /// the keys held are dropped, since a full flush covers them. With [`Overflow::Drop`] the
+    /// cache cannot be flushed whole, so this is counted as a dropped key instead.
     pub fn remember_all(&mut self) {
-        self.overflowed = true;
-        self.keys.clear();
+        match self.overflow {
+            Overflow::FlushAll => {
+                self.overflowed = true;
+                self.keys.clear();
+            }
+            Overflow::Drop => self.dropped = self.dropped.saturating_add(1),
+        }
     }
 
     /// Hands out everything pending and empties the set; `None` if there is nothing to flush.
-    pub fn take(&mut self) -> Option<Flush> {
+    pub fn take(&mut self) -> Option<Flush<K>> {
         if self.overflowed {
             self.overflowed = false;
             self.keys.clear();
@@ -129,7 +193,7 @@ impl PendingInvalidations {
 
     /// Puts back a batch whose flush failed, merged with anything remembered since, under the
     /// same capacity rule.
-    pub fn restore(&mut self, flush: Flush) {
+    pub fn restore(&mut self, flush: Flush<K>) {
         match flush {
             Flush::All => self.remember_all(),
             Flush::Keys(keys) => {
@@ -137,12 +201,8 @@ impl PendingInvalidations {
                     if self.overflowed {
                         break;
                     }
-                    if !self.keys.contains(key.as_str()) {
-                        if self.keys.len() >= self.capacity {
-                            self.remember_all();
-                            break;
-                        }
-                        self.keys.insert(key);
+                    if !self.keys.contains(&key) {
+                        self.insert(key);
                     }
                 }
             }
@@ -168,7 +228,7 @@ mod tests {
 
     #[test]
     fn starts_empty_and_take_gives_nothing() {
-        let mut p = PendingInvalidations::new(4);
+        let mut p = PendingInvalidations::<String>::new(4);
         assert!(p.is_empty());
         assert!(!p.overflowed());
         assert_eq!(p.take(), None);
@@ -176,7 +236,7 @@ mod tests {
 
     #[test]
     fn remembers_each_key_once_and_take_drains_them() {
-        let mut p = PendingInvalidations::new(4);
+        let mut p = PendingInvalidations::<String>::new(4);
         assert!(p.remember("b"));
         assert!(p.remember("a"));
         assert!(p.remember("b"));
@@ -188,7 +248,7 @@ mod tests {
 
     #[test]
     fn a_key_beyond_capacity_overflows_into_a_full_flush() {
-        let mut p = PendingInvalidations::new(2);
+        let mut p = PendingInvalidations::<String>::new(2);
         assert!(p.remember("a"));
         assert!(p.remember("b"));
         assert!(p.remember("a"), "a held key does not count again");
@@ -202,14 +262,14 @@ mod tests {
 
     #[test]
     fn zero_capacity_overflows_on_the_first_key() {
-        let mut p = PendingInvalidations::new(0);
+        let mut p = PendingInvalidations::<String>::new(0);
         assert!(!p.remember("a"));
         assert_eq!(p.take(), Some(Flush::All));
     }
 
     #[test]
     fn remember_all_drops_keys_and_forces_a_full_flush() {
-        let mut p = PendingInvalidations::new(8);
+        let mut p = PendingInvalidations::<String>::new(8);
         p.remember("a");
         p.remember_all();
         assert!(!p.is_empty());
@@ -218,7 +278,7 @@ mod tests {
 
     #[test]
     fn restore_puts_a_failed_batch_back_merged_with_newer_keys() {
-        let mut p = PendingInvalidations::new(4);
+        let mut p = PendingInvalidations::<String>::new(4);
         p.remember("a");
         p.remember("b");
         let batch = p.take().unwrap();
@@ -230,7 +290,7 @@ mod tests {
 
     #[test]
     fn restore_overflows_when_the_merge_does_not_fit() {
-        let mut p = PendingInvalidations::new(2);
+        let mut p = PendingInvalidations::<String>::new(2);
         p.remember("a");
         p.remember("b");
         let batch = p.take().unwrap();
@@ -242,7 +302,7 @@ mod tests {
 
     #[test]
     fn restore_of_a_full_flush_keeps_the_overflow() {
-        let mut p = PendingInvalidations::new(2);
+        let mut p = PendingInvalidations::<String>::new(2);
         p.remember_all();
         let batch = p.take().unwrap();
         p.remember("x");
@@ -252,8 +312,33 @@ mod tests {
     }
 
     #[test]
+    fn without_a_full_flush_a_key_beyond_capacity_is_dropped_and_counted() {
+        let mut p = PendingInvalidations::<String>::with_overflow(2, Overflow::Drop);
+        assert!(p.remember("a"));
+        assert!(p.remember("b"));
+        assert!(!p.remember("c"));
+        assert!(!p.overflowed());
+        assert_eq!(p.dropped(), 1);
+        assert_eq!(p.take(), Some(keys(&["a", "b"])));
+    }
+
+    #[test]
+    fn flush_covers_its_keys_or_everything() {
+        assert!(keys(&["a", "c"]).covers("c"));
+        assert!(!keys(&["a", "c"]).covers("b"));
+        assert!(Flush::<String>::All.covers("b"));
+    }
+
+    #[test]
+    fn keys_of_any_ordered_type_are_kept_as_given() {
+        let mut p: PendingInvalidations<Vec<u8>> = PendingInvalidations::new(4);
+        p.remember(&b"k"[..]);
+        assert_eq!(p.take(), Some(Flush::Keys(vec![b"k".to_vec()])));
+    }
+
+    #[test]
     fn clear_forgets_keys_and_overflow() {
-        let mut p = PendingInvalidations::new(1);
+        let mut p = PendingInvalidations::<String>::new(1);
         p.remember("a");
         p.remember("b");
         p.clear();

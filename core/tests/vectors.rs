@@ -1,103 +1,17 @@
-//! The one loader of the conformance vectors: replays every `tests/vectors/**/*.json` (the
-//! hand-written ones and `generated/`) through the public `Breaker` API and checks every
+//! The one loader of the breaker's conformance vectors: replays every `tests/vectors/**/*.json`
+//! (the hand-written ones and `generated/`; `cache/` has its own loader, `cache_vectors.rs`) through the public `Breaker` API and checks every
 //! expectation. The format is defined in `tests/vectors/README.md`.
 
 use fact_resilience_core::{Breaker, Config, Failure, Instant, Permit, Rejection, Transition};
+mod common;
+
+use common::{At, Checked, breaker_vector_files, close, json_files, parse_config, vectors_dir};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use std::fmt::Display;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Fewer hand-written vectors than this means the suite lost files (or cannot find them).
 const MIN_HAND_WRITTEN: usize = 40;
-
-fn vectors_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors")
-}
-
-fn json_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-    for entry in entries {
-        let path = entry.expect("readable directory entry").path();
-        if path.is_dir() {
-            out.extend(json_files(&path));
-        } else if path.extension().is_some_and(|x| x == "json") {
-            out.push(path);
-        }
-    }
-    out.sort();
-    out
-}
-
-/// Where a check happened, for messages: file, step index and op.
-struct At<'a> {
-    file: &'a str,
-    step: Option<(usize, &'a str)>,
-}
-
-impl At<'_> {
-    fn fail(&self, what: impl Display) -> String {
-        match self.step {
-            Some((i, op)) => format!("{}: step {i} ({op}): {what}", self.file),
-            None => format!("{}: {what}", self.file),
-        }
-    }
-
-    fn mismatch(&self, key: &str, expected: impl Display, actual: impl Display) -> String {
-        self.fail(format_args!("{key}: expected {expected}, actual {actual}"))
-    }
-}
-
-type Checked = Result<(), String>;
-
-/// Numbers compare within 1e-9 (relative to the larger magnitude above 1).
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
-}
-
-fn parse_config(v: &Value, at: &At) -> Result<Config, String> {
-    let obj = v
-        .as_object()
-        .ok_or_else(|| at.fail("config must be an object"))?;
-    let mut c = Config::default();
-    for (key, val) in obj {
-        let bad = || at.fail(format_args!("config.{key}: unusable value {val}"));
-        let u32_of = |val: &Value| {
-            val.as_u64()
-                .and_then(|n| u32::try_from(n).ok())
-                .ok_or_else(bad)
-        };
-        let f64_of = |val: &Value| val.as_f64().ok_or_else(bad);
-        match key.as_str() {
-            "failure_threshold" => c.failure_threshold = u32_of(val)?,
-            "success_threshold" => c.success_threshold = u32_of(val)?,
-            "timeout_seconds" => c.timeout_seconds = f64_of(val)?,
-            "rolling_window_seconds" => c.rolling_window_seconds = f64_of(val)?,
-            "window_buckets" => c.window_buckets = u32_of(val)?,
-            "gradual_recovery" => c.gradual_recovery = val.as_bool().ok_or_else(bad)?,
-            "recovery_factor" => c.recovery_factor = f64_of(val)?,
-            "max_recent_failures" => c.max_recent_failures = u32_of(val)?,
-            "max_message_bytes" => c.max_message_bytes = u32_of(val)?,
-            "half_open_max_in_flight" => {
-                c.half_open_max_in_flight = if val.is_null() {
-                    None
-                } else {
-                    Some(u32_of(val)?)
-                }
-            }
-            "probe_lease_seconds" => {
-                c.probe_lease_seconds = if val.is_null() {
-                    None
-                } else {
-                    Some(f64_of(val)?)
-                }
-            }
-            _ => return Err(at.fail(format_args!("unknown config field {key:?}"))),
-        }
-    }
-    Ok(c)
-}
 
 fn str_field<'v>(step: &'v Map<String, Value>, key: &str, at: &At) -> Result<&'v str, String> {
     step.get(key)
@@ -445,7 +359,7 @@ fn replay(path: &Path) -> Checked {
 
 #[test]
 fn every_vector_passes() {
-    let files = json_files(&vectors_dir());
+    let files = breaker_vector_files();
     let failures: Vec<String> = files.iter().filter_map(|f| replay(f).err()).collect();
     assert!(
         failures.is_empty(),
