@@ -8,8 +8,8 @@
 use crate::breaker::PyBreaker;
 use crate::errors;
 use crate::interop;
-use fact_resilience_core::{Failure, Permit, Rejection, Transition};
-use pyo3::exceptions::{PyException, PyTypeError};
+use fact_resilience_core::{Failure, OutcomeKind, Permit, Rejection, Transition};
+use pyo3::exceptions::{PyException, PyTimeoutError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 use std::borrow::Cow;
@@ -60,9 +60,39 @@ impl PyBreaker {
 
     /// Whether `exc` is neither success nor failure: not an `Exception`, or one of
     /// `neutral_exceptions`.
-    fn is_neutral(&self, py: Python<'_>, exc: &Bound<'_, PyAny>) -> bool {
+    pub(crate) fn is_neutral(&self, py: Python<'_>, exc: &Bound<'_, PyAny>) -> bool {
         !exc.is_instance_of::<PyException>()
             || exc.is_instance(self.neutral.bind(py)).unwrap_or(false)
+    }
+
+    /// What kind of cache outcome `exc` is: neutral ones are `Cancelled`, a
+    /// `CacheShedError` is `Shed`, a `TimeoutError` is `Timeout`, anything else `Failure`.
+    pub(crate) fn outcome_kind(&self, py: Python<'_>, exc: &Bound<'_, PyAny>) -> OutcomeKind {
+        if self.is_neutral(py, exc) {
+            OutcomeKind::Cancelled
+        } else if interop::shed_error_type(py).is_ok_and(|t| exc.is_instance(t).unwrap_or(false)) {
+            OutcomeKind::Shed
+        } else if exc.is_instance_of::<PyTimeoutError>() {
+            OutcomeKind::Timeout
+        } else {
+            OutcomeKind::Failure
+        }
+    }
+
+    /// The failure record of `exc` in `operation`, read before any lock is taken.
+    pub(crate) fn describe(
+        &self,
+        py: Python<'_>,
+        exc: &Bound<'_, PyAny>,
+        operation: &Bound<'_, PyAny>,
+    ) -> FailureText {
+        let ty = exc.get_type();
+        FailureText {
+            error_type: text(ty.name().map(|n| n.into_any()), "<unknown>"),
+            error_message: text(exc.str().map(|s| s.into_any()), "<unprintable exception>"),
+            operation: text(operation.str().map(|s| s.into_any()), "<operation>"),
+            timestamp: self.wall.now_for_record(py),
+        }
     }
 
     /// Records `exc` as a failure of `operation`.
@@ -73,19 +103,11 @@ impl PyBreaker {
         exc: &Bound<'_, PyAny>,
         operation: &Bound<'_, PyAny>,
     ) {
-        let ty = exc.get_type();
-        let error_type = text(ty.name().map(|n| n.into_any()), "<unknown>");
-        let error_message = text(exc.str().map(|s| s.into_any()), "<unprintable exception>");
-        let op = text(operation.str().map(|s| s.into_any()), "<operation>");
-        let timestamp = self.wall.now_for_record(py);
-        let failure = Failure {
-            error_type: &error_type,
-            error_message: &error_message,
-            operation: &op,
-            timestamp,
-        };
+        let record = self.describe(py, exc, operation);
         let now = self.clock.now_for_outcome(py);
-        let moved = self.with(now, |b, now| b.on_failure(permit, &failure, now));
+        let moved = self.with(now, |b, now| {
+            b.on_failure(permit, &record.as_failure(), now)
+        });
         self.listeners.notify(py, moved);
     }
 
@@ -140,6 +162,25 @@ impl PyBreaker {
                 self.report_exception(py, permit, e.value(py), operation_name);
                 Err(e)
             }
+        }
+    }
+}
+
+/// A failure's texts, owned, so the core can borrow them as a `Failure`.
+pub(crate) struct FailureText {
+    error_type: String,
+    error_message: String,
+    operation: String,
+    timestamp: f64,
+}
+
+impl FailureText {
+    pub(crate) fn as_failure(&self) -> Failure<'_> {
+        Failure {
+            error_type: &self.error_type,
+            error_message: &self.error_message,
+            operation: &self.operation,
+            timestamp: self.timestamp,
         }
     }
 }

@@ -12,6 +12,7 @@ use pyo3::types::{PyString, PyTuple, PyType};
 static STATES: PyOnceLock<[Py<PyAny>; 3]> = PyOnceLock::new();
 static DEFAULT_NEUTRAL: PyOnceLock<Py<PyTuple>> = PyOnceLock::new();
 static COROUTINE_TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static SHED_ERROR_TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static LOGGER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 /// The `fact_resilience.CircuitState` member for `state` (the enum members are singletons, so
@@ -62,6 +63,11 @@ pub fn default_neutral(py: Python<'_>) -> PyResult<Bound<'_, PyTuple>> {
             Ok::<_, PyErr>(PyTuple::new(py, [cancelled])?.unbind())
         })
         .map(|t| t.bind(py).clone())
+}
+
+/// `fact_resilience.CacheShedError`: a cache call the client shed for lack of capacity.
+pub fn shed_error_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    SHED_ERROR_TYPE.import(py, "fact_resilience._errors", "CacheShedError")
 }
 
 /// `types.CoroutineType`, to catch an `async def` handed to a sync entry point.

@@ -6,6 +6,8 @@
 #![forbid(unsafe_code)]
 
 mod breaker;
+mod cache_calls;
+mod cache_key;
 mod calls;
 mod clock;
 mod config;
@@ -53,6 +55,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", pep440(env!("CARGO_PKG_VERSION")))?;
     m.add("CIRCUIT_BREAKER_OPEN", errors::CODE_OPEN)?;
     m.add("CIRCUIT_BREAKER_THROTTLING", errors::CODE_THROTTLING)?;
+    m.add("_END_AFTER_FAILURE", cache_calls::RETURN_AFTER_FAILURE)?;
+    m.add("_END_RAISE", cache_calls::RAISE)?;
     m.add_class::<config::PyConfig>()?;
     m.add_class::<clock::PyManualClock>()?;
     m.add_class::<metrics::PyFailureRecord>()?;

@@ -1,36 +1,43 @@
 //! `ResilientCacheWrapper` (native half): the wrapped objects, the degradation switch, the
-//! fallback values, and the sync members (`generate_hash`, `get_metrics`). The async members
-//! (`store`, `get`, ...) are in the Python subclass in `_async.py`.
-//!
-//! It also holds the pending invalidations (`fact_resilience_core::PendingInvalidations`): the
-//! keys whose store or invalidation was skipped while degraded. `_async.py` records them and,
-//! on the next admitted call, flushes them through `_pending_begin` / `_pending_end` before the
-//! call itself runs. The set sits behind a `std::sync::Mutex` that is never held while Python
-//! runs.
+//! fallback values, the sync members (`generate_hash`, `get_metrics`), and the cache guard.
+//! The async members (`store`, `get`, ...) are in the Python subclass in `_async.py`, which
+//! carries out one call through `_begin` / `_flushed` / `_end_ok` / `_end_error`
+//! (`cache_calls.rs`): the core's `CacheGuard` decides fallbacks, what a failure means, and
+//! which keys to remember and invalidate.
 
 use crate::breaker::PyBreaker;
+use crate::cache_calls::capabilities;
+use crate::cache_key::CacheKey;
 use crate::errors::type_error;
-use fact_resilience_core::{Flush, PendingInvalidations};
+use fact_resilience_core::{CacheGuard, CacheOp, StaleKeysOption};
 use pyo3::exceptions::{PyAttributeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 use std::sync::{Mutex, MutexGuard};
 
-/// Keys awaiting invalidation, and the batch a flush in progress has taken out.
-#[derive(Default)]
-struct Pending {
-    /// `None`: tracking is off (`max_pending_invalidations=None`).
-    set: Option<PendingInvalidations>,
-    in_flight: Option<Flush>,
+/// The guard and the option it was resolved from (kept to re-resolve for a new manager).
+pub struct GuardState {
+    pub guard: CacheGuard<CacheKey>,
+    option: StaleKeysOption,
 }
 
-impl Pending {
-    fn new(capacity: Option<usize>) -> Self {
-        Pending {
-            set: capacity.map(PendingInvalidations::new),
-            in_flight: None,
-        }
+impl GuardState {
+    /// The guard for `manager` under `option`; a `ValueError` naming `stale_keys` if the
+    /// manager cannot honour it.
+    fn new(
+        manager: &Bound<'_, PyAny>,
+        option: StaleKeysOption,
+        capacity: usize,
+    ) -> PyResult<GuardState> {
+        let caps = capabilities(manager);
+        let policy = option
+            .resolve(caps)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        Ok(GuardState {
+            guard: CacheGuard::new(policy, caps, capacity),
+            option,
+        })
     }
 }
 
@@ -41,18 +48,25 @@ impl Pending {
     name = "ResilientCacheWrapper"
 )]
 pub struct PyWrapper {
-    cache_manager: Py<PyAny>,
-    circuit_breaker: Py<PyBreaker>,
-    enable_graceful_degradation: bool,
-    fallback_responses: Py<PyDict>,
-    pending: Mutex<Pending>,
+    pub(crate) cache_manager: Py<PyAny>,
+    pub(crate) circuit_breaker: Py<PyBreaker>,
+    pub(crate) enable_graceful_degradation: bool,
+    pub(crate) fallback_responses: Py<PyDict>,
+    guard: Mutex<GuardState>,
+    /// `max_pending_invalidations=None`: tracking switched off.
+    tracking: bool,
 }
 
 fn default_fallbacks(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let d = PyDict::new(py);
-    d.set_item("store", true)?;
-    d.set_item("get", py.None())?;
-    d.set_item("invalidate", 0)?;
+    for op in CacheOp::ALL {
+        let value = match op.fallback() {
+            fact_resilience_core::Fallback::Stored => PyBool::new(py, true).to_owned().into_any(),
+            fact_resilience_core::Fallback::Missing => py.None().into_bound(py),
+            fact_resilience_core::Fallback::Zero => PyInt::new(py, 0).into_any(),
+        };
+        d.set_item(op.fallback_key(), value)?;
+    }
     Ok(d)
 }
 
@@ -166,19 +180,23 @@ fn cache_metrics<'py>(manager: &Bound<'py, PyAny>) -> Bound<'py, PyDict> {
 }
 
 impl PyWrapper {
-    fn pending(&self) -> MutexGuard<'_, Pending> {
-        // A panic while holding it cannot leave the set inconsistent (each method is one step).
-        self.pending
+    pub(crate) fn guard(&self) -> MutexGuard<'_, GuardState> {
+        // A panic while holding it cannot leave the guard inconsistent (each step is one call).
+        self.guard
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
-fn key_in(flush: &Flush, key: &str) -> bool {
-    match flush {
-        Flush::All => true,
-        Flush::Keys(keys) => keys.binary_search_by(|k| k.as_str().cmp(key)).is_ok(),
-    }
+fn op_arg(op: &str) -> PyResult<CacheOp> {
+    CacheOp::ALL
+        .into_iter()
+        .find(|o| o.name() == op)
+        .ok_or_else(|| PyValueError::new_err(format!("unknown cache operation {op:?}")))
+}
+
+fn stale_keys_arg(v: &str) -> PyResult<StaleKeysOption> {
+    StaleKeysOption::from_name(v).map_err(|e| PyValueError::new_err(format!("{e}, got {v:?}")))
 }
 
 #[pymethods]
@@ -186,10 +204,10 @@ impl PyWrapper {
     #[new]
     #[pyo3(signature = (
         cache_manager, circuit_breaker = None, enable_graceful_degradation = true,
-        fallback_responses = None, *, max_pending_invalidations = Some(1024)
+        fallback_responses = None, *, max_pending_invalidations = Some(1024), stale_keys = "auto"
     ),
     text_signature = "(cache_manager, circuit_breaker=None, enable_graceful_degradation=True, \
-        fallback_responses=None, *, max_pending_invalidations=1024)")]
+        fallback_responses=None, *, max_pending_invalidations=1024, stale_keys='auto')")]
     fn new(
         py: Python<'_>,
         cache_manager: &Bound<'_, PyAny>,
@@ -197,6 +215,7 @@ impl PyWrapper {
         enable_graceful_degradation: bool,
         fallback_responses: Option<&Bound<'_, PyAny>>,
         max_pending_invalidations: Option<i64>,
+        stale_keys: &str,
     ) -> PyResult<Self> {
         let none = py.None().into_bound(py);
         let capacity = max_pending_invalidations
@@ -208,12 +227,21 @@ impl PyWrapper {
                 })
             })
             .transpose()?;
+        let option = match capacity {
+            None => StaleKeysOption::Off,
+            Some(_) => stale_keys_arg(stale_keys)?,
+        };
         Ok(PyWrapper {
+            guard: Mutex::new(GuardState::new(
+                cache_manager,
+                option,
+                capacity.unwrap_or(0),
+            )?),
+            tracking: capacity.is_some(),
             cache_manager: cache_manager.clone().unbind(),
             circuit_breaker: breaker_arg(circuit_breaker.unwrap_or(&none))?,
             enable_graceful_degradation,
             fallback_responses: dict_arg(fallback_responses.unwrap_or(&none))?,
-            pending: Mutex::new(Pending::new(capacity)),
         })
     }
 
@@ -221,99 +249,65 @@ impl PyWrapper {
     /// None when skipped writes are not tracked. Read-only: set it in the constructor.
     #[getter]
     fn max_pending_invalidations(&self) -> Option<usize> {
-        self.pending()
-            .set
-            .as_ref()
-            .map(PendingInvalidations::capacity)
+        self.tracking.then(|| self.guard().guard.capacity())
+    }
+
+    /// The stale-key policy in force: `"per_key"`, `"prefix"` or `"off"` (resolved from
+    /// `stale_keys` and what the manager can do).
+    #[getter]
+    fn stale_keys(&self) -> &'static str {
+        self.guard().guard.policy().name()
     }
 
     /// Keys awaiting invalidation (not counting a batch being flushed right now).
     #[getter]
-    fn pending_invalidations(&self) -> usize {
-        self.pending()
-            .set
-            .as_ref()
-            .map_or(0, PendingInvalidations::len)
+    fn pending_invalidations(&self) -> u64 {
+        self.guard().guard.counters().pending_keys
     }
 
     /// Whether the next flush invalidates the whole prefix.
     #[getter]
     fn pending_overflowed(&self) -> bool {
-        self.pending()
-            .set
-            .as_ref()
-            .is_some_and(PendingInvalidations::overflowed)
+        self.guard().guard.counters().pending_all
     }
 
     /// Forgets every pending invalidation (for a host that flushed the cache itself).
     fn clear_pending_invalidations(&self) {
-        if let Some(set) = self.pending().set.as_mut() {
-            set.clear();
-        }
+        self.guard().guard.clear_pending();
     }
 
-    // ---- the async layer's private API for pending invalidations --------------------------
+    // ---- one cache call, for the async layer (see cache_calls.rs) --------------------------
 
-    /// Remembers that a store or invalidation of `key` was skipped.
-    fn _pending_remember(&self, key: &Bound<'_, PyAny>) -> PyResult<()> {
-        let key = key.str()?.to_cow()?.into_owned();
-        if let Some(set) = self.pending().set.as_mut() {
-            let _ = set.remember(&key);
-        }
-        Ok(())
-    }
-
-    /// Remembers that a prefix invalidation was skipped: the next flush clears the prefix.
-    fn _pending_remember_all(&self) {
-        if let Some(set) = self.pending().set.as_mut() {
-            set.remember_all();
-        }
-    }
-
-    /// Called once a call is admitted, before it runs. Returns None (nothing to flush: go on),
-    /// False (a flush in progress covers `key`: serve the fallback), or `(all, keys)`: flush
-    /// those first, then report with `_pending_end`.
-    #[pyo3(signature = (key = None))]
-    fn _pending_begin<'py>(
+    fn _begin<'py>(
         &self,
         py: Python<'py>,
-        key: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let key = key.and_then(|k| k.cast::<PyString>().ok());
-        let key = key.as_ref().map(|k| k.to_cow()).transpose()?;
-        let key = key.as_deref();
-        let flush = {
-            let mut g = self.pending();
-            if let Some(in_flight) = g.in_flight.as_ref() {
-                return Ok(match key {
-                    Some(k) if key_in(in_flight, k) => {
-                        Some(PyBool::new(py, false).to_owned().into_any())
-                    }
-                    _ => None,
-                });
-            }
-            let Some(flush) = g.set.as_mut().and_then(PendingInvalidations::take) else {
-                return Ok(None);
-            };
-            g.in_flight = Some(flush.clone());
-            flush
-        };
-        let out = match flush {
-            Flush::All => (true, PyList::empty(py)),
-            Flush::Keys(keys) => (false, PyList::new(py, keys)?),
-        };
-        Ok(Some(out.into_pyobject(py)?.into_any()))
+        op: &str,
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        self.begin(py, op_arg(op)?, key)
     }
 
-    /// Ends the flush begun by `_pending_begin`: forgets the batch if `ok`, else puts it back.
-    fn _pending_end(&self, ok: bool) {
-        let mut g = self.pending();
-        let Some(flush) = g.in_flight.take() else {
-            return;
-        };
-        if !ok && let Some(set) = g.set.as_mut() {
-            set.restore(flush);
-        }
+    fn _flushed(&self, ticket: u64) -> PyResult<()> {
+        self.flushed(ticket)
+    }
+
+    fn _end_ok<'py>(
+        &self,
+        py: Python<'py>,
+        ticket: u64,
+        result: Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.end_ok(py, ticket, result)
+    }
+
+    fn _end_error<'py>(
+        &self,
+        py: Python<'py>,
+        ticket: u64,
+        op: &str,
+        exc: &Bound<'py, PyAny>,
+    ) -> PyResult<(u8, Bound<'py, PyAny>)> {
+        self.end_error(py, ticket, op_arg(op)?, exc)
     }
 
     /// The wrapped cache manager (the very object passed in).
@@ -322,8 +316,19 @@ impl PyWrapper {
         self.cache_manager.clone_ref(py)
     }
 
+    /// A new manager gets the stale-key policy its capabilities allow (pending keys of the
+    /// old one are forgotten).
     #[setter]
     fn set_cache_manager(&mut self, value: Bound<'_, PyAny>) -> PyResult<()> {
+        let (option, capacity) = {
+            let g = self.guard();
+            (g.option, g.guard.capacity())
+        };
+        let fresh = GuardState::new(&value, option, capacity)?;
+        let mut g = self.guard();
+        let caps = fresh.guard.capabilities();
+        g.guard.set_policy(fresh.guard.policy(), caps);
+        drop(g);
         self.cache_manager = value.unbind();
         Ok(())
     }
@@ -392,14 +397,10 @@ impl PyWrapper {
             .call_method0("get_metrics")?
             .call_method0("to_dict")?;
         d.set_item("circuit_breaker", m)?;
-        let (count, overflowed) = {
-            let g = self.pending();
-            g.set
-                .as_ref()
-                .map_or((0, false), |s| (s.len(), s.overflowed()))
-        };
-        d.set_item("pending_invalidations", count)?;
-        d.set_item("pending_overflowed", overflowed)?;
+        let guard = self.guard().counters_dict(py)?;
+        d.set_item("pending_invalidations", guard.get_item("pending_keys")?)?;
+        d.set_item("pending_overflowed", guard.get_item("pending_all")?)?;
+        d.set_item("guard", guard)?;
         Ok(d)
     }
 

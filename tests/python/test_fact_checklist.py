@@ -273,6 +273,32 @@ def test_sync_e2e_circuit_breaker_recovery_mechanisms(
     assert run(wrapper.get(h)).content == LONG_CONTENT
 
 
+def test_recovery_items_survive_recovery_with_facts_prefix_only_manager(
+    fact_manager: FactCacheManager, clock: ManualClock
+) -> None:
+    # Issue #9: a throttled store used to pend a flush of FACT's whole prefix, so the items
+    # stored during recovery vanished ("Cache invalidated by prefix ... entries_removed: 1").
+    wrapper, breaker = sync_e2e_setup(fact_manager, clock)
+    with patch.object(fact_manager, "get", side_effect=Exception("down")):
+        for i in range(3):
+            run(wrapper.get(f"k{i}"))
+    assert breaker.is_open()
+    clock.advance(breaker.config.timeout_seconds)
+    stored: list[str] = []
+    for i in range(10):
+        h = wrapper.generate_hash(f"recovery {i}")
+        before = len(fact_manager.cache)
+        assert run(wrapper.store(h, LONG_CONTENT)) is True
+        if len(fact_manager.cache) > before:
+            stored.append(h)
+        if len(stored) >= 3 and breaker.is_closed():
+            break
+    assert len(stored) == 3 and breaker.is_closed()
+    first = run(wrapper.get(stored[0]))
+    assert first is not None and first.content == LONG_CONTENT
+    assert wrapper.get_metrics()["guard"]["flushes"] == 0
+
+
 def test_sync_e2e_performance_under_various_conditions(fact_manager: FactCacheManager) -> None:
     wrapper, _ = sync_e2e_setup(fact_manager)
     start = time.perf_counter()

@@ -185,29 +185,72 @@ async def test_invalidate_many_is_preferred_for_a_batch(clock: ManualClock) -> N
     assert cache.log == [("invalidate_many", "a,b"), ("get", "z")]
 
 
-async def test_facts_manager_without_invalidate_gets_a_prefix_flush(
+async def test_facts_prefix_only_manager_keeps_what_was_stored_by_default(
     clock: ManualClock, fact_manager: FactCacheManager
 ) -> None:
+    # Issue #9: flushing FACT's whole prefix after a throttled store erased the items stored
+    # during recovery; a prefix-only manager keeps FACT's own behaviour unless it opts in.
     w = make(fact_manager, clock)
+    assert w.stale_keys == "off"
     fact_manager.store("kept", "x" * 100)
     await trip(w)
     await w.store("k", "y" * 100)
     clock.advance(10)
-    assert await w.get("kept") is None  # FACT's manager has only prefix invalidation
-    assert w.pending_invalidations == 0
+    assert (await w.get("kept")).content == "x" * 100
+    assert w.pending_invalidations == 0 and not w.pending_overflowed
 
 
-async def test_a_manager_without_prefix_invalidates_each_key_as_its_own_prefix(
+async def test_facts_manager_opts_in_to_a_prefix_flush(
+    clock: ManualClock, fact_manager: FactCacheManager
+) -> None:
+    w = make(fact_manager, clock, stale_keys="prefix")
+    assert w.stale_keys == "prefix"
+    fact_manager.store("kept", "x" * 100)
+    await trip(w)
+    await w.store("k", "y" * 100)
+    assert w.pending_overflowed
+    clock.advance(10)
+    assert await w.get("kept") is None
+
+
+async def test_a_manager_that_cannot_invalidate_remembers_nothing(
     clock: ManualClock, mock_manager: AsyncMockManager
 ) -> None:
     w = make(mock_manager, clock)
-    await w.store("k1", "v")
-    await w.store("k2", "v")
+    assert w.stale_keys == "off"
+    for option in ("per_key", "prefix"):
+        with pytest.raises(ValueError, match="stale_keys"):
+            make(mock_manager, clock, stale_keys=option)
     await trip(w)
     await w.store("k1", "new")
+    assert w.pending_invalidations == 0
+
+
+def test_an_unknown_stale_keys_option_is_refused(fact_manager: FactCacheManager) -> None:
+    with pytest.raises(ValueError, match="stale_keys must be one of"):
+        ResilientCacheWrapper(fact_manager, stale_keys="sometimes")
+
+
+async def test_keys_are_invalidated_as_given_not_as_their_str(clock: ManualClock) -> None:
+    cache = Recorder()
+    w = make(cache, clock)
+    await trip(w)
+    await w.store(b"raw", "v")
+    await w.store(7, "v")
     clock.advance(10)
-    assert await w.get("k1") is None
-    assert (await w.get("k2")).content == "v"
+    await w.get("z")
+    assert ("invalidate", b"raw") in cache.log and ("invalidate", 7) in cache.log
+
+
+async def test_a_key_of_a_type_that_cannot_be_remembered_is_refused_without_a_slot(
+    clock: ManualClock,
+) -> None:
+    w = make(Recorder(), clock)
+    for bad in [(1, 2), 1.5, True]:
+        with pytest.raises(TypeError, match="key must be a str, bytes or int"):
+            await w.store(bad, "v")  # type: ignore[arg-type]
+    assert w.get_metrics()["guard"]["in_flight"] == 0
+    assert w.circuit_breaker.get_metrics().total_operations == 0
 
 
 async def test_tracking_can_be_turned_off(clock: ManualClock) -> None:
@@ -222,13 +265,13 @@ async def test_tracking_can_be_turned_off(clock: ManualClock) -> None:
     assert await w.get("k") == "old"  # the stale value the default protects against
 
 
-async def test_refused_calls_without_degradation_are_not_remembered(clock: ManualClock) -> None:
+async def test_refused_writes_without_degradation_are_remembered_too(clock: ManualClock) -> None:
     cache = Recorder()
     w = make(cache, clock, enable_graceful_degradation=False)
     await trip(w)
     with pytest.raises(CacheError):
         await w.store("k", "v")
-    assert w.pending_invalidations == 0
+    assert w.pending_invalidations == 1  # the cache may still hold the old value
 
 
 async def test_clear_pending_invalidations_forgets_them(clock: ManualClock) -> None:

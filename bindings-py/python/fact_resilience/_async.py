@@ -37,8 +37,9 @@ _PLAIN: frozenset[type] = frozenset({bool, int, float, str, bytes, type(None), d
 # `_acquire_or` returns this instead of permit bits (always >= 0) when the call is refused.
 _REJECTED = -1
 _MISSING: Any = object()
-# `ResilientCacheWrapper._run(skipped=...)`: a skipped prefix invalidation (flush everything).
-_EVERYTHING: Any = object()
+# What `ResilientCacheWrapper._end_error` asks of the async layer (see `cache_calls.rs`).
+_AFTER_FAILURE = _native._END_AFTER_FAILURE
+_RAISE = _native._END_RAISE
 
 
 def _is_awaitable(value: object) -> bool:
@@ -48,12 +49,6 @@ def _is_awaitable(value: object) -> bool:
     if t in _PLAIN:
         return False
     return inspect.isawaitable(value)
-
-
-async def _maybe_await(value: Any) -> Any:
-    if _is_awaitable(value):
-        return await value
-    return value
 
 
 class CallGuard:
@@ -275,15 +270,19 @@ class ResilientCacheWrapper(_native.ResilientCacheWrapper):
 
     ``ResilientCacheWrapper(cache_manager, circuit_breaker=None,
     enable_graceful_degradation=True, fallback_responses=None, *,
-    max_pending_invalidations=1024)``. The manager's methods are looked up on every call and
-    may be sync or async.
+    max_pending_invalidations=1024, stale_keys="auto")``. The manager's methods are looked up
+    on every call and may be sync or async.
 
-    A ``store`` or ``invalidate`` that degradation answered without reaching the cache leaves
-    its key pending (a skipped ``invalidate_by_prefix``, or more than
-    ``max_pending_invalidations`` keys, pends the whole prefix). The next call the breaker
-    admits first invalidates them, inside the same permit; if that fails, the call fails and
-    the keys stay pending. So a value updated during an outage is never served stale after
-    recovery. ``max_pending_invalidations=None`` turns this off.
+    Every decision is the core's cache guard's: which outcomes count (a ``TimeoutError`` is a
+    failure counted apart; a `CacheShedError` is *shed*, answered with the fallback but never
+    charged to the breaker; a cancellation or one of the breaker's ``neutral_exceptions``
+    propagates and counts for nothing), when a fallback is served, and which writes to
+    remember. A store or invalidation that did not complete leaves its key pending when the
+    manager can invalidate one key (``invalidate`` or ``delete``; ``stale_keys="auto"``): the
+    next call the breaker admits first invalidates those keys (``invalidate_many(keys)`` when
+    the manager has it), inside the same permit, so a value updated during an outage is never
+    served stale after recovery. A prefix-only manager such as FACT's gets no such protection
+    unless ``stale_keys="prefix"`` asks for its whole prefix to be flushed instead.
     """
 
     @property
@@ -291,151 +290,52 @@ class ResilientCacheWrapper(_native.ResilientCacheWrapper):
         """The breaker, typed as the async subclass."""
         return cast(CacheCircuitBreaker, self.circuit_breaker)
 
-    def _method(self, name: str) -> Callable[..., Any]:
-        manager = self.cache_manager
-        method = getattr(manager, name, None)
-        if method is None or not callable(method):
-            raise AttributeError(
-                f"cache manager {type(manager).__name__!r} has no callable {name!r} method",
-                name=name,
-                obj=manager,
-            )
-        return cast(Callable[..., Any], method)
-
-    async def _run(
-        self,
-        method: Callable[..., Any],
-        operation: str,
-        fallback_key: str,
-        *args: Any,
-        as_stored: bool = False,
-        key: Optional[str] = None,
-        skipped: Any = None,
-    ) -> Any:
-        """One call through the breaker. ``key`` is the cache key the call reads or writes (to
-        wait out a flush of that key); ``skipped`` is what to remember if the call does not
-        reach the cache while degraded: a key, `_EVERYTHING`, or None (a read: nothing)."""
-        breaker = self.circuit_breaker
-        degrade = self.enable_graceful_degradation
-        if degrade:
-            permit = breaker._acquire_or(operation, _REJECTED)
-            if permit < 0:
-                self._remember(skipped)
-                return self.fallback_responses.get(fallback_key)
-        else:
-            permit = breaker._acquire(operation)
+    async def _call(self, op: str, key: Any, *args: Any) -> Any:
+        ticket, method, flush = self._begin(op, key)
+        if ticket < 0:
+            return method  # the fallback value
         try:
-            flush = self._pending_begin(key)
             if flush is not None:
-                if flush is False:
-                    # Another call is invalidating this key right now: the cache cannot be
-                    # trusted for it until that is done, and the flush covers a skipped write.
-                    if degrade:
-                        breaker._neutral(permit)
-                        return self.fallback_responses.get(fallback_key)
-                else:
-                    await self._flush(*flush)
+                for invalidate, arg in flush:
+                    done = invalidate(arg)
+                    if _is_awaitable(done):
+                        await done
+                self._flushed(ticket)
             result = method(*args)
             if _is_awaitable(result):
                 result = await result
         except BaseException as exc:
-            counted = breaker._fail(permit, exc, operation)
-            if counted and degrade:
-                self._remember(skipped)
+            action, fallback = self._end_error(ticket, op, exc)
+            if action == _RAISE:
+                raise
+            if action == _AFTER_FAILURE:
                 _log.warning(
                     "cache %s failed (%s: %s); serving the fallback",
-                    operation,
+                    op,
                     type(exc).__name__,
                     exc,
                 )
-                return self.fallback_responses.get(fallback_key)
-            raise
-        breaker._succeed(permit)
-        if as_stored:
-            return result is not False
-        return result
-
-    def _remember(self, skipped: Any) -> None:
-        if skipped is None:
-            return
-        if skipped is _EVERYTHING:
-            self._pending_remember_all()
-        else:
-            self._pending_remember(skipped)
-
-    async def _flush(self, everything: bool, keys: list[str]) -> None:
-        """Invalidates what `_pending_begin` handed out, inside the caller's permit: one
-        ``invalidate_many(keys)`` if the manager has it, else ``invalidate(key)`` per key, else
-        (and after an overflow) ``invalidate_by_prefix(manager.prefix)``. Raises on failure,
-        after putting the batch back."""
-        ok = False
-        try:
-            manager = self.cache_manager
-            if not everything:
-                many = getattr(manager, "invalidate_many", None)
-                one = getattr(manager, "invalidate", None)
-                if callable(many):
-                    await _maybe_await(many(keys))
-                elif callable(one):
-                    for k in keys:
-                        await _maybe_await(one(k))
-                elif isinstance(getattr(manager, "prefix", None), str):
-                    everything = True
-                else:  # no per-key call and no prefix: a key is its own prefix (see `invalidate`)
-                    by_prefix = self._method("invalidate_by_prefix")
-                    for k in keys:
-                        await _maybe_await(by_prefix(k))
-            if everything:
-                prefix = getattr(manager, "prefix", None)
-                if isinstance(prefix, str):
-                    await _maybe_await(self._method("invalidate_by_prefix")(prefix))
-                else:
-                    _log.warning(
-                        "cache manager %r has no `prefix`: skipped writes cannot be flushed",
-                        type(manager).__name__,
-                    )
-            ok = True
-        finally:
-            self._pending_end(ok)
+            return fallback
+        return self._end_ok(ticket, result)
 
     async def store(self, query_hash: str, content: str) -> Any:
         """Stores through the breaker; returns True when stored (False only if the manager
-        returned False), or ``fallback_responses["store"]`` under degradation (the key is then
-        remembered and invalidated before the cache is used again)."""
-        method = self._method("store")
-        return await self._run(
-            method,
-            "store",
-            "store",
-            query_hash,
-            content,
-            as_stored=True,
-            key=query_hash,
-            skipped=query_hash,
-        )
+        returned False), or ``fallback_responses["store"]`` under degradation."""
+        return await self._call("store", query_hash, query_hash, content)
 
     async def get(self, query_hash: str) -> Any:
         """The manager's entry for ``query_hash`` (the very object it returned), None on a miss,
         or ``fallback_responses["get"]`` under degradation."""
-        return await self._run(self._method("get"), "get", "get", query_hash, key=query_hash)
+        return await self._call("get", query_hash, query_hash)
 
     async def invalidate_by_prefix(self, prefix: str) -> Any:
-        """The manager's count of removed entries, or ``fallback_responses["invalidate"]``
-        (a skipped prefix invalidation makes the next flush clear the manager's prefix)."""
-        method = self._method("invalidate_by_prefix")
-        return await self._run(
-            method, "invalidate_by_prefix", "invalidate", prefix, skipped=_EVERYTHING
-        )
+        """The manager's count of removed entries, or ``fallback_responses["invalidate"]``."""
+        return await self._call("invalidate_by_prefix", prefix, prefix)
 
     async def invalidate(self, key: str) -> Any:
-        """The manager's ``invalidate(key)`` if it has one, else ``invalidate_by_prefix(key)``;
-        fallback ``fallback_responses["invalidate"]`` (the key is then remembered)."""
-        manager = self.cache_manager
-        if callable(getattr(manager, "invalidate", None)):
-            method = self._method("invalidate")
-        else:
-            method = self._method("invalidate_by_prefix")
-        return await self._run(method, "invalidate", "invalidate", key, skipped=key)
+        """The manager's ``invalidate(key)`` (or ``delete(key)``) if it has one, else
+        ``invalidate_by_prefix(key)``; fallback ``fallback_responses["invalidate"]``."""
+        return await self._call("invalidate", key, key)
 
     async def start_monitoring(self) -> None:
         """Starts the breaker's health monitoring (idempotent)."""

@@ -4,7 +4,7 @@ Hand-written; `make lint-python` checks them against the built module with `mypy
 """
 
 from collections.abc import Callable, Iterable
-from typing import Any, Final, Literal, Optional, TypeVar, Union, final
+from typing import Any, Final, Optional, TypeVar, Union, final
 
 from typing_extensions import Self, TypeAlias, disjoint_base
 
@@ -14,6 +14,8 @@ __all__ = [
     "__version__",
     "CIRCUIT_BREAKER_OPEN",
     "CIRCUIT_BREAKER_THROTTLING",
+    "_END_AFTER_FAILURE",
+    "_END_RAISE",
     "CircuitBreakerConfig",
     "ManualClock",
     "FailureRecord",
@@ -32,6 +34,8 @@ __all__ = [
 __version__: Final[str]
 CIRCUIT_BREAKER_OPEN: Final[str]
 CIRCUIT_BREAKER_THROTTLING: Final[str]
+_END_AFTER_FAILURE: Final[int]
+_END_RAISE: Final[int]
 
 _T = TypeVar("_T")
 _L = TypeVar("_L", bound=Callable[[CircuitState, CircuitState, str], object])
@@ -276,6 +280,7 @@ class ResilientCacheWrapper:
         fallback_responses: Optional[dict[str, Any]] = None,
         *,
         max_pending_invalidations: Optional[int] = 1024,
+        stale_keys: str = "auto",
     ) -> Self: ...
     cache_manager: Any
     circuit_breaker: CacheCircuitBreaker
@@ -284,6 +289,9 @@ class ResilientCacheWrapper:
     @property
     def max_pending_invalidations(self) -> Optional[int]:
         """The most keys remembered for invalidation before a prefix flush, or None (off)."""
+    @property
+    def stale_keys(self) -> str:
+        """The stale-key policy in force: ``"per_key"``, ``"prefix"`` or ``"off"``."""
     @property
     def pending_invalidations(self) -> int:
         """Keys awaiting invalidation (not counting a batch being flushed right now)."""
@@ -294,9 +302,9 @@ class ResilientCacheWrapper:
         """Forgets every pending invalidation (for a host that flushed the cache itself)."""
     def generate_hash(self, query: str) -> str: ...
     def get_metrics(self) -> dict[str, Any]: ...
-    def _pending_remember(self, key: str) -> None: ...
-    def _pending_remember_all(self) -> None: ...
-    def _pending_begin(
-        self, key: Optional[str] = None
-    ) -> Union[Literal[False], tuple[bool, list[str]], None]: ...
-    def _pending_end(self, ok: bool) -> None: ...
+    def _begin(
+        self, op: str, key: Any
+    ) -> tuple[int, Any, Optional[list[tuple[Callable[[Any], Any], Any]]]]: ...
+    def _flushed(self, ticket: int) -> None: ...
+    def _end_ok(self, ticket: int, result: Any) -> Any: ...
+    def _end_error(self, ticket: int, op: str, exc: BaseException) -> tuple[int, Any]: ...

@@ -1,0 +1,270 @@
+//! One cache call of `ResilientCacheWrapper`, carried out as the core's `CacheGuard` answers:
+//! `begin` (run, with any flush first; fallback; or refuse), `flushed`, and `end` with the
+//! outcome. The async layer (`_async.py`) only awaits between these steps.
+//!
+//! Locks: the guard's mutex, then the breaker's, both only around core calls. Every Python
+//! call (clock, key conversion, method lookup, listeners, error construction) happens outside
+//! them.
+
+use crate::cache_key::CacheKey;
+use crate::errors;
+use crate::wrapper::{GuardState, PyWrapper};
+use fact_resilience_core::{
+    Begin, CacheOp, Capabilities, End, Flush, ManagerMethod, Outcome, OutcomeKind, StaleKeys,
+    Ticket, Transition,
+};
+use pyo3::exceptions::{PyAttributeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyList, PyString, PyTuple};
+
+/// What `_end_error` tells the async layer: return the value quietly (a shed call), return it
+/// after logging the failure, or re-raise the exception.
+pub const RETURN: u8 = 0;
+pub const RETURN_AFTER_FAILURE: u8 = 1;
+pub const RAISE: u8 = 2;
+
+/// What the manager can do, looked up on the manager as it is now.
+pub fn capabilities(manager: &Bound<'_, PyAny>) -> Capabilities {
+    let callable = |name: &str| manager.getattr(name).is_ok_and(|m| m.is_callable());
+    let prefix = manager
+        .getattr("prefix")
+        .is_ok_and(|p| p.is_instance_of::<PyString>());
+    Capabilities {
+        per_key: callable("invalidate") || callable("delete"),
+        flush_all: prefix && callable("invalidate_by_prefix"),
+    }
+}
+
+fn method_name(method: ManagerMethod) -> &'static str {
+    match method {
+        ManagerMethod::Get => "get",
+        ManagerMethod::Store => "store",
+        ManagerMethod::Invalidate => "invalidate",
+        ManagerMethod::InvalidateByPrefix => "invalidate_by_prefix",
+    }
+}
+
+/// `manager.<name>`, looked up on every call (tests swap methods after the wrapper is built).
+fn lookup<'py>(manager: &Bound<'py, PyAny>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+    match manager.getattr(name) {
+        Ok(m) if m.is_callable() => Ok(m),
+        _ => Err(PyAttributeError::new_err(format!(
+            "cache manager '{}' has no callable '{name}' method",
+            manager.get_type().name()?
+        ))),
+    }
+}
+
+/// The manager method that removes one key: `invalidate`, else `delete`.
+fn per_key_method<'py>(manager: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    lookup(manager, "invalidate").or_else(|_| lookup(manager, "delete"))
+}
+
+fn ticket_error(e: impl std::fmt::Display) -> PyErr {
+    PyValueError::new_err(e.to_string())
+}
+
+impl PyWrapper {
+    /// `(ticket, method, flush)` for an admitted call; `(-1, fallback_value, None)` for one
+    /// answered with the fallback; raises the breaker's error for a refused one.
+    pub(crate) fn begin<'py>(
+        &self,
+        py: Python<'py>,
+        op: CacheOp,
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let manager = self.cache_manager.bind(py);
+        let breaker = self.circuit_breaker.bind(py).get();
+        let (policy, method) = {
+            let g = self.guard();
+            (g.guard.policy(), g.guard.method(op))
+        };
+        // Everything that can fail or run Python comes before the permit is taken.
+        let key = match (policy, op) {
+            (StaleKeys::PerKey, CacheOp::Get | CacheOp::Store | CacheOp::Invalidate) => {
+                Some(CacheKey::from_py(key)?)
+            }
+            _ => None,
+        };
+        let call = match method {
+            ManagerMethod::Invalidate => per_key_method(manager)?,
+            m => lookup(manager, method_name(m))?,
+        };
+        let degrade = self.enable_graceful_degradation;
+        let now = breaker.clock.now(py)?;
+        let (begin, moved) = {
+            let mut g = self.guard();
+            breaker.with(now, |b, now| {
+                g.guard.begin(b, op, key.as_ref(), degrade, now)
+            })
+        };
+        breaker.listeners.notify(py, moved);
+        match begin {
+            Begin::Run {
+                ticket,
+                flush,
+                method: _,
+            } => {
+                let flush = match flush {
+                    None => None,
+                    Some(f) => Some(self.flush_calls(py, manager, f).inspect_err(|_| {
+                        // The flush cannot even be attempted: the call fails, keys kept.
+                        let _ = self.end_kind(py, ticket.to_bits(), OutcomeKind::Cancelled, None);
+                    })?),
+                };
+                let ticket = ticket.to_bits() as i64;
+                (ticket, call, flush).into_pyobject(py)
+            }
+            Begin::Fallback { .. } => {
+                let value = self.fallback_value(py, op)?;
+                (-1i64, value, py.None()).into_pyobject(py)
+            }
+            Begin::Refuse(rejection) => {
+                let name = PyString::new(py, op.name());
+                Err(errors::rejection_error(
+                    py,
+                    breaker.error_class.as_ref(),
+                    rejection,
+                    name.as_any(),
+                ))
+            }
+        }
+    }
+
+    /// The calls that carry out `flush`, as `[(method, arg), ...]`: one `invalidate_many(keys)`
+    /// if the manager has it, else the per-key method per key; everything is
+    /// `invalidate_by_prefix(manager.prefix)`.
+    fn flush_calls<'py>(
+        &self,
+        py: Python<'py>,
+        manager: &Bound<'py, PyAny>,
+        flush: Flush<CacheKey>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let calls = PyList::empty(py);
+        match flush {
+            Flush::All => {
+                let prefix = manager.getattr("prefix")?;
+                calls.append((lookup(manager, "invalidate_by_prefix")?, prefix))?;
+            }
+            Flush::Keys(keys) => {
+                let keys: Vec<_> = keys.iter().map(|k| k.to_py(py)).collect();
+                if let Ok(many) = lookup(manager, "invalidate_many") {
+                    calls.append((many, PyList::new(py, keys)?))?;
+                } else {
+                    let one = per_key_method(manager)?;
+                    for k in keys {
+                        calls.append((&one, k))?;
+                    }
+                }
+            }
+        }
+        Ok(calls)
+    }
+
+    pub(crate) fn flushed(&self, ticket: u64) -> PyResult<()> {
+        self.guard()
+            .guard
+            .flushed(Ticket::from_bits(ticket))
+            .map_err(ticket_error)
+    }
+
+    /// Ends a call whose operation returned `result`: the result itself, or for a store
+    /// `True` (False only if the manager returned literally False).
+    pub(crate) fn end_ok<'py>(
+        &self,
+        py: Python<'py>,
+        ticket: u64,
+        result: Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        match self.end_kind(py, ticket, OutcomeKind::Success, None)? {
+            End::Stored => {
+                let stored = !result.is(PyBool::new(py, false).as_any());
+                Ok(PyBool::new(py, stored).to_owned().into_any())
+            }
+            _ => Ok(result),
+        }
+    }
+
+    /// Ends a call that raised `exc`: `(RETURN | RETURN_AFTER_FAILURE, fallback)` or
+    /// `(RAISE, None)`.
+    pub(crate) fn end_error<'py>(
+        &self,
+        py: Python<'py>,
+        ticket: u64,
+        op: CacheOp,
+        exc: &Bound<'py, PyAny>,
+    ) -> PyResult<(u8, Bound<'py, PyAny>)> {
+        let breaker = self.circuit_breaker.bind(py).get();
+        let kind = breaker.outcome_kind(py, exc);
+        let record = matches!(kind, OutcomeKind::Failure | OutcomeKind::Timeout)
+            .then(|| breaker.describe(py, exc, PyString::new(py, op.name()).as_any()));
+        match self.end_kind(py, ticket, kind, record.as_ref())? {
+            End::Fallback { .. } => {
+                let action = if kind == OutcomeKind::Shed {
+                    RETURN
+                } else {
+                    RETURN_AFTER_FAILURE
+                };
+                Ok((action, self.fallback_value(py, op)?))
+            }
+            _ => Ok((RAISE, py.None().into_bound(py))),
+        }
+    }
+
+    fn end_kind(
+        &self,
+        py: Python<'_>,
+        ticket: u64,
+        kind: OutcomeKind,
+        record: Option<&crate::calls::FailureText>,
+    ) -> PyResult<End> {
+        let breaker = self.circuit_breaker.bind(py).get();
+        let now = breaker.clock.now_for_outcome(py);
+        let failure = record.map(|r| r.as_failure());
+        let outcome = match (kind, failure) {
+            (OutcomeKind::Failure, Some(f)) => Outcome::Failure(f),
+            (OutcomeKind::Timeout, Some(f)) => Outcome::Timeout(f),
+            (OutcomeKind::Shed, _) => Outcome::Shed,
+            (OutcomeKind::Success, _) => Outcome::Success,
+            _ => Outcome::Cancelled,
+        };
+        let result: Result<(End, Option<Transition>), _> = {
+            let mut g = self.guard();
+            breaker.with(now, |b, now| {
+                g.guard.end(b, Ticket::from_bits(ticket), outcome, now)
+            })
+        };
+        let (end, moved) = result.map_err(ticket_error)?;
+        breaker.listeners.notify(py, moved);
+        Ok(end)
+    }
+
+    /// `fallback_responses[op's key]`, or None when the key is missing.
+    fn fallback_value<'py>(&self, py: Python<'py>, op: CacheOp) -> PyResult<Bound<'py, PyAny>> {
+        Ok(self
+            .fallback_responses
+            .bind(py)
+            .get_item(op.fallback_key())?
+            .unwrap_or_else(|| py.None().into_bound(py)))
+    }
+}
+
+impl GuardState {
+    /// The counters as the `"guard"` dict of `get_metrics()`.
+    pub fn counters_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+        let c = self.guard.counters();
+        let d = pyo3::types::PyDict::new(py);
+        d.set_item("stale_keys", self.guard.policy().name())?;
+        d.set_item("fallbacks", c.fallbacks)?;
+        d.set_item("shed", c.shed)?;
+        d.set_item("timeouts", c.timeouts)?;
+        d.set_item("cancelled", c.cancelled)?;
+        d.set_item("flushes", c.flushes)?;
+        d.set_item("flush_failures", c.flush_failures)?;
+        d.set_item("pending_keys", c.pending_keys)?;
+        d.set_item("pending_all", c.pending_all)?;
+        d.set_item("dropped_keys", c.dropped_keys)?;
+        d.set_item("in_flight", c.in_flight)?;
+        Ok(d)
+    }
+}
