@@ -192,7 +192,7 @@ fn op_arg(op: &str) -> PyResult<CacheOp> {
     CacheOp::ALL
         .into_iter()
         .find(|o| o.name() == op)
-        .ok_or_else(|| PyValueError::new_err(format!("unknown cache operation {op:?}")))
+        .ok_or_else(|| PyValueError::new_err(format!("unknown cache operation '{op}'")))
 }
 
 fn stale_keys_arg(v: &str) -> PyResult<StaleKeysOption> {

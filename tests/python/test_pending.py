@@ -312,3 +312,26 @@ def test_a_negative_capacity_is_refused(fact_manager: FactCacheManager) -> None:
     with pytest.raises(ValueError, match="max_pending_invalidations"):
         ResilientCacheWrapper(fact_manager, max_pending_invalidations=-1)
     assert ResilientCacheWrapper(fact_manager).max_pending_invalidations == 1024
+
+
+async def test_a_ticket_ended_twice_is_refused_naming_it_and_counts_once(
+    clock: ManualClock,
+) -> None:
+    w = make(Recorder(), clock)
+    ticket, method, flush = w._begin("get", "k")
+    assert ticket >= 0 and flush is None
+    assert w._end_ok(ticket, await method("k")) is None
+    with pytest.raises(ValueError, match=f"ticket {ticket} is not a cache call in flight"):
+        w._end_ok(ticket, None)
+    with pytest.raises(ValueError, match="ticket"):
+        w._end_error(ticket, "get", ConnectionError("late"))
+    assert w.circuit_breaker.get_metrics().success_count == 1
+    assert w.get_metrics()["guard"]["in_flight"] == 0
+
+
+def test_an_unknown_cache_operation_is_refused_without_a_slot(clock: ManualClock) -> None:
+    w = make(Recorder(), clock)
+    with pytest.raises(ValueError, match="unknown cache operation 'fetch'"):
+        w._begin("fetch", "k")
+    assert w.get_metrics()["guard"]["in_flight"] == 0
+    assert w.circuit_breaker.get_metrics().total_operations == 0

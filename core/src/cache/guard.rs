@@ -303,7 +303,8 @@ impl<K: Ord + Clone> CacheGuard<K> {
         let transition = permit.transition();
         let covered = match (&self.in_flight, key) {
             (Some(flush), Some(k)) => flush.covers(k),
-            _ => false,
+            (Some(flush), None) => matches!(flush, Flush::All),
+            (None, _) => false,
         };
         if covered && degrade {
             breaker.on_neutral(permit, now);
