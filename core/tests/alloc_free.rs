@@ -250,3 +250,30 @@ fn failure_records_recycle_buffers_once_the_log_is_full() {
     assert_eq!(b.state(), State::Closed);
     assert_eq!(b.metrics(Instant::ZERO).failure_count, 10_009);
 }
+
+#[test]
+fn cache_guard_reads_and_unremembered_writes_do_not_allocate_once_warm() {
+    use fact_resilience_core::{Begin, CacheGuard, CacheOp, Capabilities, Outcome, StaleKeys};
+    let caps = Capabilities {
+        per_key: true,
+        flush_all: true,
+    };
+    let mut b = Breaker::new(Config::default(), Instant::ZERO).unwrap();
+    let mut g: CacheGuard = CacheGuard::new(StaleKeys::PerKey, caps, 16);
+    let call = |g: &mut CacheGuard, b: &mut Breaker, op| {
+        let Begin::Run { ticket, .. } = g.begin(b, op, Some("k"), true, Instant::ZERO).0 else {
+            panic!("closed: admitted");
+        };
+        let _ = g.end(b, ticket, Outcome::Success, Instant::ZERO).unwrap();
+    };
+    call(&mut g, &mut b, CacheOp::Get); // the first call makes the slot
+    let ((), get) = measure(|| call(&mut g, &mut b, CacheOp::Get));
+    assert_eq!(get.allocations, 0, "a get on a warm guard");
+    let mut off: CacheGuard = CacheGuard::new(StaleKeys::Off, caps, 16);
+    call(&mut off, &mut b, CacheOp::Store);
+    let ((), store) = measure(|| call(&mut off, &mut b, CacheOp::Store));
+    assert_eq!(
+        store.allocations, 0,
+        "a store that nothing may need to remember"
+    );
+}

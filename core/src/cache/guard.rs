@@ -134,10 +134,9 @@ pub struct CacheCounters {
     pub in_flight: u64,
 }
 
+/// A call in flight.
 #[derive(Debug)]
-struct Slot<K> {
-    seq: u32,
-    live: bool,
+struct Call<K> {
     permit: u64,
     op: CacheOp,
     degrade: bool,
@@ -145,6 +144,13 @@ struct Slot<K> {
     flushing: bool,
     /// The key of a write, kept only when the policy may need to remember it.
     key: Option<K>,
+}
+
+/// A reusable place for a call; `seq` tells its successive calls apart.
+#[derive(Debug)]
+struct Slot<K> {
+    seq: u32,
+    call: Option<Call<K>>,
 }
 
 /// The cache layer's state beside one breaker: the stale-key policy, the keys pending
@@ -329,9 +335,7 @@ impl<K: Ord + Clone> CacheGuard<K> {
             (StaleKeys::PerKey, true, Some(k)) => Some(k.to_owned()),
             _ => None,
         };
-        let ticket = self.occupy(Slot {
-            seq: 0,
-            live: true,
+        let ticket = self.occupy(Call {
             permit: permit.to_bits(),
             op,
             degrade,
@@ -348,8 +352,8 @@ impl<K: Ord + Clone> CacheGuard<K> {
 
     /// The flush handed out with `ticket` succeeded: its keys are no longer pending.
     pub fn flushed(&mut self, ticket: Ticket) -> Result<(), GuardError> {
-        let slot = self.slot_mut(ticket)?;
-        if core::mem::replace(&mut slot.flushing, false) {
+        let call = self.call_mut(ticket)?;
+        if core::mem::replace(&mut call.flushing, false) {
             self.in_flight = None;
         }
         Ok(())
@@ -477,41 +481,44 @@ impl<K: Ord + Clone> CacheGuard<K> {
         self.skipped::<K>(op, key);
     }
 
-    fn occupy(&mut self, mut slot: Slot<K>) -> Ticket {
+    fn occupy(&mut self, call: Call<K>) -> Ticket {
         self.live += 1;
         if let Some(index) = self.free.pop() {
-            let old = &mut self.slots[index];
-            slot.seq = old.seq.wrapping_add(1);
-            *old = slot;
-            return Ticket::new(index, old.seq);
+            let slot = &mut self.slots[index];
+            slot.seq = slot.seq.wrapping_add(1);
+            slot.call = Some(call);
+            return Ticket::new(index, slot.seq);
         }
-        self.slots.push(slot);
+        self.slots.push(Slot {
+            seq: 0,
+            call: Some(call),
+        });
         Ticket::new(self.slots.len() - 1, 0)
     }
 
-    fn slot_mut(&mut self, ticket: Ticket) -> Result<&mut Slot<K>, GuardError> {
+    fn call_mut(&mut self, ticket: Ticket) -> Result<&mut Call<K>, GuardError> {
         match self.slots.get_mut(ticket.index()) {
-            Some(slot) if slot.live && slot.seq == ticket.seq() => Ok(slot),
+            Some(Slot {
+                seq,
+                call: Some(call),
+            }) if *seq == ticket.seq() => Ok(call),
             _ => Err(GuardError::UnknownTicket {
                 ticket: ticket.to_bits(),
             }),
         }
     }
 
-    fn vacate(&mut self, ticket: Ticket) -> Result<Slot<K>, GuardError> {
-        let slot = self.slot_mut(ticket)?;
-        slot.live = false;
-        let out = Slot {
-            seq: slot.seq,
-            live: false,
-            permit: slot.permit,
-            op: slot.op,
-            degrade: slot.degrade,
-            flushing: slot.flushing,
-            key: slot.key.take(),
+    fn vacate(&mut self, ticket: Ticket) -> Result<Call<K>, GuardError> {
+        let unknown = GuardError::UnknownTicket {
+            ticket: ticket.to_bits(),
         };
+        let slot = self.slots.get_mut(ticket.index()).ok_or(unknown)?;
+        if slot.seq != ticket.seq() {
+            return Err(unknown);
+        }
+        let call = slot.call.take().ok_or(unknown)?;
         self.free.push(ticket.index());
         self.live -= 1;
-        Ok(out)
+        Ok(call)
     }
 }
