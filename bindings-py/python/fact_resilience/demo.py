@@ -3,9 +3,12 @@
 Cache-first, as FACT answers queries: look the query up in the cache; on a miss ask the source
 of truth (a real SQLite database of quarterly figures, made on the fly) and store the answer.
 The cache sits behind `ResilientCacheWrapper` + `CacheCircuitBreaker`, and a fault schedule
-breaks it in turn with errors, a full outage and slowness before letting it recover. Every
-answer is checked against SQLite; the run succeeds only if every query was answered correctly
-and no user saw an error.
+breaks it in turn with errors, a full outage and slowness before letting it recover. Halfway
+through the outage some figures change in SQLite and their cache entries are invalidated the way
+a write path would, which the open circuit skips: the wrapper remembers those keys and
+invalidates them before the cache is used again. Every answer is checked against SQLite as it
+is when the query is asked; the run succeeds only if every query was answered correctly, no
+stale figure was served after the change, and no user saw an error.
 """
 
 from __future__ import annotations
@@ -85,7 +88,14 @@ class MemoryCacheManager:
         return entry
 
     async def invalidate(self, query_hash: str) -> int:
+        """Removes one entry (so the wrapper can invalidate single keys); 1 if it existed."""
         return 1 if self.entries.pop(query_hash, None) is not None else 0
+
+    async def delete(self, query_hash: str) -> int:
+        return await self.invalidate(query_hash)
+
+    async def invalidate_many(self, query_hashes: list[str]) -> int:
+        return sum([self.entries.pop(h, None) is not None for h in query_hashes])
 
     async def invalidate_by_prefix(self, prefix: str) -> int:
         n = len(self.entries) if prefix == self.prefix else 0
@@ -169,6 +179,12 @@ class FaultyCache:
     async def invalidate(self, query_hash: str) -> Any:
         return await self._run("invalidate", query_hash)
 
+    async def delete(self, query_hash: str) -> Any:
+        return await self._run("invalidate", query_hash)
+
+    async def invalidate_many(self, query_hashes: list[str]) -> Any:
+        return await self._run("invalidate_many", query_hashes)
+
     async def invalidate_by_prefix(self, prefix: str) -> Any:
         return await self._run("invalidate_by_prefix", prefix)
 
@@ -199,6 +215,17 @@ def make_database() -> sqlite3.Connection:
     return db
 
 
+def change_figures(db: sqlite3.Connection, company: str, quarter: str) -> str:
+    """A write to the source of truth (a restated quarter); returns the new answer."""
+    db.execute(
+        "UPDATE figures SET revenue = revenue + 1000, profit = profit + 100"
+        " WHERE company = ? AND quarter = ?",
+        (company, quarter),
+    )
+    db.commit()
+    return ask_database(db, company, quarter)
+
+
 def ask_database(db: sqlite3.Connection, company: str, quarter: str) -> str:
     revenue, profit = db.execute(
         "SELECT revenue, profit FROM figures WHERE company = ? AND quarter = ?", (company, quarter)
@@ -214,6 +241,8 @@ class Summary:
     queries: int = 0
     answered: int = 0
     correct: int = 0
+    stale_answers: int = 0  # an answer equal to a figure SQLite had already replaced
+    truth_changes: int = 0  # figures changed in SQLite during the outage
     user_errors: int = 0
     cache_hits: int = 0
     time_open: float = 0.0
@@ -224,7 +253,7 @@ class Summary:
 
     @property
     def ok(self) -> bool:
-        return self.user_errors == 0 and self.correct == self.queries
+        return self.user_errors == 0 and self.correct == self.queries and self.stale_answers == 0
 
     @property
     def full_cycle(self) -> bool:
@@ -274,21 +303,34 @@ async def run_demo(
     out: TextIO = sys.stdout,
     live: Optional[bool] = None,
     seed: int = 11,
+    changed_figures: int = 8,
+    remember_skipped_writes: bool = True,
 ) -> Summary:
-    """Runs the scripted outage and returns the summary (also printed to `out`)."""
+    """Runs the scripted outage and returns the summary (also printed to `out`).
+
+    ``changed_figures`` rows change in SQLite halfway through the outage.
+    ``remember_skipped_writes=False`` turns the wrapper's pending invalidations off (the
+    control experiment: the old figures are then served after recovery).
+    """
     live = out.isatty() if live is None else live
     phases = schedule(duration)
     db = make_database()
-    truth = {(c, q): ask_database(db, c, q) for c in COMPANIES for q in QUARTERS}
     rng = random.Random(seed)
-    keys = list(truth)
+    keys = [(c, q) for c in COMPANIES for q in QUARTERS]
     workload = [rng.choice(keys) for _ in range(queries)]
+    # Change figures that are cached before the faults and asked for again at the end, so a
+    # stale cache entry would be served.
+    early = set(workload[: queries // 5])
+    late = [k for k in workload[queries - queries // 5 :] if k in early]
+    to_change = list(dict.fromkeys(late))[:changed_figures]
+    replaced: dict[tuple[str, str], str] = {}  # the figures SQLite no longer holds
 
     inner: Any
     if redis_url:
         from .backends import RedisCacheManager  # needs the `redis` extra
 
         inner = RedisCacheManager.from_url(redis_url, prefix="fact_demo")
+        await inner.warm_up()  # open the connections before the clock starts
         await inner.invalidate_by_prefix("fact_demo")
     else:
         inner = MemoryCacheManager()
@@ -303,7 +345,11 @@ async def run_demo(
         recovery_factor=0.5,
     )
     breaker = CacheCircuitBreaker(config)
-    wrapper = ResilientCacheWrapper(cache_manager=cache, circuit_breaker=breaker)
+    wrapper = ResilientCacheWrapper(
+        cache_manager=cache,
+        circuit_breaker=breaker,
+        max_pending_invalidations=1024 if remember_skipped_writes else None,
+    )
     summary = Summary(queries=queries)
     console = Console(out, queries, live)
     opened_at: Optional[float] = None
@@ -338,9 +384,11 @@ async def run_demo(
     breaker.on_state_change(on_change)
     await wrapper.start_monitoring()
 
+    def query_of(company: str, quarter: str) -> str:
+        return f"What were {company}'s revenue and profit in {quarter}?"
+
     async def answer(company: str, quarter: str) -> str:
-        query = f"What were {company}'s revenue and profit in {quarter}?"
-        key = wrapper.generate_hash(query)
+        key = wrapper.generate_hash(query_of(company, quarter))
         entry = await wrapper.get(key)
         if entry is not None:
             summary.cache_hits += 1
@@ -363,13 +411,34 @@ async def run_demo(
             delay = due - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
+            before = ask_database(db, company, quarter)
             try:
                 text = await answer(company, quarter)
             except Exception:  # a user-facing error: exactly what the breaker must prevent
                 summary.user_errors += 1
                 continue
             summary.answered += 1
-            summary.correct += text == truth[(company, quarter)]
+            if text in (before, ask_database(db, company, quarter)):
+                summary.correct += 1
+            elif text == replaced.get((company, quarter)):
+                summary.stale_answers += 1
+
+    async def change_truth() -> None:
+        """Halfway through the outage, restate some figures and invalidate their cache entries
+        as the service's write path would (the open circuit skips the invalidation)."""
+        outage = next(p for p in phases if p.mode == "outage")
+        await asyncio.sleep(max(0.0, started + (outage.start + outage.end) / 2 - time.monotonic()))
+        for company, quarter in to_change:
+            replaced[(company, quarter)] = ask_database(db, company, quarter)
+            change_figures(db, company, quarter)
+            await wrapper.invalidate(wrapper.generate_hash(query_of(company, quarter)))
+            summary.truth_changes += 1
+        console.transition(
+            time.monotonic() - started,
+            f"{len(to_change)} figures changed in SQLite; their cache invalidations were "
+            f"{'remembered' if remember_skipped_writes else 'dropped'} (circuit "
+            f"{breaker.get_state().value})",
+        )
 
     async def progress() -> None:
         while True:
@@ -379,10 +448,13 @@ async def run_demo(
             await asyncio.sleep(0.1)
 
     ticker = asyncio.ensure_future(progress())
+    writer = asyncio.ensure_future(change_truth())
     try:
         await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await writer
     finally:
         ticker.cancel()
+        writer.cancel()
         await wrapper.stop_monitoring()
         await breaker.stop_health_monitoring()
         if redis_url:
@@ -406,6 +478,8 @@ def format_summary(s: Summary) -> str:
     rows = [
         ("queries answered", f"{s.answered} / {s.queries}"),
         ("answers correct (vs SQLite)", f"{s.correct} / {s.queries}"),
+        ("figures changed during the outage", f"{s.truth_changes}"),
+        ("stale answers (replaced figure served)", f"{s.stale_answers}"),
         ("user-facing errors", f"{s.user_errors}"),
         ("cache hit rate", f"{100.0 * s.cache_hits / max(s.queries, 1):.1f}%"),
         ("time open", f"{s.time_open:.2f}s"),
@@ -421,7 +495,11 @@ def format_summary(s: Summary) -> str:
     lines = ["summary:"] + [f"  {k:<{w}}  {v}" for k, v in rows]
     lines.append(
         "  result: "
-        + ("OK: every query answered correctly, no user saw an error" if s.ok else "FAILED")
+        + (
+            "OK: every query answered correctly, nothing stale, no user saw an error"
+            if s.ok
+            else "FAILED"
+        )
     )
     return "\n".join(lines)
 

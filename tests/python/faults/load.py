@@ -11,12 +11,20 @@ baseline through a bare manager (no breaker: each failure costs what the manager
 timeout costs), then the full run through `ResilientCacheWrapper`: warm-up, the fault (a key is
 updated in SQLite during it), recovery. It returns a `Report` with the measurements that the
 tests assert and `Report.table()` prints.
+
+The harness keeps its own cost off the measurement: each manager opens its connections before
+the measured phase (`RedisCacheManager.warm_up`), the objects alive before it are frozen out of
+the garbage collector (a full collection of the test process stalls the loop for tens of ms),
+and a probe task measures the event loop's lag throughout, so the report shows how late the
+loop itself ran.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
+import gc
 import os
 import random
 import sqlite3
@@ -24,7 +32,9 @@ import time
 from array import array
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Callable, Iterator, Optional, TypeVar
+
+from redis.asyncio import Redis
 
 from fact_resilience import (
     CacheCircuitBreaker,
@@ -38,22 +48,53 @@ from .conftest import RedisServer
 
 _T = TypeVar("_T")
 
-# Set per cache call by the driver; the traced manager marks it when Redis is actually asked.
-REACHED: contextvars.ContextVar[list[bool]] = contextvars.ContextVar("REACHED")
+
+class Call:
+    """Set per cache call by the driver: when it began, and what the traced manager saw."""
+
+    __slots__ = ("leaked", "reached", "started")
+
+    def __init__(self, started: float) -> None:
+        self.started = started  # time.monotonic() just before the wrapper asked the breaker
+        self.reached = False  # the call got a connection and talked to Redis
+        self.leaked = False  # ... although the circuit was OPEN since before the call began
+
+
+REACHED: contextvars.ContextVar[Call] = contextvars.ContextVar("REACHED")
 
 SOAK = os.environ.get("FACT_SOAK", "") not in ("", "0")
 
 
-class TracedRedisCacheManager(RedisCacheManager):
-    """`RedisCacheManager` that marks, for the current task, that a call reached Redis."""
+class OpenWatch:
+    """When the circuit last opened (set by a state listener, synchronously with the trip)."""
 
-    async def _bounded(
-        self, operation: str, call: Callable[[], Awaitable[_T]], timeout: float
+    def __init__(self, breaker: CacheCircuitBreaker) -> None:
+        self.breaker = breaker
+        self.opened_at = float("inf")
+
+
+class TracedRedisCacheManager(RedisCacheManager):
+    """`RedisCacheManager` that marks, for the current task, that a call reached Redis, and
+    whether it did so while the circuit had been OPEN since before the call began: a call the
+    breaker should have refused. Exact, because a call asks the breaker in the same loop step
+    as `Call.started` is taken, and admitting a call out of OPEN moves the state first."""
+
+    watch: Optional[OpenWatch] = None
+
+    async def _run_on(
+        self, operation: str, call: Callable[[Redis], Awaitable[_T]], lane: Redis, timeout: float
     ) -> _T:
         mark = REACHED.get(None)
         if mark is not None:
-            mark[0] = True
-        return await super()._bounded(operation, call, timeout)
+            mark.reached = True
+            w = self.watch
+            if (
+                w is not None
+                and mark.started > w.opened_at
+                and w.breaker.get_state() is CircuitState.OPEN
+            ):
+                mark.leaked = True
+        return await super()._run_on(operation, call, lane, timeout)
 
 
 class Truth:
@@ -123,6 +164,7 @@ class Sample:
     latency: float
     state: str
     reached: bool
+    leaked: bool = False
 
 
 @dataclass
@@ -137,6 +179,7 @@ class LoadResult:
     latency: array[float] = field(default_factory=lambda: array("d"))
     state: array[int] = field(default_factory=lambda: array("b"))
     reached: array[int] = field(default_factory=lambda: array("b"))
+    leaked: array[int] = field(default_factory=lambda: array("b"))
     wrong_examples: list[str] = field(default_factory=list)
     error_examples: list[str] = field(default_factory=list)
     wrong_keys: dict[int, int] = field(default_factory=dict)
@@ -144,8 +187,8 @@ class LoadResult:
     @property
     def samples(self) -> list[Sample]:
         return [
-            Sample(t, lat, STATES[st], bool(r))
-            for t, lat, st, r in zip(self.t, self.latency, self.state, self.reached)
+            Sample(t, lat, STATES[st], bool(r), bool(k))
+            for t, lat, st, r, k in zip(self.t, self.latency, self.state, self.reached, self.leaked)
         ]
 
 
@@ -172,12 +215,19 @@ async def run_load(
     rng = random.Random(seed)
     hashes = [cache.generate_hash(query_text(k)) for k in range(truth.n)]
     codes = {s: i for i, s in enumerate(STATES)}
-    state_of: Callable[[], int] = (
-        (lambda: codes[breaker.get_state().value]) if breaker else (lambda: 0)
-    )
+
+    def state_of() -> int:
+        if breaker is None:
+            return 0
+        state = breaker.get_state()
+        if state is CircuitState.OPEN and breaker.next_deadline_in() == 0.0:
+            # The open timeout is due: get_state() has not moved yet, but this call will be
+            # admitted as a probe, so it did not start while the circuit was refusing.
+            return codes["half_open"]
+        return codes[state.value]
 
     async def timed(call: Awaitable[_T]) -> _T:
-        mark = [False]
+        mark = Call(time.monotonic())
         token = REACHED.set(mark)
         state = state_of()
         t0 = time.perf_counter()
@@ -189,7 +239,8 @@ async def run_load(
             result.t.append(t0 - started_perf)
             result.latency.append(t1 - t0)
             result.state.append(state)
-            result.reached.append(mark[0])
+            result.reached.append(mark.reached)
+            result.leaked.append(mark.leaked)
 
     started_perf = time.perf_counter() - (time.monotonic() - started)
 
@@ -224,6 +275,44 @@ async def run_load(
 
     await asyncio.gather(*(worker(i) for i in range(workers)))
     return result
+
+
+class LagProbe:
+    """Measures the event loop's lag: how late a 5 ms sleep wakes up, all run long."""
+
+    def __init__(self, interval: float = 0.005) -> None:
+        self.interval = interval
+        self.lags = array("d")
+        self._task: Optional[asyncio.Task[None]] = None
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for _ in range(10_000_000):  # bounded; cancelled when the run ends
+            t = loop.time()
+            await asyncio.sleep(self.interval)
+            self.lags.append(loop.time() - t - self.interval)
+
+    def start(self) -> None:
+        self._task = asyncio.ensure_future(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+@contextlib.contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Moves every object alive now out of the collector's reach for the block: a full
+    collection would otherwise walk the whole test process (pytest, redis-py, ...) and stall
+    the loop under load."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 # ---- the scenario ----------------------------------------------------------------------
@@ -280,6 +369,13 @@ class Report:
     open_p99_ms: float = 0.0
     open_p999_ms: float = 0.0
     probes_while_open: int = 0
+    failures_before_fault: int = 0
+    shed_manager: int = 0
+    shed_guard: Optional[int] = None
+    late_replies: int = 0
+    connects: int = 0
+    loop_lag_p99_ms: float = 0.0
+    loop_lag_max_ms: float = 0.0
     baseline_calls: int = 0
     baseline_p50_ms: float = 0.0
     baseline_p99_ms: float = 0.0
@@ -316,6 +412,11 @@ class Report:
                 f" over {self.baseline_calls} calls",
             ),
             (
+                "  started while OPEN, reached Redis anyway",
+                f"{self.probes_while_open}",
+            ),
+            ("failures charged while healthy (before the fault)", f"{self.failures_before_fault}"),
+            (
                 "failures before OPEN",
                 f"{self.failures_to_open} (threshold {CONFIG['failure_threshold']})",
             ),
@@ -325,6 +426,16 @@ class Report:
                 "not recovered" if self.recovery is None else f"{self.recovery:.2f} s",
             ),
             ("stale answers after recovery (updated key)", f"{self.stale_answers}"),
+            (
+                "shed (no free connection): manager / wrapper",
+                f"{self.shed_manager} / "
+                + ("n/a" if self.shed_guard is None else f"{self.shed_guard}"),
+            ),
+            (
+                "event-loop lag: p99 / max",
+                f"{ms(self.loop_lag_p99_ms)} / {ms(self.loop_lag_max_ms)}",
+            ),
+            ("late timers forgiven / connections opened", f"{self.late_replies} / {self.connects}"),
             ("transitions", " ".join(f"{t:.2f}s:{a}->{b}" for t, a, b in self.transitions)),
             ("wall time", f"{self.wall:.1f} s"),
         ]
@@ -345,7 +456,28 @@ async def run_scenario(
     op_timeout: float = 0.05,
     max_pending_invalidations: Optional[int] = 1024,
 ) -> Report:
-    timing = timing or Timing.default()
+    with frozen_heap():
+        return await _run_scenario(
+            server,
+            fault,
+            workers=workers,
+            keys=keys,
+            timing=timing or Timing.default(),
+            op_timeout=op_timeout,
+            max_pending_invalidations=max_pending_invalidations,
+        )
+
+
+async def _run_scenario(
+    server: RedisServer,
+    fault: Fault,
+    *,
+    workers: int,
+    keys: int,
+    timing: Timing,
+    op_timeout: float,
+    max_pending_invalidations: Optional[int],
+) -> Report:
     report = Report(fault.name, workers)
     wall0 = time.monotonic()
     truth = Truth(keys)
@@ -356,6 +488,7 @@ async def run_scenario(
         server.url, prefix="baseline", op_timeout=op_timeout
     )
     try:
+        await bare_manager.warm_up()
         started = time.monotonic()
         await asyncio.to_thread(fault.inject, server, timing.baseline)
         base = await run_load(
@@ -382,6 +515,10 @@ async def run_scenario(
         circuit_breaker=breaker,
         max_pending_invalidations=max_pending_invalidations,
     )
+    assert isinstance(manager, TracedRedisCacheManager)
+    watch = manager.watch = OpenWatch(breaker)
+    lag = LagProbe()
+    await manager.warm_up()
     started = time.monotonic()
     marks: dict[str, float] = {}
     opens: list[tuple[float, int]] = []  # (t, failure_count) at each -> OPEN
@@ -390,6 +527,7 @@ async def run_scenario(
         t = time.monotonic() - started
         report.transitions.append((t, frm.value, to.value))
         if to is CircuitState.OPEN:
+            watch.opened_at = time.monotonic()
             opens.append((t, breaker.get_metrics().failure_count))
 
     breaker.on_state_change(on_change)
@@ -417,6 +555,7 @@ async def run_scenario(
         marks["heal"] = time.monotonic() - started
 
     try:
+        lag.start()
         script_task = asyncio.ensure_future(script())
         res = await run_load(
             wrapper,
@@ -428,6 +567,7 @@ async def run_scenario(
             breaker=breaker,
         )
         await script_task
+        await lag.stop()
         # After the run: what the cache now holds for the updated key.
         entry = await manager.get(hot_hash)
         report.updated_key_cached = None if entry is None else entry.content
@@ -447,7 +587,20 @@ async def run_scenario(
     report.p50_ms, report.p99_ms = pct(lat, 0.5) * 1000, pct(lat, 0.99) * 1000
     open_calls = [s for s in res.samples if s.state == "open"]
     fast = [s.latency for s in open_calls if not s.reached]
-    report.probes_while_open = sum(1 for s in open_calls if s.reached)
+    report.probes_while_open = sum(1 for s in res.samples if s.leaked)
+    report.failures_before_fault = failures_at_fault
+    m = manager.get_metrics()
+    report.shed_manager, report.late_replies, report.connects = (
+        m["shed"],
+        m["late_replies"],
+        m["connects"],
+    )
+    guard = wrapper.get_metrics().get("guard")  # the core's cache guard (issue 9), when present
+    if isinstance(guard, dict):
+        report.shed_guard = int(guard.get("shed", 0))
+    lags = list(lag.lags)
+    report.loop_lag_p99_ms = pct(lags, 0.99) * 1000
+    report.loop_lag_max_ms = max(lags, default=0.0) * 1000
     report.open_calls = len(fast)
     report.open_p50_ms = pct(fast, 0.5) * 1000
     report.open_p99_ms = pct(fast, 0.99) * 1000
@@ -529,6 +682,10 @@ def check(report: Report, *, open_p99_ms: float = 1.0) -> None:
     assert report.wrong == 0, "answers differ from SQLite" + why
     assert report.stale_answers == 0, why
     assert not report.opened_before_fault, "the breaker opened before the fault" + why
+    # A healthy server under this load is never charged: neither the client's own queue
+    # (shed) nor connection set-up nor a late event loop counts as a cache failure.
+    assert report.failures_before_fault == 0, "a failure was charged while healthy" + why
+    assert report.probes_while_open == 0, "calls that began while OPEN reached Redis" + why
     assert report.failures_to_open is not None, "the breaker never opened" + why
     assert report.failures_to_open <= CONFIG["failure_threshold"], why
     assert report.open_calls > 0, why

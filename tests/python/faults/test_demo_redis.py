@@ -24,6 +24,7 @@ async def test_demo_with_redis_rides_out_the_outage(redis_server: RedisServer) -
     assert f"Redis {redis_server.url}" in text
     assert s.user_errors == 0, text
     assert s.answered == s.correct == 600, text
+    assert s.truth_changes == 8 and s.stale_answers == 0, text
     assert s.full_cycle, text
     assert s.shed > 0, text
     assert s.recovery_time is not None, text
