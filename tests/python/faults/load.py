@@ -595,9 +595,7 @@ async def _run_scenario(
         m["late_replies"],
         m["connects"],
     )
-    guard = wrapper.get_metrics().get("guard")  # the core's cache guard (issue 9), when present
-    if isinstance(guard, dict):
-        report.shed_guard = int(guard.get("shed", 0))
+    report.shed_guard = int(wrapper.get_metrics()["guard"]["shed"])
     lags = list(lag.lags)
     report.loop_lag_p99_ms = pct(lags, 0.99) * 1000
     report.loop_lag_max_ms = max(lags, default=0.0) * 1000
@@ -686,6 +684,8 @@ def check(report: Report, *, open_p99_ms: float = 1.0) -> None:
     # (shed) nor connection set-up nor a late event loop counts as a cache failure.
     assert report.failures_before_fault == 0, "a failure was charged while healthy" + why
     assert report.probes_while_open == 0, "calls that began while OPEN reached Redis" + why
+    # Every call the client shed reached the wrapper as shed: answered, never charged.
+    assert report.shed_guard == report.shed_manager, "a shed call was charged" + why
     assert report.failures_to_open is not None, "the breaker never opened" + why
     assert report.failures_to_open <= CONFIG["failure_threshold"], why
     assert report.open_calls > 0, why

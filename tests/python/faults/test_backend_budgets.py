@@ -7,6 +7,7 @@ import asyncio
 import time
 
 import pytest
+from redis import Redis as SyncRedis
 
 from fact_resilience import CacheShedError
 from fact_resilience.backends import (
@@ -93,9 +94,21 @@ async def test_a_reply_the_stalled_loop_could_not_read_in_time_is_not_a_timeout(
     try:
         await manager.warm_up()
         await manager.store("k", "v")
+        await manager.get("k")  # loads the get script, so the next get is one round trip
+        server = SyncRedis.from_url(redis_server.url)
+
+        def gets_served() -> int:
+            stats = server.info("commandstats").get("cmdstat_evalsha", {})
+            return int(stats.get("calls", 0))
+
+        served = gets_served()
         call = asyncio.ensure_future(manager.get("k"))
-        await asyncio.sleep(0)  # the command is sent
+        for _ in range(1000):  # until the server has answered it (a busy machine may take a while)
+            await asyncio.sleep(0)
+            if gets_served() > served:
+                break
         time.sleep(0.08)  # the loop stalls (a busy handler, a descheduled process)
+        server.close()
         entry = await call
         assert entry is not None and entry.content == "v"
         m = manager.get_metrics()
