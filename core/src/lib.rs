@@ -101,7 +101,9 @@ pub use clock::ManualClock;
 #[cfg(feature = "std")]
 pub use clock::MonotonicClock;
 pub use clock::{Clock, Instant};
-pub use config::{Config, ConfigError, MAX_DURATION_SECONDS, MAX_WINDOW_BUCKETS};
+pub use config::{
+    Config, ConfigError, MAX_DURATION_SECONDS, MAX_WINDOW_BUCKETS, MIN_RECOVERY_FACTOR,
+};
 pub use metrics::{Failure, FailureLog, FailureRecord, Metrics};
 pub use pending::{Flush, PendingInvalidations};
 pub use presets::PRESETS;
