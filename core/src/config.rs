@@ -372,7 +372,11 @@ mod tests {
         let now = Instant::from_nanos(2_000_000_000);
         let mut offered = 0u32;
         while b.state() != crate::State::Closed {
-            assert!(offered < bound, "still {:?} after {offered} calls", b.state());
+            assert!(
+                offered < bound,
+                "still {:?} after {offered} calls",
+                b.state()
+            );
             offered += 1;
             if let Ok(p) = b.try_acquire(now) {
                 let _ = b.on_success(p, now);

@@ -109,7 +109,9 @@ pub use pending::{Flush, PendingInvalidations};
 pub use presets::PRESETS;
 #[cfg(feature = "std")]
 pub use shared::{CallError, SharedBreaker, wall_clock_seconds};
-pub use sim::{Call, Sample, Scenario, SimReport, simulate};
+pub use sim::{
+    Call, MAX_SAMPLES, MAX_SCENARIO_CALLS, Sample, Scenario, SimReport, Simulation, simulate,
+};
 pub use snapshot::{SNAPSHOT_VERSION, Snapshot, SnapshotError};
 pub use state::{Reason, State, Transition};
 pub use window::{RollingWindow, WindowCounts};
