@@ -53,6 +53,14 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", pep440(env!("CARGO_PKG_VERSION")))?;
     m.add("CIRCUIT_BREAKER_OPEN", errors::CODE_OPEN)?;
     m.add("CIRCUIT_BREAKER_THROTTLING", errors::CODE_THROTTLING)?;
+    m.add(
+        "MAX_SCENARIO_CALLS",
+        fact_resilience_core::MAX_SCENARIO_CALLS,
+    )?;
+    m.add(
+        "MIN_HEALTH_CHECK_INTERVAL",
+        config::MIN_HEALTH_CHECK_INTERVAL,
+    )?;
     m.add_class::<config::PyConfig>()?;
     m.add_class::<clock::PyManualClock>()?;
     m.add_class::<metrics::PyFailureRecord>()?;

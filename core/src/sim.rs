@@ -92,9 +92,8 @@ impl SimReport {
 /// microsecond whose outcomes land hours later would otherwise ask for billions of samples.
 pub const MAX_SAMPLES: usize = 1024;
 
-/// The most calls a built-in [`Scenario`] may generate (`rate * duration`). At tens of
-/// nanoseconds per call this is seconds of work; beyond it a typo (`--rate 1e12`) would run
-/// for years.
+/// The most calls a built-in [`Scenario`] may generate (`rate * duration`): a generous
+/// what-if stays within it, while a typo (`--rate 1e12`) would otherwise run for years.
 pub const MAX_SCENARIO_CALLS: u64 = 100_000_000;
 
 /// Replays `calls` through a fresh breaker with `config`, sampling every `sample_every`
