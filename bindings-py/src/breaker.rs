@@ -89,8 +89,13 @@ impl PyBreaker {
     ) -> PyResult<()> {
         let now = self.clock.now(py)?;
         let moved = self.with(now, f);
-        self.listeners.notify(py, moved);
-        Ok(())
+        self.listeners.notify(py, moved)
+    }
+
+    /// The config's `max_message_bytes`: how much of an error's text the core keeps.
+    pub(crate) fn max_message_bytes(&self) -> usize {
+        let limit = self.lock().config.get().max_message_bytes_value();
+        usize::try_from(limit).unwrap_or(usize::MAX)
     }
 }
 
@@ -257,7 +262,7 @@ impl PyBreaker {
     fn is_call_permitted(&self, py: Python<'_>) -> PyResult<bool> {
         let now = self.clock.now(py)?;
         let (moved, state) = self.with(now, |b, now| (b.poll(now), b.state()));
-        self.listeners.notify(py, moved);
+        self.listeners.notify(py, moved)?;
         Ok(state != State::Open)
     }
 
@@ -265,7 +270,7 @@ impl PyBreaker {
     fn poll<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let now = self.clock.now(py)?;
         let (moved, state) = self.with(now, |b, now| (b.poll(now), b.state()));
-        self.listeners.notify(py, moved);
+        self.listeners.notify(py, moved)?;
         state_member(py, state)
     }
 
@@ -364,8 +369,7 @@ impl PyBreaker {
         let py = operation.py();
         check_callable(operation)?;
         check_name(operation_name)?;
-        let (r, moved) = self.try_acquire(py)?;
-        self.listeners.notify(py, moved);
+        let r = self.acquire_notified(py)?;
         match r {
             Ok(permit) => self.run_sync(py, permit, operation, operation_name, args, kwargs),
             Err(_) => Ok(fallback.clone()),
@@ -392,8 +396,7 @@ impl PyBreaker {
     /// The call succeeded.
     fn record_success(&self, permit: &Bound<'_, PyPermit>) -> PyResult<()> {
         let p = permit.get().take()?;
-        self.succeed(permit.py(), p);
-        Ok(())
+        self.succeed(permit.py(), p)
     }
 
     /// The call failed with `exc` (always counted as a failure). `operation` defaults to the
@@ -414,8 +417,7 @@ impl PyBreaker {
             None => permit.get().operation.bind(py).clone(),
         };
         let p = permit.get().take()?;
-        self.fail(py, p, exc, &op);
-        Ok(())
+        self.fail(py, p, exc, &op)
     }
 
     /// The call ended without a verdict: the permit is released, nothing is counted.
@@ -438,7 +440,7 @@ impl PyBreaker {
         }
         let op = permit.get().operation.bind(py).clone();
         let p = permit.get().take()?;
-        Ok(self.report_exception(py, p, exc, &op))
+        self.report_exception(py, p, exc, &op)
     }
 
     // ---- the async layer's fast path (private: permits as ints) --------------------------
@@ -449,6 +451,30 @@ impl PyBreaker {
         Ok(self.acquire_or_raise(py, operation_name)?.to_bits())
     }
 
+    /// As `_acquire`, after the argument checks `execute_sync` makes (for the async layer's
+    /// `execute`: one set of checks for both).
+    fn _admit(
+        &self,
+        operation: &Bound<'_, PyAny>,
+        operation_name: &Bound<'_, PyAny>,
+    ) -> PyResult<u64> {
+        check_callable(operation)?;
+        check_name(operation_name)?;
+        self._acquire(operation_name)
+    }
+
+    /// As `_acquire_or`, after the checks of `_admit`.
+    fn _admit_or<'py>(
+        &self,
+        operation: &Bound<'py, PyAny>,
+        operation_name: &Bound<'py, PyAny>,
+        default: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        check_callable(operation)?;
+        check_name(operation_name)?;
+        self._acquire_or(operation_name, default)
+    }
+
     /// Permit bits, or `default` when refused (no exception is built).
     fn _acquire_or<'py>(
         &self,
@@ -456,20 +482,24 @@ impl PyBreaker {
         default: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = operation_name.py();
-        let (r, moved) = self.try_acquire(py)?;
-        self.listeners.notify(py, moved);
+        let r = self.acquire_notified(py)?;
         match r {
             Ok(p) => Ok(p.to_bits().into_pyobject(py)?.into_any()),
             Err(_) => Ok(default.clone()),
         }
     }
 
-    fn _succeed(&self, py: Python<'_>, bits: u64) {
-        self.succeed(py, Permit::from_bits(bits));
+    fn _succeed(&self, py: Python<'_>, bits: u64) -> PyResult<()> {
+        self.succeed(py, Permit::from_bits(bits))
     }
 
     /// Reports `exc`; returns whether it counted as a failure.
-    fn _fail(&self, bits: u64, exc: &Bound<'_, PyAny>, operation_name: &Bound<'_, PyAny>) -> bool {
+    fn _fail(
+        &self,
+        bits: u64,
+        exc: &Bound<'_, PyAny>,
+        operation_name: &Bound<'_, PyAny>,
+    ) -> PyResult<bool> {
         self.report_exception(exc.py(), Permit::from_bits(bits), exc, operation_name)
     }
 

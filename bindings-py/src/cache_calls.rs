@@ -98,7 +98,13 @@ impl PyWrapper {
                 g.guard.begin(b, op, key.as_ref(), degrade, now)
             })
         };
-        breaker.listeners.notify(py, moved);
+        if let Err(e) = breaker.listeners.notify(py, moved) {
+            // A listener raised SystemExit or the like: give the slot back, then propagate.
+            if let Begin::Run { ticket, .. } = begin {
+                let _ = self.end_kind(py, ticket.to_bits(), OutcomeKind::Cancelled, None);
+            }
+            return Err(e);
+        }
         match begin {
             Begin::Run {
                 ticket,
@@ -196,9 +202,18 @@ impl PyWrapper {
     ) -> PyResult<(u8, Bound<'py, PyAny>)> {
         let breaker = self.circuit_breaker.bind(py).get();
         let kind = breaker.outcome_kind(py, exc);
-        let record = matches!(kind, OutcomeKind::Failure | OutcomeKind::Timeout)
-            .then(|| breaker.describe(py, exc, PyString::new(py, op.name()).as_any()));
-        match self.end_kind(py, ticket, kind, record.as_ref())? {
+        let (record, escaped) = match kind {
+            OutcomeKind::Failure | OutcomeKind::Timeout => {
+                let (r, e) = breaker.describe(py, exc, PyString::new(py, op.name()).as_any());
+                (Some(r), e)
+            }
+            _ => (None, None),
+        };
+        let end = self.end_kind(py, ticket, kind, record.as_ref())?;
+        if let Some(e) = escaped {
+            return Err(e); // e.g. KeyboardInterrupt from the error's __str__: after recording
+        }
+        match end {
             End::Fallback { .. } => {
                 let action = if kind == OutcomeKind::Shed {
                     RETURN
@@ -235,7 +250,7 @@ impl PyWrapper {
             })
         };
         let (end, moved) = result.map_err(ticket_error)?;
-        breaker.listeners.notify(py, moved);
+        breaker.listeners.notify(py, moved)?;
         Ok(end)
     }
 

@@ -10,9 +10,9 @@ use crate::errors;
 use crate::interop;
 use fact_resilience_core::{Failure, OutcomeKind, Permit, Rejection, Transition};
 use pyo3::exceptions::{PyException, PyTimeoutError, PyTypeError};
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString, PyTuple};
-use std::borrow::Cow;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PySlice, PyString, PyTuple};
 
 impl PyBreaker {
     /// Asks the core for a permit, returning any transition (a due OPEN -> HALF_OPEN) apart.
@@ -30,6 +30,21 @@ impl PyBreaker {
         }))
     }
 
+    /// As `try_acquire`, with the transition's listeners run. If a listener raises a
+    /// `BaseException` that is not an `Exception`, a granted permit is released (neutral)
+    /// before it propagates, so no half-open slot is lost.
+    #[inline]
+    pub(crate) fn acquire_notified(&self, py: Python<'_>) -> PyResult<Result<Permit, Rejection>> {
+        let (r, moved) = self.try_acquire(py)?;
+        if let Err(e) = self.listeners.notify(py, moved) {
+            if let Ok(p) = r {
+                self.neutral(py, p);
+            }
+            return Err(e);
+        }
+        Ok(r)
+    }
+
     /// Admits or raises the rejection error.
     #[inline]
     pub(crate) fn acquire_or_raise(
@@ -37,20 +52,21 @@ impl PyBreaker {
         py: Python<'_>,
         operation: &Bound<'_, PyAny>,
     ) -> PyResult<Permit> {
-        let (r, moved) = self.try_acquire(py)?;
-        self.listeners.notify(py, moved);
-        r.map_err(|rej| self.rejection(py, rej, operation))
+        self.acquire_notified(py)?
+            .map_err(|rej| self.rejection(py, rej, operation))
     }
 
     fn rejection(&self, py: Python<'_>, rej: Rejection, operation: &Bound<'_, PyAny>) -> PyErr {
         errors::rejection_error(py, self.error_class.as_ref(), rej, operation)
     }
 
+    /// Records a success. Errs only with a `BaseException` that is not an `Exception` (e.g.
+    /// `SystemExit` from a listener), after the outcome was recorded.
     #[inline]
-    pub(crate) fn succeed(&self, py: Python<'_>, permit: Permit) {
+    pub(crate) fn succeed(&self, py: Python<'_>, permit: Permit) -> PyResult<()> {
         let now = self.clock.now_for_outcome(py);
         let moved = self.with(now, |b, now| b.on_success(permit, now));
-        self.listeners.notify(py, moved);
+        self.listeners.notify(py, moved)
     }
 
     pub(crate) fn neutral(&self, py: Python<'_>, permit: Permit) {
@@ -79,36 +95,53 @@ impl PyBreaker {
         }
     }
 
-    /// The failure record of `exc` in `operation`, read before any lock is taken.
+    /// The failure record of `exc` in `operation`, read before any lock is taken, converting
+    /// no more of the message than the core keeps. A `BaseException` that is not an
+    /// `Exception` raised while reading it (e.g. `KeyboardInterrupt` from `__str__`) comes
+    /// back beside the record, for the caller to raise once the outcome is recorded.
     pub(crate) fn describe(
         &self,
         py: Python<'_>,
         exc: &Bound<'_, PyAny>,
         operation: &Bound<'_, PyAny>,
-    ) -> FailureText {
+    ) -> (FailureText, Option<PyErr>) {
+        let mut escaped = None;
         let ty = exc.get_type();
-        FailureText {
-            error_type: text(ty.name().map(|n| n.into_any()), "<unknown>"),
-            error_message: text(exc.str().map(|s| s.into_any()), "<unprintable exception>"),
-            operation: text(operation.str().map(|s| s.into_any()), "<operation>"),
+        let record = FailureText {
+            error_type: text(py, ty.name(), usize::MAX, "<unknown>", &mut escaped),
+            error_message: text(
+                py,
+                exc.str(),
+                self.max_message_bytes(),
+                "<unprintable exception>",
+                &mut escaped,
+            ),
+            operation: text(py, operation.str(), usize::MAX, "<operation>", &mut escaped),
             timestamp: self.wall.now_for_record(py),
-        }
+        };
+        (record, escaped)
     }
 
-    /// Records `exc` as a failure of `operation`.
+    /// Records `exc` as a failure of `operation`. A `BaseException` that is not an `Exception`
+    /// (e.g. `KeyboardInterrupt` from the exception's `__str__`, `SystemExit` from a listener)
+    /// is returned after the failure was recorded, so the permit is never lost.
     pub(crate) fn fail(
         &self,
         py: Python<'_>,
         permit: Permit,
         exc: &Bound<'_, PyAny>,
         operation: &Bound<'_, PyAny>,
-    ) {
-        let record = self.describe(py, exc, operation);
+    ) -> PyResult<()> {
+        let (record, escaped) = self.describe(py, exc, operation);
         let now = self.clock.now_for_outcome(py);
         let moved = self.with(now, |b, now| {
             b.on_failure(permit, &record.as_failure(), now)
         });
-        self.listeners.notify(py, moved);
+        let notified = self.listeners.notify(py, moved);
+        match escaped {
+            Some(e) => Err(e),
+            None => notified,
+        }
     }
 
     /// Reports `exc`: neutral or failure. Returns whether it counted as a failure.
@@ -118,13 +151,13 @@ impl PyBreaker {
         permit: Permit,
         exc: &Bound<'_, PyAny>,
         operation: &Bound<'_, PyAny>,
-    ) -> bool {
+    ) -> PyResult<bool> {
         if self.is_neutral(py, exc) {
             self.neutral(py, permit);
-            false
+            Ok(false)
         } else {
-            self.fail(py, permit, exc, operation);
-            true
+            self.fail(py, permit, exc, operation)?;
+            Ok(true)
         }
     }
 
@@ -146,20 +179,23 @@ impl PyBreaker {
         };
         match result {
             Ok(v) => {
-                if v.get_type().is(interop::coroutine_type(py)?) {
-                    let _ = v.call_method0("close");
+                if let Some(kind) = awaitable_kind(py, &v)? {
+                    if kind == "a coroutine" {
+                        let _ = v.call_method0("close");
+                    }
                     self.neutral(py, permit);
                     return Err(PyTypeError::new_err(format!(
-                        "operation {} returned a coroutine: use `await breaker.execute(...)` \
+                        "operation {} returned {kind} ({}): use `await breaker.execute(...)` \
                          for async operations",
-                        operation_name.repr()?
+                        operation_name.repr()?,
+                        v.get_type().name()?
                     )));
                 }
-                self.succeed(py, permit);
+                self.succeed(py, permit)?;
                 Ok(v)
             }
             Err(e) => {
-                self.report_exception(py, permit, e.value(py), operation_name);
+                self.report_exception(py, permit, e.value(py), operation_name)?;
                 Err(e)
             }
         }
@@ -185,13 +221,64 @@ impl FailureText {
     }
 }
 
-/// Text from a Python string, or `fallback` if producing it failed.
-fn text(s: PyResult<Bound<'_, PyAny>>, fallback: &'static str) -> String {
-    s.ok()
-        .and_then(|s| {
-            s.cast::<PyString>()
-                .ok()
-                .map(|s| s.to_string_lossy().into_owned())
-        })
-        .unwrap_or_else(|| Cow::Borrowed(fallback).into_owned())
+/// Whether a sync operation's result is something to await: `Some("a coroutine")` or
+/// `Some("an awaitable")` (an `asyncio.Future`, anything with `__await__`), else `None`. Plain
+/// values of the common builtin types skip the attribute lookup.
+fn awaitable_kind(py: Python<'_>, v: &Bound<'_, PyAny>) -> PyResult<Option<&'static str>> {
+    if v.is_none()
+        || v.is_exact_instance_of::<PyString>()
+        || v.is_exact_instance_of::<PyInt>()
+        || v.is_exact_instance_of::<PyBool>()
+        || v.is_exact_instance_of::<PyFloat>()
+        || v.is_exact_instance_of::<PyDict>()
+        || v.is_exact_instance_of::<PyList>()
+        || v.is_exact_instance_of::<PyTuple>()
+        || v.is_exact_instance_of::<PyBytes>()
+    {
+        return Ok(None);
+    }
+    let ty = v.get_type();
+    if ty.is(interop::coroutine_type(py)?) {
+        return Ok(Some("a coroutine"));
+    }
+    Ok(ty
+        .hasattr(intern!(py, "__await__"))?
+        .then_some("an awaitable"))
+}
+
+/// Text from a Python string: at most `max_bytes` worth of it is converted (the core keeps no
+/// more), or `fallback` if producing it failed. A failure that is not an `Exception` is kept
+/// in `escaped` (the first one) for the caller to raise.
+fn text(
+    py: Python<'_>,
+    s: PyResult<Bound<'_, PyString>>,
+    max_bytes: usize,
+    fallback: &'static str,
+    escaped: &mut Option<PyErr>,
+) -> String {
+    let s = match s {
+        Ok(s) => s,
+        Err(e) => {
+            if !e.is_instance_of::<PyException>(py) && escaped.is_none() {
+                *escaped = Some(e);
+            }
+            return fallback.to_owned();
+        }
+    };
+    // Every char is at least one UTF-8 byte, so the first `max_bytes` chars hold all the
+    // core keeps; converting the rest would be work thrown away.
+    let head = match s.len() {
+        Ok(n) if n > max_bytes => {
+            let end = isize::try_from(max_bytes).unwrap_or(isize::MAX);
+            match s.get_item(PySlice::new(py, 0, end, 1)) {
+                Ok(h) => h.cast_into::<PyString>().ok(),
+                Err(_) => None,
+            }
+        }
+        _ => Some(s),
+    };
+    match head {
+        Some(h) => h.to_string_lossy().into_owned(),
+        None => fallback.to_owned(),
+    }
 }

@@ -56,40 +56,83 @@ impl Default for Fields {
     }
 }
 
+/// A field's value converted from Python, ready to apply without running Python code.
+enum Value {
+    Int(u32),
+    Float(f64),
+    Bool(bool),
+    OptInt(Option<u32>),
+    OptFloat(Option<f64>),
+}
+
+/// The shortest health-monitor tick: the monitor only applies a due OPEN -> HALF_OPEN move, so
+/// ticking faster buys nothing, and a subnormal interval made it spin at 100 % CPU.
+pub const MIN_HEALTH_CHECK_INTERVAL: f64 = 0.01;
+
 impl Fields {
     fn validate(&self) -> PyResult<()> {
         self.core.validate().map_err(|e| config_error(&e))?;
-        check_duration("health_check_interval", self.health_check_interval)?;
+        let h = self.health_check_interval;
+        if !(MIN_HEALTH_CHECK_INTERVAL..=MAX_DURATION_SECONDS).contains(&h) {
+            return Err(value_error(
+                "health_check_interval",
+                "must be finite, at least 0.01 (seconds) and at most 100 years",
+                h,
+            ));
+        }
         if self.half_open_max_calls == 0 {
             return Err(value_error("half_open_max_calls", "must be at least 1", 0));
         }
         Ok(())
     }
 
-    /// Applies one named value, checking its type (not yet its range: see `validate`).
-    fn set(&mut self, name: &str, v: &Bound<'_, PyAny>) -> PyResult<()> {
+    /// Converts one named value, checking its type (not yet its range: see `validate`). This
+    /// may run Python code (`__float__`, `__repr__`), so it is never called under the lock.
+    fn convert(name: &str, v: &Bound<'_, PyAny>) -> PyResult<Value> {
+        Ok(match name {
+            "failure_threshold"
+            | "success_threshold"
+            | "max_recent_failures"
+            | "half_open_max_calls"
+            | "max_message_bytes"
+            | "window_buckets" => Value::Int(int_field(name, v)?),
+            "timeout_seconds"
+            | "recovery_timeout"
+            | "rolling_window_seconds"
+            | "recovery_factor"
+            | "health_check_interval" => Value::Float(float_field(name, v)?),
+            "gradual_recovery" => Value::Bool(bool_field(name, v)?),
+            "half_open_max_in_flight" => Value::OptInt(optional(v, |v| int_field(name, v))?),
+            "probe_lease_seconds" => Value::OptFloat(optional(v, |v| float_field(name, v))?),
+            _ => {
+                return Err(PyAttributeError::new_err(format!(
+                    "CircuitBreakerConfig has no field {name:?}"
+                )));
+            }
+        })
+    }
+
+    /// Applies one converted value (pure Rust: safe under the lock).
+    fn apply(&mut self, name: &str, value: Value) -> PyResult<()> {
         let c = &mut self.core;
-        match name {
-            "failure_threshold" => c.failure_threshold = int_field(name, v)?,
-            "success_threshold" => c.success_threshold = int_field(name, v)?,
-            "timeout_seconds" => c.timeout_seconds = float_field(name, v)?,
-            "recovery_timeout" => {
-                let s = float_field(name, v)?;
+        match (name, value) {
+            ("failure_threshold", Value::Int(n)) => c.failure_threshold = n,
+            ("success_threshold", Value::Int(n)) => c.success_threshold = n,
+            ("max_recent_failures", Value::Int(n)) => c.max_recent_failures = n,
+            ("half_open_max_calls", Value::Int(n)) => self.half_open_max_calls = n,
+            ("max_message_bytes", Value::Int(n)) => c.max_message_bytes = n,
+            ("window_buckets", Value::Int(n)) => c.window_buckets = n,
+            ("timeout_seconds", Value::Float(s)) => c.timeout_seconds = s,
+            ("recovery_timeout", Value::Float(s)) => {
                 check_duration("recovery_timeout (alias of timeout_seconds)", s)?;
                 c.timeout_seconds = s;
             }
-            "rolling_window_seconds" => c.rolling_window_seconds = float_field(name, v)?,
-            "gradual_recovery" => c.gradual_recovery = bool_field(name, v)?,
-            "recovery_factor" => c.recovery_factor = float_field(name, v)?,
-            "health_check_interval" => self.health_check_interval = float_field(name, v)?,
-            "max_recent_failures" => c.max_recent_failures = int_field(name, v)?,
-            "half_open_max_calls" => self.half_open_max_calls = int_field(name, v)?,
-            "max_message_bytes" => c.max_message_bytes = int_field(name, v)?,
-            "window_buckets" => c.window_buckets = int_field(name, v)?,
-            "half_open_max_in_flight" => {
-                c.half_open_max_in_flight = optional(v, |v| int_field(name, v))?
-            }
-            "probe_lease_seconds" => c.probe_lease_seconds = optional(v, |v| float_field(name, v))?,
+            ("rolling_window_seconds", Value::Float(s)) => c.rolling_window_seconds = s,
+            ("recovery_factor", Value::Float(f)) => c.recovery_factor = f,
+            ("health_check_interval", Value::Float(s)) => self.health_check_interval = s,
+            ("gradual_recovery", Value::Bool(b)) => c.gradual_recovery = b,
+            ("half_open_max_in_flight", Value::OptInt(n)) => c.half_open_max_in_flight = n,
+            ("probe_lease_seconds", Value::OptFloat(s)) => c.probe_lease_seconds = s,
             _ => {
                 return Err(PyAttributeError::new_err(format!(
                     "CircuitBreakerConfig has no field {name:?}"
@@ -97,6 +140,12 @@ impl Fields {
             }
         }
         Ok(())
+    }
+
+    /// Converts and applies one named value (for a config nobody else can see yet).
+    fn set(&mut self, name: &str, v: &Bound<'_, PyAny>) -> PyResult<()> {
+        let value = Self::convert(name, v)?;
+        self.apply(name, value)
     }
 }
 
@@ -191,6 +240,11 @@ impl PyConfig {
         (f.clone(), self.version())
     }
 
+    /// Longest stored error text in bytes.
+    pub fn max_message_bytes_value(&self) -> u32 {
+        self.lock().core.max_message_bytes
+    }
+
     /// Seconds between health-monitor ticks.
     pub fn health_check_interval_value(&self) -> f64 {
         self.lock().health_check_interval
@@ -201,9 +255,11 @@ impl PyConfig {
     }
 
     fn assign(&self, name: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        // Converting may run Python code that reads this very config: never under the lock.
+        let value = Fields::convert(name, value)?;
         let mut guard = self.lock();
         let mut next = guard.clone();
-        next.set(name, value)?;
+        next.apply(name, value)?;
         next.validate()?;
         *guard = next;
         self.version.fetch_add(1, Ordering::AcqRel);
@@ -459,7 +515,11 @@ impl PyConfig {
         match other.cast::<PyConfig>() {
             Ok(o) => {
                 let o = o.get();
-                std::ptr::eq(self, o) || *self.lock() == *o.lock()
+                // One lock at a time: two threads comparing a == b and b == a cannot deadlock.
+                std::ptr::eq(self, o) || {
+                    let mine = self.lock().clone();
+                    mine == *o.lock()
+                }
             }
             Err(_) => false,
         }

@@ -5,6 +5,8 @@
 //! - [`Rejection`] -> the registered `CacheError` class, built as
 //!   `cls(message, error_code=..., context={...})`, with the code inside the message (FACT's own
 //!   `CacheError.__str__` prints only the message, and FACT's tests look for the code in it).
+//!   A class that takes no keyword arguments (any builtin exception) is built as `cls(message)`
+//!   with `error_code` and `context` set as attributes.
 
 use crate::interop;
 use fact_resilience_core::{ConfigError, Rejection, State};
@@ -130,7 +132,18 @@ fn build_rejection(
     };
     let kwargs = PyDict::new(py);
     kwargs.set_item("error_code", code)?;
-    kwargs.set_item("context", context)?;
-    let exc = cls.call((message,), Some(&kwargs))?;
+    kwargs.set_item("context", &context)?;
+    let exc = match cls.call((message.as_str(),), Some(&kwargs)) {
+        Ok(exc) => exc,
+        // Builtin classes (ConnectionError, KeyError, ...) take no keyword arguments: build
+        // them from the message alone and attach the code and context as attributes.
+        Err(e) if e.is_instance_of::<PyTypeError>(py) => {
+            let exc = cls.call1((message,))?;
+            exc.setattr("error_code", code)?;
+            exc.setattr("context", context)?;
+            exc
+        }
+        Err(e) => return Err(e),
+    };
     Ok(PyErr::from_value(exc))
 }

@@ -57,6 +57,14 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("CIRCUIT_BREAKER_THROTTLING", errors::CODE_THROTTLING)?;
     m.add("_END_AFTER_FAILURE", cache_calls::RETURN_AFTER_FAILURE)?;
     m.add("_END_RAISE", cache_calls::RAISE)?;
+    m.add(
+        "MAX_SCENARIO_CALLS",
+        fact_resilience_core::MAX_SCENARIO_CALLS,
+    )?;
+    m.add(
+        "MIN_HEALTH_CHECK_INTERVAL",
+        config::MIN_HEALTH_CHECK_INTERVAL,
+    )?;
     m.add_class::<config::PyConfig>()?;
     m.add_class::<clock::PyManualClock>()?;
     m.add_class::<metrics::PyFailureRecord>()?;

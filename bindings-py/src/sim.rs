@@ -3,7 +3,9 @@
 //! Reports come back as plain dicts (JSON-safe) with times in seconds from the trace's start.
 
 use crate::config::{Fields, PyConfig};
-use fact_resilience_core::{Call, Config, Instant, PRESETS, Scenario, SimReport, simulate};
+use fact_resilience_core::{
+    Call, Config, Instant, MAX_SCENARIO_CALLS, PRESETS, Scenario, SimReport, Simulation,
+};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -24,7 +26,12 @@ pub fn presets(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     Ok(out)
 }
 
+/// Calls simulated between checks for Ctrl-C (and, for a scenario, between releases of the
+/// GIL's detachment): small enough to answer promptly, large enough to cost nothing.
+const CHUNK: usize = 1 << 16;
+
 /// Runs a built-in scenario: `rate` calls/s for `duration` seconds, outcomes drawn with `seed`.
+/// Refuses more than `MAX_SCENARIO_CALLS` calls; Ctrl-C interrupts a long run.
 #[pyfunction]
 #[pyo3(signature = (config, scenario, rate, duration, seed, sample_every))]
 pub fn simulate_scenario<'py>(
@@ -40,50 +47,85 @@ pub fn simulate_scenario<'py>(
         .ok_or_else(|| PyValueError::new_err(format!("scenario: unknown scenario {scenario:?}")))?;
     let duration = seconds("duration", duration)?;
     let every = seconds("sample_every", sample_every)?;
+    let n = Scenario::call_count(rate, duration);
+    if n > MAX_SCENARIO_CALLS {
+        return Err(PyValueError::new_err(format!(
+            "rate, duration: rate x duration must be at most {MAX_SCENARIO_CALLS} calls, got {n}"
+        )));
+    }
     let core = core_config(&config);
-    let report = py.detach(|| simulate(&core, s.calls(rate, duration, seed), every));
-    report_dict(
-        py,
-        &report.map_err(|e| crate::errors::config_error(&e))?,
-        Instant::ZERO,
-    )
+    let mut sim = Simulation::new(&core, Instant::ZERO, every)
+        .map_err(|e| crate::errors::config_error(&e))?;
+    let mut calls = s.calls(rate, duration, seed);
+    loop {
+        let done = py.detach(|| {
+            for _ in 0..CHUNK {
+                match calls.next() {
+                    Some(c) => sim.offer(c),
+                    None => return true,
+                }
+            }
+            false
+        });
+        py.check_signals()?;
+        if done {
+            break;
+        }
+    }
+    report_dict(py, &sim.finish(), Instant::ZERO)
 }
 
-/// Replays a recorded trace: parallel lists of arrival time (s), success, latency (ms).
+/// Replays a recorded trace through every config in one pass: `calls` is an iterable of
+/// `(time_seconds, ok, latency_ms)` in arrival order, pulled one at a time (a trace of any
+/// length takes constant memory). Returns one report per config, in order.
 #[pyfunction]
-#[pyo3(signature = (config, times, oks, latencies_ms, sample_every))]
+#[pyo3(signature = (configs, calls, sample_every))]
 pub fn simulate_trace<'py>(
     py: Python<'py>,
-    config: PyRef<'_, PyConfig>,
-    times: Vec<f64>,
-    oks: Vec<bool>,
-    latencies_ms: Vec<f64>,
+    configs: Vec<PyRef<'_, PyConfig>>,
+    calls: &Bound<'py, PyAny>,
     sample_every: f64,
-) -> PyResult<Bound<'py, PyDict>> {
-    if times.len() != oks.len() || times.len() != latencies_ms.len() {
-        return Err(PyValueError::new_err(
-            "times, oks, latencies_ms: the three lists must have the same length",
-        ));
-    }
-    let mut calls = Vec::with_capacity(times.len());
-    for ((&t, &ok), &lat) in times.iter().zip(&oks).zip(&latencies_ms) {
-        let at = seconds("times", t)?;
-        let latency = seconds("latencies_ms", lat / 1000.0)?;
-        calls.push(Call {
-            at: Instant::from_nanos(nanos(at)),
-            ok,
-            latency,
-        });
-    }
+) -> PyResult<Bound<'py, PyList>> {
     let every = seconds("sample_every", sample_every)?;
-    let start = calls.first().map_or(Instant::ZERO, |c| c.at);
-    let core = core_config(&config);
-    let report = py.detach(|| simulate(&core, calls, every));
-    report_dict(
-        py,
-        &report.map_err(|e| crate::errors::config_error(&e))?,
-        start,
-    )
+    let cores: Vec<Config> = configs.iter().map(|c| core_config(c)).collect();
+    let mut sims: Vec<Simulation> = Vec::new();
+    let mut start = Instant::ZERO;
+    for (i, item) in calls.try_iter()?.enumerate() {
+        let (t, ok, lat): (f64, bool, f64) = item?.extract().map_err(|_| {
+            PyValueError::new_err(format!(
+                "calls[{i}]: expected a (time_seconds, ok, latency_ms) tuple"
+            ))
+        })?;
+        let at = Instant::from_nanos(nanos(seconds("calls: time_seconds", t)?));
+        let latency = seconds("calls: latency_ms", lat / 1000.0)?;
+        if i == 0 {
+            start = at;
+            sims = cores
+                .iter()
+                .map(|c| Simulation::new(c, at, every))
+                .collect::<Result<_, _>>()
+                .map_err(|e| crate::errors::config_error(&e))?;
+        }
+        let call = Call { at, ok, latency };
+        for sim in &mut sims {
+            sim.offer(call);
+        }
+        if i % CHUNK == CHUNK - 1 {
+            py.check_signals()?;
+        }
+    }
+    if sims.is_empty() {
+        sims = cores
+            .iter()
+            .map(|c| Simulation::new(c, start, every))
+            .collect::<Result<_, _>>()
+            .map_err(|e| crate::errors::config_error(&e))?;
+    }
+    let out = PyList::empty(py);
+    for sim in sims {
+        out.append(report_dict(py, &sim.finish(), start)?)?;
+    }
+    Ok(out)
 }
 
 fn core_config(config: &PyConfig) -> Config {

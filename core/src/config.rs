@@ -11,6 +11,11 @@ use core::time::Duration;
 /// [`crate::Instant`], so deadlines never saturate.
 pub const MAX_DURATION_SECONDS: f64 = 100.0 * 365.25 * 24.0 * 3600.0;
 
+/// The smallest `recovery_factor`: HALF_OPEN admits at least one probe per 1,000 calls
+/// offered, so it can close within `success_threshold * 1000` offered calls. A smaller factor
+/// (1e-9, or a subnormal) would keep the circuit half-open for practically ever.
+pub const MIN_RECOVERY_FACTOR: f64 = 0.001;
+
 /// The most buckets a rolling window may have (32 KiB of counters): finer expiry than this
 /// buys nothing, and a bound keeps a bad value from asking for gigabytes.
 pub const MAX_WINDOW_BUCKETS: u32 = 4096;
@@ -35,7 +40,7 @@ pub struct Config {
     /// Throttle calls in HALF_OPEN to `recovery_factor` of those offered. Default true.
     pub gradual_recovery: bool,
     /// Share of HALF_OPEN calls let through when `gradual_recovery` is on. Default 0.5;
-    /// in (0, 1].
+    /// in [[`MIN_RECOVERY_FACTOR`], 1], so that HALF_OPEN can always close.
     pub recovery_factor: f64,
     /// Failure records kept for `recent_failures` (oldest dropped first). Default 50; at least 1.
     pub max_recent_failures: u32,
@@ -95,8 +100,11 @@ pub enum ConfigError {
         /// The refused value.
         value: u32,
     },
-    /// `recovery_factor` was outside (0, 1].
-    #[error("recovery_factor must be in (0, 1], got {value}")]
+    /// `recovery_factor` was outside [[`MIN_RECOVERY_FACTOR`], 1].
+    #[error(
+        "recovery_factor must be in [0.001, 1] (at least one probe per 1000 half-open calls, \
+         so the circuit can close), got {value}"
+    )]
     RecoveryFactor {
         /// The refused value.
         value: f64,
@@ -186,7 +194,9 @@ impl Config {
                     value: self.window_buckets,
                 })?,
             gradual_recovery: self.gradual_recovery,
-            recovery_factor: if self.recovery_factor > 0.0 && self.recovery_factor <= 1.0 {
+            recovery_factor: if self.recovery_factor >= MIN_RECOVERY_FACTOR
+                && self.recovery_factor <= 1.0
+            {
                 self.recovery_factor
             } else {
                 return Err(ConfigError::RecoveryFactor {
@@ -314,7 +324,7 @@ mod tests {
         );
         assert!(
             Config {
-                recovery_factor: 1e-6,
+                recovery_factor: MIN_RECOVERY_FACTOR,
                 ..Config::default()
             }
             .validate()
@@ -325,6 +335,52 @@ mod tests {
                 refused(|c| c.recovery_factor = bad).field(),
                 "recovery_factor"
             );
+        }
+    }
+
+    // Issue 10: a factor of 1e-9 was accepted, and HALF_OPEN then needed about 3e9 offered
+    // calls to gather the default three probes.
+    #[test]
+    fn recovery_factor_too_small_to_ever_close_is_refused() {
+        for tiny in [1e-9, 5e-324, MIN_RECOVERY_FACTOR * 0.999] {
+            let err = refused(|c| c.recovery_factor = tiny);
+            assert_eq!(err, ConfigError::RecoveryFactor { value: tiny });
+            assert!(alloc::format!("{err}").contains("[0.001, 1]"), "{err}");
+        }
+    }
+
+    #[test]
+    fn smallest_recovery_factor_closes_within_the_documented_bound() {
+        use crate::{Breaker, Instant};
+        let config = Config {
+            failure_threshold: 1,
+            success_threshold: 3,
+            timeout_seconds: 1.0,
+            recovery_factor: MIN_RECOVERY_FACTOR,
+            ..Config::default()
+        };
+        let bound = (f64::from(config.success_threshold) / MIN_RECOVERY_FACTOR) as u32;
+        let mut b = Breaker::new(config, Instant::ZERO).unwrap();
+        let failure = crate::Failure {
+            error_type: "E",
+            error_message: "",
+            operation: "get",
+            timestamp: 0.0,
+        };
+        let p = b.try_acquire(Instant::ZERO).unwrap();
+        let _ = b.on_failure(p, &failure, Instant::ZERO);
+        let now = Instant::from_nanos(2_000_000_000);
+        let mut offered = 0u32;
+        while b.state() != crate::State::Closed {
+            assert!(
+                offered < bound,
+                "still {:?} after {offered} calls",
+                b.state()
+            );
+            offered += 1;
+            if let Ok(p) = b.try_acquire(now) {
+                let _ = b.on_success(p, now);
+            }
         }
     }
 }

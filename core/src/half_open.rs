@@ -134,7 +134,7 @@ mod tests {
         let p = pattern(&s, 20);
         let admitted: Vec<usize> = (0..20).filter(|&i| p[i]).collect();
         assert_eq!(admitted, [0, 10]);
-        let tiny = settings(|c| c.recovery_factor = 1e-12);
+        let tiny = settings(|c| c.recovery_factor = crate::config::MIN_RECOVERY_FACTOR);
         assert_eq!(pattern(&tiny, 3), [true, false, false]);
     }
 

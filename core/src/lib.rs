@@ -107,13 +107,17 @@ pub use clock::ManualClock;
 #[cfg(feature = "std")]
 pub use clock::MonotonicClock;
 pub use clock::{Clock, Instant};
-pub use config::{Config, ConfigError, MAX_DURATION_SECONDS, MAX_WINDOW_BUCKETS};
+pub use config::{
+    Config, ConfigError, MAX_DURATION_SECONDS, MAX_WINDOW_BUCKETS, MIN_RECOVERY_FACTOR,
+};
 pub use metrics::{Failure, FailureLog, FailureRecord, Metrics};
 pub use pending::{Flush, Overflow, PendingInvalidations};
 pub use presets::PRESETS;
 #[cfg(feature = "std")]
 pub use shared::{CallError, SharedBreaker, wall_clock_seconds};
-pub use sim::{Call, Sample, Scenario, SimReport, simulate};
+pub use sim::{
+    Call, MAX_SAMPLES, MAX_SCENARIO_CALLS, Sample, Scenario, SimReport, Simulation, simulate,
+};
 pub use snapshot::{SNAPSHOT_VERSION, Snapshot, SnapshotError};
 pub use state::{Reason, State, Transition};
 pub use window::{RollingWindow, WindowCounts};

@@ -87,8 +87,17 @@ impl SimReport {
     }
 }
 
+/// The most samples a report keeps. When a run would take more, every other sample is dropped
+/// and the interval doubles, so memory stays bounded whatever the trace: a trace spanning a
+/// microsecond whose outcomes land hours later would otherwise ask for billions of samples.
+pub const MAX_SAMPLES: usize = 1024;
+
+/// The most calls a built-in [`Scenario`] may generate (`rate * duration`): a generous
+/// what-if stays within it, while a typo (`--rate 1e12`) would otherwise run for years.
+pub const MAX_SCENARIO_CALLS: u64 = 100_000_000;
+
 /// Replays `calls` through a fresh breaker with `config`, sampling every `sample_every`
-/// (`Duration::ZERO`: no samples).
+/// (`Duration::ZERO`: no samples; at most [`MAX_SAMPLES`] are kept).
 pub fn simulate(
     config: &Config,
     calls: impl IntoIterator<Item = Call>,
@@ -96,26 +105,61 @@ pub fn simulate(
 ) -> Result<SimReport, ConfigError> {
     let mut calls = calls.into_iter().peekable();
     let start = calls.peek().map_or(Instant::ZERO, |c| c.at);
-    let mut sim = Sim {
-        breaker: Breaker::new(config.clone(), start)?,
-        pending: BinaryHeap::new(),
-        seq: 0,
-        report: SimReport::default(),
-        recovered_once: false,
-        next_sample: (!sample_every.is_zero()).then_some(start),
-        sample_every,
-    };
-    let mut last = start;
+    let mut sim = Simulation::new(config, start, sample_every)?;
     for call in calls {
-        let at = call.at.max(last);
-        last = at;
-        sim.complete_until(at);
-        sim.sample_until(at);
-        sim.offer(at, call);
+        sim.offer(call);
     }
-    let end = sim.complete_until(Instant::from_nanos(u64::MAX)).max(last);
-    sim.sample_until(end);
-    Ok(sim.finish(start, end))
+    Ok(sim.finish())
+}
+
+/// A simulation fed one call at a time, for hosts that stream a trace (or run several configs
+/// over it in one pass) instead of handing [`simulate`] an iterator.
+pub struct Simulation {
+    sim: Sim,
+    start: Instant,
+    last: Instant,
+}
+
+impl Simulation {
+    /// A fresh breaker with `config` at `start` (the first call's arrival).
+    pub fn new(
+        config: &Config,
+        start: Instant,
+        sample_every: Duration,
+    ) -> Result<Self, ConfigError> {
+        Ok(Simulation {
+            sim: Sim {
+                breaker: Breaker::new(config.clone(), start)?,
+                pending: BinaryHeap::new(),
+                seq: 0,
+                report: SimReport::default(),
+                recovered_once: false,
+                next_sample: (!sample_every.is_zero()).then_some(start),
+                sample_every,
+            },
+            start,
+            last: start,
+        })
+    }
+
+    /// Offers the next call (one arriving earlier than the previous is taken as arriving with it).
+    pub fn offer(&mut self, call: Call) {
+        let at = call.at.max(self.last);
+        self.last = at;
+        self.sim.complete_until(at);
+        self.sim.sample_until(at);
+        self.sim.offer(at, call);
+    }
+
+    /// Lets every outstanding call complete and returns the report.
+    pub fn finish(mut self) -> SimReport {
+        let end = self
+            .sim
+            .complete_until(Instant::from_nanos(u64::MAX))
+            .max(self.last);
+        self.sim.sample_until(end);
+        self.sim.finish(self.start, end)
+    }
 }
 
 /// An admitted call waiting for its outcome: (done at, sequence, ok, permit bits).
@@ -211,7 +255,19 @@ impl Sim {
                 failure_rate: m.failure_rate,
                 window_calls: m.window_calls,
             });
-            let next = at.saturating_add(self.sample_every);
+            let samples = &mut self.report.samples;
+            let mut last = at;
+            if samples.len() > MAX_SAMPLES {
+                // Samples sit at start + k * every; keeping the even k leaves start + j * 2every.
+                let mut k = 0;
+                samples.retain(|_| {
+                    k += 1;
+                    k % 2 == 1
+                });
+                last = samples.last().map_or(at, |s| s.at);
+                self.sample_every = self.sample_every.saturating_mul(2);
+            }
+            let next = last.saturating_add(self.sample_every);
             self.next_sample = (next > at).then_some(next);
         }
     }
@@ -287,11 +343,7 @@ impl Scenario {
     /// A non-positive or non-finite rate gives no calls.
     pub fn calls(self, rate: f64, duration: Duration, seed: u64) -> impl Iterator<Item = Call> {
         let total = duration.as_secs_f64();
-        let n = if rate > 0.0 && rate.is_finite() {
-            (total * rate) as u64
-        } else {
-            0
-        };
+        let n = Self::call_count(rate, duration);
         let gap = if n > 0 { 1.0 / rate } else { 0.0 };
         let mut rng = XorShift(seed | 1);
         (0..n).map(move |i| {
@@ -305,6 +357,17 @@ impl Scenario {
                 latency: Duration::from_micros((latency_ms * 1000.0) as u64),
             }
         })
+    }
+
+    /// How many calls [`Scenario::calls`] generates: `rate * duration`, rounded down (0 for a
+    /// non-positive or non-finite rate; saturating). Hosts compare it with
+    /// [`MAX_SCENARIO_CALLS`] before running.
+    pub fn call_count(rate: f64, duration: Duration) -> u64 {
+        if rate > 0.0 && rate.is_finite() {
+            (duration.as_secs_f64() * rate) as u64
+        } else {
+            0
+        }
     }
 
     /// (failure probability, latency in ms) at `t` seconds, `phase` of the way through.
@@ -510,5 +573,51 @@ mod tests {
                 .count(),
             0
         );
+    }
+
+    // Issue 10: a trace spanning a microsecond with outcomes landing 100 s later asked for
+    // about 6e10 samples (duration / 600 of the arrivals' span) and ran out of memory.
+    #[test]
+    fn samples_stay_bounded_when_outcomes_land_long_after_arrivals() {
+        let trace = (0..1000u64).map(|i| Call {
+            at: Instant::from_nanos(i),
+            ok: false,
+            latency: Duration::from_secs(100),
+        });
+        let r = simulate(&Config::default(), trace, Duration::from_nanos(1)).unwrap();
+        assert!(r.samples.len() <= MAX_SAMPLES, "{}", r.samples.len());
+        assert!(r.samples.len() > MAX_SAMPLES / 4, "{}", r.samples.len());
+        let gaps: Vec<u64> = r
+            .samples
+            .windows(2)
+            .map(|w| w[1].at.as_nanos() - w[0].at.as_nanos())
+            .collect();
+        assert!(
+            gaps.windows(2).all(|g| g[0] == g[1]),
+            "samples stay evenly spaced"
+        );
+        assert!(r.samples.last().unwrap().at.as_nanos() > 50_000_000_000);
+    }
+
+    #[test]
+    fn a_simulation_fed_call_by_call_matches_simulate() {
+        let config = Config::default();
+        let calls: Vec<Call> = Scenario::Flapping
+            .calls(20.0, Duration::from_secs(600), 7)
+            .collect();
+        let whole = simulate(&config, calls.iter().copied(), Duration::from_secs(1)).unwrap();
+        let mut sim = Simulation::new(&config, calls[0].at, Duration::from_secs(1)).unwrap();
+        for c in &calls {
+            sim.offer(*c);
+        }
+        assert_eq!(sim.finish(), whole);
+    }
+
+    #[test]
+    fn scenario_call_count_is_rate_times_duration() {
+        assert_eq!(Scenario::call_count(20.0, Duration::from_secs(600)), 12_000);
+        assert_eq!(Scenario::call_count(f64::NAN, Duration::from_secs(600)), 0);
+        let huge = Scenario::call_count(1e12, Duration::from_secs(2_592_000));
+        assert!(huge > MAX_SCENARIO_CALLS);
     }
 }

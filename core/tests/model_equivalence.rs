@@ -57,7 +57,7 @@ fn valid_config() -> impl Strategy<Value = Config> {
         (1u32..=6, 1u32..=4, seconds(), seconds(), 1u32..=12),
         (
             any::<bool>(),
-            prop_oneof![Just(1.0), Just(0.5), Just(0.1), Just(1e-12), 0.01f64..=1.0],
+            prop_oneof![Just(1.0), Just(0.5), Just(0.1), Just(0.001), 0.01f64..=1.0],
             1u32..=5,
             1u32..=8,
             proptest::option::of(1u32..=3),
@@ -83,7 +83,7 @@ fn invalid_config() -> impl Strategy<Value = Config> {
         valid_config(),
         0usize..10,
         bad_seconds(),
-        prop_oneof![Just(0.0), Just(1.5), Just(-0.5), Just(f64::NAN)],
+        prop_oneof![Just(0.0), Just(1.5), Just(-0.5), Just(f64::NAN), Just(1e-9)],
     )
         .prop_map(|(mut c, field, s, f)| {
             match field {

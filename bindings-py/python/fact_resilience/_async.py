@@ -127,9 +127,7 @@ class CacheCircuitBreaker(_native.CacheCircuitBreaker):
         ``CIRCUIT_BREAKER_THROTTLING``) without calling the operation when refused. The
         operation's own exceptions propagate unchanged.
         """
-        if not callable(operation):
-            raise TypeError(f"operation must be callable, got {type(operation).__name__}")
-        permit = self._acquire(operation_name)
+        permit = self._admit(operation, operation_name)  # the checks execute_sync makes
         try:
             result = operation(*args, **kwargs)
             if _is_awaitable(result):
@@ -150,9 +148,7 @@ class CacheCircuitBreaker(_native.CacheCircuitBreaker):
     ) -> Any:
         """As `execute`, but returns ``fallback`` when the breaker refuses the call (no
         exception is built). The operation's own exceptions still propagate."""
-        if not callable(operation):
-            raise TypeError(f"operation must be callable, got {type(operation).__name__}")
-        permit = self._acquire_or(operation_name, _REJECTED)
+        permit = self._admit_or(operation, operation_name, _REJECTED)
         if permit < 0:
             return fallback
         try:

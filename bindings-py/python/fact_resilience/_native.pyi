@@ -16,6 +16,8 @@ __all__ = [
     "CIRCUIT_BREAKER_THROTTLING",
     "_END_AFTER_FAILURE",
     "_END_RAISE",
+    "MAX_SCENARIO_CALLS",
+    "MIN_HEALTH_CHECK_INTERVAL",
     "CircuitBreakerConfig",
     "ManualClock",
     "FailureRecord",
@@ -36,6 +38,10 @@ CIRCUIT_BREAKER_OPEN: Final[str]
 CIRCUIT_BREAKER_THROTTLING: Final[str]
 _END_AFTER_FAILURE: Final[int]
 _END_RAISE: Final[int]
+MAX_SCENARIO_CALLS: Final[int]
+"""The most calls `simulate_scenario` generates (rate x duration)."""
+MIN_HEALTH_CHECK_INTERVAL: Final[float]
+"""The shortest `health_check_interval`, in seconds."""
 
 _T = TypeVar("_T")
 _L = TypeVar("_L", bound=Callable[[CircuitState, CircuitState, str], object])
@@ -66,13 +72,12 @@ def simulate_scenario(
     """Replays a built-in scenario on virtual time; returns the report as a JSON-safe dict."""
 
 def simulate_trace(
-    config: CircuitBreakerConfig,
-    times: list[float],
-    oks: list[bool],
-    latencies_ms: list[float],
+    configs: list[CircuitBreakerConfig],
+    calls: Iterable[tuple[float, bool, float]],
     sample_every: float,
-) -> dict[str, Any]:
-    """Replays a recorded trace (arrival seconds, success, latency ms) on virtual time."""
+) -> list[dict[str, Any]]:
+    """Replays a recorded trace of (arrival seconds, success, latency ms), pulled one call at a
+    time, through every config in one pass on virtual time; one report per config."""
 
 @final
 class CircuitBreakerConfig:
@@ -263,6 +268,10 @@ class CacheCircuitBreaker:
     def record_exception(self, permit: Permit, exc: BaseException) -> bool: ...
     def _acquire(self, operation_name: str) -> int: ...
     def _acquire_or(self, operation_name: str, default: _T) -> Union[int, _T]: ...
+    def _admit(self, operation: Callable[..., Any], operation_name: str) -> int: ...
+    def _admit_or(
+        self, operation: Callable[..., Any], operation_name: str, default: _T
+    ) -> Union[int, _T]: ...
     def _succeed(self, bits: int) -> None: ...
     def _fail(self, bits: int, exc: BaseException, operation_name: str) -> bool: ...
     def _neutral(self, bits: int) -> None: ...

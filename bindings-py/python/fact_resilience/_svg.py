@@ -4,12 +4,25 @@ core's simulator."""
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping, Sequence
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape as _escape
 
 STATE_COLOURS = {"closed": "#2e9e5b", "half_open": "#e0a106", "open": "#d6453d"}
 WIDTH, LEFT, RIGHT = 900, 130, 20
 PANEL, BAND, GAP, TOP = 120, 18, 30, 40
+
+
+# Characters XML 1.0 cannot hold at all, escaped or not (controls, lone surrogates, U+FFFE/F).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# In an attribute, quotes would end the value and whitespace would be normalised to a space.
+_ATTR = {'"': "&quot;", "'": "&apos;", "\t": "&#9;", "\n": "&#10;", "\r": "&#13;"}
+
+
+def escape(text: str) -> str:
+    """User-given text made safe for SVG text and attribute values (both quoted with ``"``):
+    markup and quotes escaped, characters XML cannot hold replaced with U+FFFD."""
+    return _escape(_NOT_XML.sub("\ufffd", text), _ATTR)
 
 
 def timeline_svg(results: Sequence[tuple[str, Mapping[str, Any]]], title: str) -> str:

@@ -3,6 +3,10 @@
 A thin layer over the core's virtual-time simulator (`_native.simulate_*`): it reads configs
 (presets, TOML/JSON files, flags) and a scenario or trace, runs each config on the same calls
 and prints the figures side by side. Nothing sleeps; a 10-minute scenario takes milliseconds.
+
+Bounds: a scenario may generate at most `MAX_SCENARIO_CALLS` calls (``--rate`` x
+``--duration``); a trace is streamed line by line through every config at once, so memory
+stays flat with its length. Ctrl-C stops any run.
 """
 
 from __future__ import annotations
@@ -11,14 +15,23 @@ import argparse
 import importlib
 import json
 import math
+import os
 import sys
 from pathlib import Path
-from typing import Any, Iterable, Sequence, TextIO
+from typing import Any, Iterable, Iterator, Sequence, TextIO
 
 from . import _native
 from ._svg import timeline_svg
 
 SCENARIOS = ("outage", "flapping", "brownout", "intermittent")
+#: The most calls a scenario may generate (rate x duration), from the core.
+MAX_SCENARIO_CALLS: int = _native.MAX_SCENARIO_CALLS
+MAX_SEED = 2**64 - 1
+#: The first sampling interval of a trace (whose length is unknown until it ends); the core
+#: doubles it whenever it holds too many samples, so any trace ends with a few hundred.
+TRACE_SAMPLE_EVERY = 1e-6
+#: Exit status after the reader of our output went away (128 + SIGPIPE, as a shell reports).
+EXIT_BROKEN_PIPE = 141
 #: CLI flag -> config field, for a config given on the command line.
 FLAG_FIELDS = {
     "failure_threshold": int,
@@ -93,21 +106,47 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     try:
         args = build_parser().parse_args(argv)
         configs = _configs(args)
-        label, run = _traffic(args)
-        results = [(name, run(cfg)) for name, cfg in configs]
+        label, results = _run(args, configs)
+        if args.plot:
+            _write_plot(args.plot, timeline_svg(results, label))
     except (UsageError, ValueError, TypeError, OSError) as e:
         print(f"fact-resilience simulate: error: {e}", file=sys.stderr)
         return 2
-    if args.json:
-        json.dump({name: report for name, report in results}, out, indent=2)
-        out.write("\n")
-    else:
-        out.write(f"{label}\n\n{format_table(results)}\n")
-    if args.plot:
-        Path(args.plot).write_text(timeline_svg(results, label), encoding="utf-8")
-        if not args.json:
-            out.write(f"\ntimeline written to {args.plot}\n")
+    except KeyboardInterrupt:
+        print("fact-resilience simulate: interrupted", file=sys.stderr)
+        return 130
+    try:
+        if args.json:
+            json.dump({name: report for name, report in results}, out, indent=2)
+            out.write("\n")
+        else:
+            out.write(f"{label}\n\n{format_table(results)}\n")
+            if args.plot:
+                out.write(f"\ntimeline written to {args.plot}\n")
+        out.flush()
+    except BrokenPipeError:
+        _silence(out)
+        return EXIT_BROKEN_PIPE
     return 0
+
+
+def _silence(out: TextIO) -> None:
+    """The reader went away: point the stream at /dev/null, so that the flush at exit does not
+    fail again and print a traceback."""
+    try:
+        fd = out.fileno()
+    except (OSError, ValueError):  # not a real file (a StringIO in tests)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def _write_plot(path: str, svg: str) -> None:
+    try:
+        Path(path).write_text(svg, encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"--plot {path}: {e.strerror or e}") from None
 
 
 # ---- inputs ------------------------------------------------------------------------------
@@ -131,11 +170,16 @@ def _configs(args: argparse.Namespace) -> list[tuple[str, Any]]:
 
 
 def _config_file(path: Path) -> list[tuple[str, Any]]:
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, ValueError) as e:
+        raise UsageError(f"{path}: {getattr(e, 'strerror', None) or e}") from None
     try:
         data = _load_toml(text) if path.suffix == ".toml" else json.loads(text)
     except (ValueError, TypeError) as e:  # JSONDecodeError and TOMLDecodeError are ValueErrors
         raise UsageError(f"{path}: {e}") from None
+    except RecursionError:
+        raise UsageError(f"{path}: nested too deeply") from None
     if not isinstance(data, dict):
         raise UsageError(f"{path}: expected a table of config fields")
     named = data.get("configs")
@@ -163,61 +207,93 @@ def _make(fields: Any, where: str) -> Any:
         raise UsageError(f"{where}: {e}") from None
 
 
-def _traffic(args: argparse.Namespace) -> tuple[str, Any]:
+def _run(
+    args: argparse.Namespace, configs: list[tuple[str, Any]]
+) -> tuple[str, list[tuple[str, Any]]]:
+    """Runs every config on the traffic; returns the label and `(name, report)` pairs."""
     if args.trace and args.scenario:
         raise UsageError("give --scenario or --trace, not both")
     if args.trace:
-        times, oks, latencies = read_trace(Path(args.trace))
-        label = f"trace {args.trace}: {len(times)} calls"
-        return label, lambda cfg: _native.simulate_trace(
-            cfg, times, oks, latencies, _sample_every((times[-1] - times[0]) if times else 0.0)
-        )
+        trace = TraceReader(Path(args.trace))
+        reports = _native.simulate_trace([cfg for _, cfg in configs], trace, TRACE_SAMPLE_EVERY)
+        if trace.count == 0:
+            raise UsageError(f"{args.trace}: no calls in trace")
+        label = f"trace {args.trace}: {trace.count} calls"
+        return label, [(name, r) for (name, _), r in zip(configs, reports)]
     scenario = args.scenario or "outage"
     if not (math.isfinite(args.rate) and args.rate > 0):
         raise UsageError(f"--rate must be a positive number, got {args.rate}")
     if not (math.isfinite(args.duration) and 0 < args.duration <= 30 * 86400):
         raise UsageError(f"--duration must be in (0, 30 days], got {args.duration}")
+    if not 0 <= args.seed <= MAX_SEED:
+        raise UsageError(f"--seed must be in 0..{MAX_SEED}, got {args.seed}")
+    calls = args.rate * args.duration
+    if calls > MAX_SCENARIO_CALLS:
+        raise UsageError(
+            f"--rate x --duration is {calls:.3g} calls, more than the {MAX_SCENARIO_CALLS:,} "
+            "a scenario may simulate"
+        )
     label = f"scenario {scenario}: {args.duration:g} s at {args.rate:g} calls/s (seed {args.seed})"
     every = _sample_every(args.duration)
-    return label, lambda cfg: _native.simulate_scenario(
-        cfg, scenario, args.rate, args.duration, args.seed, every
-    )
+    return label, [
+        (name, _native.simulate_scenario(cfg, scenario, args.rate, args.duration, args.seed, every))
+        for name, cfg in configs
+    ]
 
 
 def _sample_every(duration: float) -> float:
     return duration / 600 if duration > 0 else 0.0  # ~600 points per curve
 
 
-def read_trace(path: Path) -> tuple[list[float], list[bool], list[float]]:
-    """Parses a JSON-lines trace; a bad line is reported with its number."""
-    times: list[float] = []
-    oks: list[bool] = []
-    latencies: list[float] = []
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
+class TraceReader:
+    """A JSON-lines trace as `(time_seconds, ok, latency_ms)` tuples, read one line at a time
+    (the simulator pulls them, so memory stays flat with the trace's length). A bad line
+    raises `UsageError` naming the file and line number. ``count`` is the calls read so far."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.count = 0
+
+    def __iter__(self) -> Iterator[tuple[float, bool, float]]:
+        path = self.path
+        last = -math.inf
+        try:
+            f = path.open(encoding="utf-8")
+        except OSError as e:
+            raise UsageError(f"{path}: {e.strerror or e}") from None
+        with f:
+            n = 0
             try:
-                rec = json.loads(line)
-                if not isinstance(rec, dict):
-                    raise ValueError("expected a JSON object")
-                t = _number(rec, "time")
-                outcome = rec.get("outcome")
-                if outcome not in ("success", "failure"):
-                    raise ValueError(f'"outcome" must be "success" or "failure", got {outcome!r}')
-                latency = _number(rec, "latency_ms") if "latency_ms" in rec else 0.0
-                if t < 0 or latency < 0:
-                    raise ValueError('"time" and "latency_ms" must not be negative')
-                if times and t < times[-1]:
-                    raise ValueError(f'"time" goes backwards ({t} after {times[-1]})')
+                for line in f:
+                    n += 1
+                    if not line.strip():
+                        continue
+                    t, ok, latency = _trace_line(line, last)
+                    last = t
+                    self.count += 1
+                    yield t, ok, latency
+            except UnicodeDecodeError as e:
+                raise UsageError(f"{path}: not UTF-8 text after line {n} ({e.reason})") from None
             except ValueError as e:
                 raise UsageError(f"{path}:{n}: {e}") from None
-            times.append(t)
-            oks.append(outcome == "success")
-            latencies.append(latency)
-    if not times:
-        raise UsageError(f"{path}: no calls in trace")
-    return times, oks, latencies
+            except RecursionError:
+                raise UsageError(f"{path}:{n}: nested too deeply") from None
+
+
+def _trace_line(line: str, last: float) -> tuple[float, bool, float]:
+    rec = json.loads(line)
+    if not isinstance(rec, dict):
+        raise ValueError("expected a JSON object")
+    t = _number(rec, "time")
+    outcome = rec.get("outcome")
+    if outcome not in ("success", "failure"):
+        raise ValueError(f'"outcome" must be "success" or "failure", got {outcome!r}')
+    latency = _number(rec, "latency_ms") if "latency_ms" in rec else 0.0
+    if t < 0 or latency < 0:
+        raise ValueError('"time" and "latency_ms" must not be negative')
+    if t < last:
+        raise ValueError(f'"time" goes backwards ({t} after {last})')
+    return t, outcome == "success", latency
 
 
 def _number(rec: dict[str, Any], key: str) -> float:

@@ -46,7 +46,7 @@ pub fn check(c: &Config) -> Result<Knobs, &'static str> {
     if c.window_buckets == 0 || c.window_buckets > 4096 {
         return Err("window_buckets");
     }
-    if !(c.recovery_factor > 0.0 && c.recovery_factor <= 1.0) {
+    if !(c.recovery_factor >= 0.001 && c.recovery_factor <= 1.0) {
         return Err("recovery_factor");
     }
     if c.max_recent_failures == 0 {
