@@ -25,14 +25,30 @@ export interface StateChange {
 }
 
 export interface BreakerOptions {
-  /** Monotonic milliseconds. Default `performance.now()`. */
+  /**
+   * Monotonic milliseconds, a finite number >= 0. Default `performance.now()`. Any other
+   * reading is a TypeError (not a number) or RangeError naming `options.clock`.
+   */
   clock?: () => number;
-  /** Wall-clock seconds since the epoch, stamped on failure records. Default `Date.now() / 1000`. */
+  /**
+   * Wall-clock seconds since the epoch, stamped on failure records. Default `Date.now() / 1000`.
+   * A reading that fails (throws, or is not a finite number) is reported (`reportError`) and
+   * `Date.now() / 1000` used: the failure is still recorded.
+   */
   wallClock?: () => number;
 }
 
-/** A permit from `tryAcquire`: pass it to exactly one of onSuccess / onFailure / onNeutral. */
-export type Permit = number;
+/**
+ * A permit from `tryAcquire`: pass it to exactly one of onSuccess / onFailure / onNeutral. It
+ * is spent by its first report (a second throws); anything else passed as a permit is a
+ * TypeError.
+ */
+export interface Permit {
+  /** Whether this call is a HALF_OPEN probe. */
+  readonly probe: boolean;
+  /** Whether an outcome was already reported. */
+  readonly reported: boolean;
+}
 
 export declare const ErrorCode: {
   readonly OPEN: "CIRCUIT_BREAKER_OPEN";
@@ -72,9 +88,13 @@ export declare class CircuitBreaker {
   recentFailures(): FailureRecord[];
   snapshot(): Snapshot;
 
-  /** Runs `fn` if admitted; rejects with CircuitBreakerError (fn not called) when refused. */
+  /**
+   * Runs `fn` if admitted and records its outcome. Always returns a promise: fn's result
+   * (a thenable is adopted once, as `await` would), fn's error, a CircuitBreakerError (fn not
+   * called) when refused, or a TypeError for bad arguments. Recording never replaces fn's outcome.
+   */
   execute<T>(fn: () => T | PromiseLike<T>, operationName?: string): Promise<Awaited<T>>;
-  /** @throws CircuitBreakerError when refused. */
+  /** @throws CircuitBreakerError when refused; TypeError if operationName is not a string. */
   tryAcquire(operationName?: string): Permit;
   isCallPermitted(): boolean;
   onSuccess(permit: Permit): void;
@@ -90,7 +110,10 @@ export declare class CircuitBreaker {
   setConfig(config: Config): void;
   /** Returns a function that unsubscribes. */
   onStateChange(listener: (change: StateChange) => void): () => void;
-  /** Frees the breaker's wasm memory now (otherwise when garbage-collected). */
+  /**
+   * Frees the breaker's wasm memory now (otherwise when garbage-collected, where the runtime
+   * has FinalizationRegistry). An `execute` in flight still settles with fn's outcome.
+   */
   dispose(): void;
 }
 

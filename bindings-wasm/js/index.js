@@ -3,6 +3,8 @@
 // turns numbers back into errors, events and fallbacks, and never sets a timer.
 
 import {
+  __panicForTest as __panicForTestRaw,
+  __throwForTest as __throwForTestRaw,
   breakerForceClosed,
   breakerForceOpen,
   breakerOnFailure,
@@ -13,12 +15,14 @@ import {
   breakerRetryAfterMs,
   breakerState,
   breakerTryAcquire,
-  __panicForTest as __panicForTestRaw,
-} from "./pkg/fact_resilience_wasm.js";
+  WasmFault,
+} from "./wasm.js";
 import {
+  MissingBreaker,
   NO_BREAKER,
   STATES,
   configOf,
+  copyConfig,
   createBreaker,
   disposedError,
   failuresOf,
@@ -27,7 +31,7 @@ import {
   setBreakerConfig,
   snapshotOf,
 } from "./interop.js";
-import { defaultClock, recover, track, untrack } from "./low_level.js";
+import { damaged, defaultClock, fault, heal, track, untrack } from "./low_level.js";
 
 const REASONS = [
   "failure_threshold",
@@ -63,16 +67,23 @@ export class CircuitBreakerError extends Error {
   }
 }
 
+/** What a value is, in the words of an error message. */
+function describe(v) {
+  return v === null ? "null" : Array.isArray(v) ? "an array" : typeof v;
+}
+
 function checkFunction(value, what) {
-  if (typeof value !== "function") {
-    throw new TypeError(`${what} must be a function, got ${value === null ? "null" : typeof value}`);
-  }
+  if (typeof value !== "function") throw new TypeError(`${what} must be a function, got ${describe(value)}`);
+}
+
+function checkName(value, what) {
+  if (typeof value !== "string") throw new TypeError(`${what} must be a string, got ${describe(value)}`);
 }
 
 function readOptions(options, allowed) {
   if (options === undefined || options === null) return {};
   if (typeof options !== "object" || Array.isArray(options)) {
-    throw new TypeError(`options must be an object, got ${Array.isArray(options) ? "an array" : typeof options}`);
+    throw new TypeError(`options must be an object, got ${describe(options)}`);
   }
   for (const key of Object.keys(options)) {
     if (!allowed.includes(key)) throw new TypeError(`options.${key} is not a known option`);
@@ -80,11 +91,24 @@ function readOptions(options, allowed) {
   return options;
 }
 
+/** The error for a clock reading that is not a finite number >= 0. */
+function clockError(what, unit, v) {
+  if (typeof v !== "number") return new TypeError(`${what} must return a number of ${unit}, got ${describe(v)}`);
+  return new RangeError(`${what} must return a finite number of ${unit} >= 0, got ${v}`);
+}
+
+// A thrown value's type and message, for the failure log. Any value may be thrown, including
+// one whose properties throw (a getter, a Proxy): it is still recorded, under what can be read.
 function errorType(err) {
   if (err !== null && (typeof err === "object" || typeof err === "function")) {
-    if (typeof err.name === "string" && err.name !== "") return err.name;
-    const ctor = err.constructor;
-    if (ctor && typeof ctor.name === "string" && ctor.name !== "") return ctor.name;
+    try {
+      const name = err.name;
+      if (typeof name === "string" && name !== "") return name;
+      const ctor = err.constructor;
+      if (ctor && typeof ctor.name === "string" && ctor.name !== "") return ctor.name;
+    } catch {
+      // unreadable: recorded as a plain Error
+    }
     return "Error";
   }
   return typeof err;
@@ -92,20 +116,74 @@ function errorType(err) {
 
 function errorMessage(err) {
   try {
-    return err instanceof Error ? String(err.message) : String(err);
+    const m = err instanceof Error ? err.message : err;
+    return typeof m === "string" ? m : String(m);
   } catch {
     return "";
   }
 }
 
-function reportListenerError(err) {
-  if (typeof globalThis.reportError === "function") globalThis.reportError(err);
-  else console.error("fact-resilience: an onStateChange listener threw:", err);
+/** Passes an error nobody can be handed (a listener's, a clock's while recording) to the host. */
+function report(err, what) {
+  try {
+    if (typeof globalThis.reportError === "function") globalThis.reportError(err);
+    else console.error(`fact-resilience: ${what}:`, err);
+  } catch {
+    // reporting must not fail the call either
+  }
 }
 
 function decodeTransition(code, at) {
   return { from: STATES[(code >> 2) & 3], to: STATES[code & 3], reason: REASONS[(code >> 4) - 1], at };
 }
+
+// Only tryAcquire makes permits: the constructor refuses anything but this token.
+const ISSUE = Symbol("fact-resilience permit");
+
+/**
+ * Leave to run one call, from `tryAcquire`. Report its outcome exactly once, with `onSuccess`,
+ * `onFailure` or `onNeutral`: a permit is spent by its first report, and anything that is not
+ * a permit is refused with a TypeError. (`execute` holds its permit internally.)
+ */
+class Permit {
+  #bits;
+  #reported = false;
+
+  constructor(token, bits) {
+    if (token !== ISSUE) throw new TypeError("permits are issued by CircuitBreaker.tryAcquire");
+    this.#bits = bits;
+  }
+
+  /** Whether this call is a HALF_OPEN probe. */
+  get probe() {
+    return this.#bits % 2 === 1;
+  }
+
+  /** Whether an outcome was already reported. */
+  get reported() {
+    return this.#reported;
+  }
+
+  /** `permit`'s bits, or a TypeError naming `what` if it is not a permit. */
+  static peek(permit, what) {
+    if (permit === null || typeof permit !== "object" || !(#bits in permit)) {
+      throw new TypeError(`${what} must be a permit from tryAcquire, got ${describe(permit)}`);
+    }
+    return permit.#bits;
+  }
+
+  /** Spends `permit` and returns its bits; refuses a non-permit or one already spent. */
+  static spend(permit, what) {
+    const bits = Permit.peek(permit, what);
+    if (permit.#reported) throw new Error(`${what}: this permit's outcome was already reported`);
+    permit.#reported = true;
+    return bits;
+  }
+}
+
+// The snapshot `CircuitBreaker.restore` hands its constructor call (undefined otherwise): the
+// breaker is then made from it directly, so a refused snapshot leaves no breaker behind.
+let restoring;
 
 /**
  * A circuit breaker (FACT's CacheCircuitBreaker) on the wasm core.
@@ -119,6 +197,8 @@ function decodeTransition(code, at) {
  */
 export class CircuitBreaker {
   constructor(config, options) {
+    const snapshot = restoring;
+    restoring = undefined;
     let clock = defaultClock;
     let wallClock = defaultWallClock;
     if (options !== undefined && options !== null) {
@@ -132,32 +212,38 @@ export class CircuitBreaker {
     this._clock = clock;
     this._wallClock = wallClock;
     this._listeners = null; // null until the first onStateChange
-    this._configInput = config; // to rebuild this breaker if the core panics in its call
-    this._h = this._call(() => createBreaker(config, clock()));
+    // A copy of the config, to rebuild this breaker if its state is lost with the instance.
+    this._config = snapshot === undefined ? copyConfig("config", config) : undefined;
+    const now = this._now();
+    if (snapshot === undefined) {
+      this._h = this._call(() => createBreaker(this._config, now));
+    } else {
+      [this._h, this._config] = this._call(() => restoreBreaker(snapshot, now));
+    }
     track(this);
   }
 
   /** A breaker in the state `snapshot` (from `snapshot()`, possibly through JSON) describes. */
   static restore(snapshot, options) {
-    const b = new CircuitBreaker(undefined, options);
-    const h = b._call(() => restoreBreaker(snapshot, b._clock()));
-    untrack(b);
-    b._h = h;
-    b._configInput = snapshot.config;
-    track(b);
-    return b;
+    // `?? null`: a missing snapshot is refused by restoreBreaker, not taken as "no snapshot".
+    restoring = snapshot ?? null;
+    try {
+      return new CircuitBreaker(undefined, options);
+    } finally {
+      restoring = undefined;
+    }
   }
 
   /** Whether a permit from `tryAcquire` is a HALF_OPEN probe. */
   static isProbe(permit) {
-    return permit % 2 === 1;
+    return Permit.peek(permit, "isProbe: permit") % 2 === 1;
   }
 
   // ---- getters --------------------------------------------------------------------------
 
   /** "closed" | "open" | "half_open", without side effects (a due timeout is not applied). */
   get state() {
-    return STATES[this._num(this._call(() => breakerState(this._h)))];
+    return STATES[this._int(() => breakerState(this._h))];
   }
   isOpen() { return this.state === "open"; }
   isClosed() { return this.state === "closed"; }
@@ -170,26 +256,31 @@ export class CircuitBreaker {
 
   /** Counters and rates, as a plain object. */
   metrics() {
-    return this._call(() => metricsOf(this._h, this._clock()));
+    const now = this._now();
+    return this._call(() => metricsOf(this._h, now));
   }
 
   /** The newest failure records, oldest first. */
   recentFailures() {
-    this._num(this._call(() => breakerState(this._h)));
+    this._int(() => breakerState(this._h));
     return this._call(() => failuresOf(this._h));
   }
 
   /** The whole state as a versioned, JSON-safe object (for Durable Objects or KV). */
   snapshot() {
-    return this._call(() => snapshotOf(this._h, this._clock()));
+    const now = this._now();
+    return this._call(() => snapshotOf(this._h, now));
   }
 
   // ---- calls ----------------------------------------------------------------------------
 
   /**
-   * Runs `fn` (sync or returning a promise) if the breaker admits it, and records the outcome.
-   * Resolves to fn's result; rejects with fn's error, or with a CircuitBreakerError when the
-   * call is refused (fn is not called then).
+   * Runs `fn` (sync, or returning a promise or any thenable) if the breaker admits it, and
+   * records the outcome. Always returns a promise: it resolves to fn's result, or rejects
+   * with fn's error, with a CircuitBreakerError when the call is refused (fn is not called
+   * then), or with a TypeError for bad arguments. Recording never replaces fn's outcome: an
+   * error while recording (a clock that throws, a breaker disposed meanwhile) is reported,
+   * not thrown.
    *
    * One clock read per successful call: a success is recorded at the instant the call was
    * admitted (failures read the clock when they happen). For a slow call the success lands
@@ -197,43 +288,61 @@ export class CircuitBreaker {
    * lets time run backwards, so an early stamp cannot undo anything recorded since.
    */
   execute(fn, operationName = "execute") {
-    if (typeof fn !== "function") checkFunction(fn, "execute: fn");
-    const now = this._clock();
-    const r = this._admit(now);
-    if (r < 0) return Promise.reject(this._rejection(r, operationName));
+    let now;
+    let r;
+    try {
+      checkFunction(fn, "execute: fn");
+      checkName(operationName, "execute: operationName");
+      now = this._clock();
+      r = this._admit(now);
+      if (r < 0) return Promise.reject(this._rejection(r, operationName));
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const permit = (r - (r % 2)) / 2;
     let result;
     try {
       result = fn();
     } catch (err) {
-      this.onFailure(permit, err, operationName);
+      this._recordFailure(permit, err, operationName);
       return Promise.reject(err);
     }
-    if (result !== null && typeof result === "object" && typeof result.then === "function") {
+    if (result !== null && (typeof result === "object" || typeof result === "function")) {
+      // Promise.resolve adopts any thenable once, as `await` would: a `then` that throws
+      // rejects, and a callback called twice counts once.
+      let settled;
+      try {
+        settled = Promise.resolve(result);
+      } catch (err) {
+        // a promise whose `constructor` getter throws
+        this._recordFailure(permit, err, operationName);
+        return Promise.reject(err);
+      }
       // Two closures per call measured cheaper than an async function with `await` (V8 11).
-      return result.then(
+      return settled.then(
         (value) => {
-          this._succeeded(permit, now);
+          this._recordSuccess(permit, now);
           return value;
         },
         (err) => {
-          this.onFailure(permit, err, operationName);
+          this._recordFailure(permit, err, operationName);
           throw err;
         },
       );
     }
-    this._succeeded(permit, now);
+    this._recordSuccess(permit, now);
     return Promise.resolve(result);
   }
 
   /**
-   * Low level: asks to run one call. Returns a permit (a number) to pass to exactly one of
-   * `onSuccess` / `onFailure` / `onNeutral`; throws a CircuitBreakerError when refused.
+   * Low level: asks to run one call. Returns a permit to pass to exactly one of `onSuccess` /
+   * `onFailure` / `onNeutral`; throws a CircuitBreakerError when refused.
    */
   tryAcquire(operationName = "call") {
-    const r = this._admit(this._clock());
+    checkName(operationName, "tryAcquire: operationName");
+    const r = this._admit(this._now());
     if (r < 0) throw this._rejection(r, operationName);
-    return (r - (r % 2)) / 2;
+    return new Permit(ISSUE, (r - (r % 2)) / 2);
   }
 
   /** Whether a call would be admitted now (applies a due OPEN -> HALF_OPEN move). */
@@ -242,46 +351,50 @@ export class CircuitBreaker {
   }
 
   onSuccess(permit) {
-    this._succeeded(permit, this._clock());
+    const bits = Permit.spend(permit, "onSuccess: permit");
+    this._succeeded(bits, this._outcomeNow());
   }
 
   onFailure(permit, error, operationName = "call") {
-    const type = errorType(error);
-    const message = errorMessage(error);
-    const code = this._call(() =>
-      breakerOnFailure(this._h, permit, type, message, String(operationName), this._wallClock(), this._clock()),
-    );
-    this._emit(this._num(code));
+    checkName(operationName, "onFailure: operationName");
+    this._failed(Permit.spend(permit, "onFailure: permit"), error, operationName);
   }
 
   onNeutral(permit) {
-    this._num(this._call(() => breakerOnNeutral(this._h, permit, this._clock())));
+    const bits = Permit.spend(permit, "onNeutral: permit");
+    const now = this._outcomeNow();
+    this._int(() => breakerOnNeutral(this._h, bits, now));
   }
 
   // ---- commands -------------------------------------------------------------------------
 
   /** Applies what time alone changes (OPEN -> HALF_OPEN after the timeout); returns the state. */
   poll() {
-    this._emit(this._num(this._call(() => breakerPoll(this._h, this._clock()))));
+    const now = this._now();
+    this._emit(this._int(() => breakerPoll(this._h, now)));
     return this.state;
   }
 
   forceOpen() {
-    this._emit(this._num(this._call(() => breakerForceOpen(this._h, this._clock()))));
+    const now = this._now();
+    this._emit(this._int(() => breakerForceOpen(this._h, now)));
   }
 
   forceClosed() {
-    this._emit(this._num(this._call(() => breakerForceClosed(this._h, this._clock()))));
+    const now = this._now();
+    this._emit(this._int(() => breakerForceClosed(this._h, now)));
   }
 
   reset() {
-    this._emit(this._num(this._call(() => breakerReset(this._h, this._clock()))));
+    const now = this._now();
+    this._emit(this._int(() => breakerReset(this._h, now)));
   }
 
   /** Replaces the whole configuration (absent fields take their defaults). */
   setConfig(config) {
-    this._call(() => setBreakerConfig(this._h, config));
-    this._configInput = config;
+    const copy = copyConfig("config", config);
+    this._call(() => setBreakerConfig(this._h, copy));
+    this._config = copy;
   }
 
   /** Calls `listener({from, to, reason, at})` after every state change; returns an unsubscribe function. */
@@ -303,30 +416,90 @@ export class CircuitBreaker {
 
   // ---- internals ------------------------------------------------------------------------
 
-  _call(f) {
+  /** The clock's reading; a TypeError or RangeError naming it if it is not a time. */
+  _now() {
+    const now = this._clock();
+    if (typeof now !== "number" || !(now >= 0 && now < Infinity)) throw clockError("options.clock", "milliseconds", now);
+    return now;
+  }
+
+  /**
+   * The clock's reading for recording an outcome that has happened: a clock that fails is
+   * reported and reads as 0, which the core takes as the latest instant it has seen.
+   */
+  _outcomeNow() {
     try {
-      return f();
+      return this._now();
     } catch (err) {
-      throw recover(err, this);
+      report(err, "the clock failed; recording at the latest time seen");
+      return 0;
     }
   }
 
-  _num(code) {
-    if (code === NO_BREAKER) throw disposedError();
+  /** The wall clock's reading for a failure record; a failing one is reported and `Date.now()` used. */
+  _wallNow() {
+    try {
+      const t = this._wallClock();
+      if (typeof t !== "number" || !(t > -Infinity && t < Infinity)) throw clockError("options.wallClock", "seconds", t);
+      return t;
+    } catch (err) {
+      report(err, "the wall clock failed; stamping with Date.now()");
+      return defaultWallClock();
+    }
+  }
+
+  /**
+   * Runs `f`, a call into wasm through `wasm.js`. A fault replaces the instance (the error is
+   * thrown); a handle found empty while this breaker is not disposed means its state was lost
+   * with a damaged instance: it is rebuilt from its config and `f` runs again.
+   */
+  _call(f, again = true) {
+    if (damaged) heal();
+    try {
+      return f();
+    } catch (err) {
+      if (err instanceof WasmFault) throw fault(err.cause);
+      if (!(again && err instanceof MissingBreaker && this._h >= 0)) throw err;
+    }
+    this._revive();
+    return this._call(f, false);
+  }
+
+  /** `_call` for exports that answer an integer code, NO_BREAKER when the handle is empty. */
+  _int(f) {
+    let code = this._call(f);
+    if (code === NO_BREAKER) {
+      if (this._h < 0) throw disposedError();
+      this._revive();
+      code = this._call(f);
+      if (code === NO_BREAKER) throw disposedError();
+    }
     return code;
+  }
+
+  /** Rebuilds this breaker, fresh, from its config at its handle (see low_level.js). */
+  _revive() {
+    const now = this._outcomeNow();
+    this._call(() => createBreaker(this._config, now, this._h), false);
   }
 
   /** tryAcquire's raw result at `now`: >= 0 admitted (permit * 2 + moved-to-half-open), < 0 refused. */
   _admit(now) {
+    if (typeof now !== "number" || !(now >= 0 && now < Infinity)) throw clockError("options.clock", "milliseconds", now);
+    if (damaged) heal();
     let r;
     try {
       r = breakerTryAcquire(this._h, now);
     } catch (err) {
-      throw recover(err, this);
+      throw fault(err);
     }
     // Odd: -1 (OPEN), -3 (no breaker), or admitted with an OPEN -> HALF_OPEN move.
     if (r % 2 !== 0) {
-      if (r === NO_BREAKER) throw disposedError();
+      if (r === NO_BREAKER) {
+        if (this._h < 0) throw disposedError();
+        this._revive();
+        return this._admit(now);
+      }
       if (r > 0) this._emit(OPEN_TO_HALF_OPEN);
     }
     return r;
@@ -334,18 +507,54 @@ export class CircuitBreaker {
 
   /** Records a success at `now` (execute passes the admission time: one clock read per call). */
   _succeeded(permit, now) {
+    if (damaged) heal();
     let code;
     try {
       code = breakerOnSuccess(this._h, permit, now);
     } catch (err) {
-      throw recover(err, this);
+      throw fault(err);
     }
-    if (code !== 0) this._emit(this._num(code));
+    if (code === 0) return;
+    if (code === NO_BREAKER) {
+      if (this._h < 0) throw disposedError();
+      this._revive(); // the permit belonged to the lost breaker: nothing to record
+      return;
+    }
+    this._emit(code);
+  }
+
+  /** Records a failure (its wall time and monotonic time read now). */
+  _failed(permit, error, operationName) {
+    const type = errorType(error);
+    const message = errorMessage(error);
+    const wall = this._wallNow();
+    const now = this._outcomeNow();
+    this._emit(this._int(() => breakerOnFailure(this._h, permit, type, message, operationName, wall, now)));
+  }
+
+  // execute's recording: never throws, so that fn's outcome reaches the caller unchanged. A
+  // breaker disposed while fn ran has nothing to record.
+  _recordSuccess(permit, now) {
+    if (this._h < 0) return;
+    try {
+      this._succeeded(permit, now);
+    } catch (err) {
+      report(err, "recording a success failed");
+    }
+  }
+
+  _recordFailure(permit, error, operationName) {
+    if (this._h < 0) return;
+    try {
+      this._failed(permit, error, operationName);
+    } catch (err) {
+      report(err, "recording a failure failed");
+    }
   }
 
   _rejection(r, operation) {
     if (r === REJECTED_OPEN) {
-      const retryAfterMs = breakerRetryAfterMs();
+      const retryAfterMs = this._call(() => breakerRetryAfterMs());
       return new CircuitBreakerError(
         `Circuit breaker is OPEN: ${operation} refused, retry in ${Math.ceil(retryAfterMs)} ms [${ErrorCode.OPEN}]`,
         { code: ErrorCode.OPEN, retryAfterMs, state: "open", operation },
@@ -360,13 +569,13 @@ export class CircuitBreaker {
   _emit(code) {
     const listeners = this._listeners;
     if (code === 0 || listeners === null) return;
-    const event = decodeTransition(code, this._clock());
+    const event = decodeTransition(code, this._outcomeNow());
     for (const listener of listeners) {
       try {
         listener(event);
       } catch (err) {
         // A listener's error must not change the call's outcome, nor stop other listeners.
-        reportListenerError(err);
+        report(err, "an onStateChange listener threw");
       }
     }
   }
@@ -436,7 +645,7 @@ export class ResilientCache {
     try {
       value = await this.cache[name](key, ...rest);
     } catch (err) {
-      b.onFailure(permit, err, op);
+      b._failed(permit, err, op);
       if (this.gracefulDegradation) return FALLBACK[op];
       throw err;
     }
@@ -447,9 +656,13 @@ export class ResilientCache {
 
 /** Test hook: makes the wasm core panic inside `breaker`'s next call. Not public API. */
 export function __panicForTest(breaker) {
-  try {
-    __panicForTestRaw(breaker._h);
-  } catch (err) {
-    throw recover(err, breaker);
-  }
+  breaker._call(() => __panicForTestRaw(breaker._h));
+}
+
+/**
+ * Test hook: makes a JS exception (not a trap) unwind out of the wasm core inside `breaker`'s
+ * next call, as a stack overflow landing there does. Not public API.
+ */
+export function __throwForTest(breaker) {
+  breaker._call(() => __throwForTestRaw(breaker._h));
 }

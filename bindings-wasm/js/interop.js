@@ -24,13 +24,35 @@ import {
   configStage,
   restoreStageFailure,
   snapshotVersion,
-} from "./pkg/fact_resilience_wasm.js";
+} from "./wasm.js";
 
 export const STATES = ["closed", "open", "half_open"];
 export const NO_BREAKER = -3;
 
+/** Thrown when a handle names no breaker: disposed, or lost with a damaged instance. */
+export class MissingBreaker extends Error {
+  constructor() {
+    super("fact-resilience: this breaker was disposed");
+    this.name = "Error";
+  }
+}
+
 export function disposedError() {
-  return new Error("fact-resilience: this breaker was disposed");
+  return new MissingBreaker();
+}
+
+// Every error this file throws for bad input, so that recovery can tell a refused snapshot
+// (skip it) from an exception it must not swallow (a stack overflow: retry later).
+const refusals = new WeakSet();
+
+/** Whether `err` is this file's refusal of bad input. */
+export function isRefusal(err) {
+  return refusals.has(err);
+}
+
+function refusal(err) {
+  refusals.add(err);
+  return err;
 }
 
 // ---- reading values -----------------------------------------------------------------------
@@ -41,11 +63,11 @@ function describe(v) {
 }
 
 function typeError(path, expected, v) {
-  return new TypeError(`${path} must be ${expected}, got ${describe(v)}`);
+  return refusal(new TypeError(`${path} must be ${expected}, got ${describe(v)}`));
 }
 
 function rangeError(path, expected, x) {
-  return new RangeError(`${path} must be ${expected}, got ${x}`);
+  return refusal(new RangeError(`${path} must be ${expected}, got ${x}`));
 }
 
 /** `v` as a plain object (not an array, not null, not a function). */
@@ -67,14 +89,14 @@ function get(o, key) {
 function keys(path, o, known) {
   const ks = Object.keys(o).filter((k) => get(o, k) !== undefined);
   for (const k of ks) {
-    if (!known.includes(k)) throw new TypeError(`${path}.${k} is not a known field`);
+    if (!known.includes(k)) throw refusal(new TypeError(`${path}.${k} is not a known field`));
   }
   return ks;
 }
 
 function required(path, o, key) {
   const v = get(o, key);
-  if (v === undefined) throw new TypeError(`${path}.${key} is missing`);
+  if (v === undefined) throw refusal(new TypeError(`${path}.${key} is missing`));
   return v;
 }
 
@@ -153,45 +175,59 @@ function configValues(n) {
 
 let defaults;
 
-/** Reads a config object into values in the core's field order, absent fields as defaults. */
-function readConfig(prefix, value) {
+/**
+ * A config object checked field by field, as a plain object holding the fields given (each
+ * read once: a getter is not asked twice), or undefined for the defaults. A breaker keeps this
+ * copy, so that a caller who changes their object later changes nothing.
+ */
+export function copyConfig(prefix, value) {
+  if (value === undefined || value === null) return undefined;
+  const o = object(prefix, value);
+  const c = {};
+  for (const k of Object.keys(o)) {
+    const x = get(o, k);
+    if (x === undefined) continue;
+    const i = CONFIG_KEYS.indexOf(k);
+    if (i < 0) throw refusal(new TypeError(`${prefix}.${k} is not a known field`));
+    c[k] = CONFIG_FIELDS[i][1](`${prefix}.${k}`, x);
+  }
+  return c;
+}
+
+/** A config copy (from `copyConfig`) as values in the core's field order, absent fields as defaults. */
+function configNumbers(copy) {
   defaults ??= configValues(configDefaults());
   const v = defaults.slice();
-  if (value === undefined || value === null) return v;
-  const o = object(prefix, value);
-  for (const k of keys(prefix, o, CONFIG_KEYS)) {
-    const i = CONFIG_KEYS.indexOf(k);
-    v[i] = CONFIG_FIELDS[i][1](`${prefix}.${k}`, o[k]);
-  }
+  if (copy !== undefined) for (const k in copy) v[CONFIG_KEYS.indexOf(k)] = copy[k];
   return v;
 }
 
 /** The error for a core rule code (1 + the refused field's index). */
 function ruleError(prefix, code, v) {
   const field = CONFIG_FIELDS[code - 1];
-  if (field === undefined) return new RangeError(`${prefix} was refused by the core (rule ${code})`);
+  if (field === undefined) return refusal(new RangeError(`${prefix} was refused by the core (rule ${code})`));
   return rangeError(`${prefix}.${field[0]}`, field[2], v[code - 1]);
 }
 
-/** Checks `value` (a config object, or undefined for the defaults) and stages it in the core. */
-function stageConfig(prefix, value) {
-  const v = readConfig(prefix, value);
+/** Stages a config copy (from `copyConfig`) in the core; throws naming a field it refuses. */
+function stageConfig(prefix, copy) {
+  const v = configNumbers(copy);
   const code = configStage(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9] ?? undefined, v[10] ?? undefined);
   if (code !== 0) throw ruleError(prefix, code, v);
 }
 
-/** A new breaker (its handle: `at` if given) from a config object. */
-export function createBreaker(config, now, at = -1) {
-  stageConfig("config", config);
+/** A new breaker (its handle: `at` if given) from a config copy (from `copyConfig`). */
+export function createBreaker(copy, now, at = -1) {
+  stageConfig("config", copy);
   return breakerCreate(now, at);
 }
 
-/** Replaces a breaker's config; throws naming the field, changing nothing, if refused. */
-export function setBreakerConfig(h, config) {
-  stageConfig("config", config);
+/** Replaces a breaker's config with a copy (from `copyConfig`); throws naming the field, changing nothing, if refused. */
+export function setBreakerConfig(h, copy) {
+  stageConfig("config", copy);
   const code = breakerSetConfig(h);
   if (code === NO_BREAKER) throw disposedError();
-  if (code !== 0) throw ruleError("config", code, readConfig("config", config));
+  if (code !== 0) throw ruleError("config", code, configNumbers(copy));
 }
 
 /** The config in force as a plain object, every field present. */
@@ -279,7 +315,28 @@ export function snapshotOf(h, now) {
   };
 }
 
-/** A new breaker (its handle: `at` if given) in the state `snapshot` describes, checked field by field. */
+// The core's consistency rules for a snapshot's counters, in the order of their codes
+// (bindings-wasm/src/interop.rs snapshot_error_code): the field, the rule, the value given.
+const SNAPSHOT_RULE_BASE = CONFIG_FIELDS.length + 2;
+const SNAPSHOT_RULES = [
+  (s) => rangeError("snapshot.halfOpen", `[0, 0, 0] unless snapshot.state is "half_open"`, `[${s.halfOpen}]`),
+  (s) => rangeError("snapshot.halfOpen[2]", `at most snapshot.halfOpen[1] (probe successes cannot exceed admitted probes, ${s.halfOpen[1]})`, s.halfOpen[2]),
+  (s) =>
+    rangeError(
+      "snapshot.halfOpen[1]",
+      "small enough that snapshot.config still admits another probe (else the circuit could never close)",
+      s.halfOpen[1],
+    ),
+  (s) => {
+    const i = s.window.findIndex(([, calls, failures]) => failures > calls);
+    return rangeError(`snapshot.window[${i}]`, "a bucket [age, calls, failures] with no more failures than calls", `[${s.window[i]}]`);
+  },
+];
+
+/**
+ * A new breaker (its handle: `at` if given) in the state `snapshot` describes, checked field
+ * by field; returns `[handle, config]`, the config as a copy (see `copyConfig`).
+ */
 export function restoreBreaker(snapshot, now, at = -1) {
   const p = "snapshot";
   const o = object(p, snapshot);
@@ -287,13 +344,15 @@ export function restoreBreaker(snapshot, now, at = -1) {
   const field = (key, read) => read(`${p}.${key}`, required(p, o, key));
   const version = field("version", count);
   const expected = snapshotVersion();
-  if (version !== expected) throw new RangeError(`snapshot.version ${version} is not supported (expected ${expected})`);
+  if (version !== expected) {
+    throw refusal(new RangeError(`snapshot.version ${version} is not supported (expected ${expected})`));
+  }
   // Checked (and staged) where it comes, as every field; a later error leaves it staged, which
   // is harmless: every create, set-config or restore stages its own config first.
-  const config = required(p, o, "config");
+  const config = copyConfig("snapshot.config", required(p, o, "config")) ?? {};
   stageConfig("snapshot.config", config);
   const state = STATES.indexOf(field("state", string));
-  if (state < 0) throw new TypeError(`${p}.state must be "closed", "open" or "half_open", got another string`);
+  if (state < 0) throw refusal(new TypeError(`${p}.state must be "closed", "open" or "half_open", got another string`));
   const halfOpen = field("halfOpen", (path, v) => array(path, v, 3, count));
   const counters = field("counters", (path, v) => array(path, v, 6, whole));
   const window = field("window", (path, v) => array(path, v, null, (q, b) => array(q, b, 3, whole)));
@@ -301,7 +360,9 @@ export function restoreBreaker(snapshot, now, at = -1) {
     array(path, v, null, (q, r) => {
       keys(q, object(q, r), FAILURE_KEYS);
       const f = (key, read) => read(`${q}.${key}`, required(q, r, key));
-      return [f("timestamp", number), f("errorType", string), f("errorMessage", string), f("operation", string)];
+      // JSON writes an unknown stamp (NaN) as null: read it back as NaN.
+      const timestamp = f("timestamp", nullable(number)) ?? NaN;
+      return [timestamp, f("errorType", string), f("errorMessage", string), f("operation", string)];
     }),
   );
   const lastFailureTime = field("lastFailureTime", nullable(number));
@@ -319,6 +380,8 @@ export function restoreBreaker(snapshot, now, at = -1) {
   // Everything is checked: stage the failure log and restore. Nothing can throw in between.
   for (const [timestamp, type, message, operation] of failures) restoreStageFailure(timestamp, type, message, operation);
   const h = breakerRestore(new Float64Array(numbers), now, at);
-  if (h < 0) throw ruleError("snapshot.config", -h, readConfig("snapshot.config", config));
-  return h;
+  if (h >= 0) return [h, config];
+  const rule = SNAPSHOT_RULES[-h - SNAPSHOT_RULE_BASE];
+  if (rule !== undefined) throw rule({ halfOpen, window });
+  throw ruleError("snapshot.config", -h, configNumbers(config));
 }

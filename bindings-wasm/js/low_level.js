@@ -1,20 +1,35 @@
-// The wasm side of the package: which instance is live, and what happens when it traps.
+// The wasm side of the package: which instance is live, and what happens when a call into it
+// goes wrong.
 //
 // Breakers live in the wasm instance's handle table; a JS `CircuitBreaker` holds a handle
-// (`_h`). A Rust panic traps the instance (wasm32-unknown-unknown cannot unwind), so
-// `recover()` turns the trap into a plain `Error` carrying the panic message, snapshots every
-// breaker still in the trapped instance's table, starts a fresh instance of the same compiled
-// module and restores each one there *at the same handle*: the JS objects and their
-// finalisers stay valid without being tracked one by one. The breaker whose call panicked is
-// rebuilt from its config (fresh, CLOSED). Permits issued before the panic become stale
-// (their outcomes are counted but move no state).
+// (`_h`). Any exception out of an export (`fault()`: a trap from a Rust panic, or a stack
+// overflow that lands inside wasm) leaves the instance in an unknown state, so it is replaced
+// (`heal()`): every breaker still readable in the damaged instance is snapshotted, a fresh
+// instance of the same compiled module is started, every handle ever given out is reserved
+// there, and each snapshot is restored *at the same handle*: the JS objects and their
+// finalisers stay valid without being tracked one by one. A breaker that could not be read
+// (the one whose call was interrupted: it was out of the table) finds its handle empty on its
+// next call and rebuilds itself there from its config (`CircuitBreaker._revive`). Permits
+// issued before become stale (their outcomes are counted but move no state).
+//
+// Healing may itself run out of stack (the fault was a stack overflow, and the caller is still
+// deep). So it can be resumed: the snapshots are kept until every one is placed, and each
+// attempt starts from a fresh instance. Until it completes, every call heals first (`damaged`
+// is checked on every call) and nothing reaches the damaged instance.
 //
 // Snapshots are taken and restored on each breaker's own clock. Breakers on the default clock
 // need no bookkeeping for that; those with an injected clock are remembered (weakly) so that
 // their clock can be found.
 
-import { __reinitSync, breakerDispose, liveHandles, takePanicMessage } from "./pkg/fact_resilience_wasm.js";
-import { createBreaker, restoreBreaker, snapshotOf } from "./interop.js";
+import {
+  WasmFault,
+  __reinitSync,
+  breakerDispose,
+  breakerReserve,
+  liveHandles,
+  takePanicMessageRaw,
+} from "./wasm.js";
+import { isRefusal, restoreBreaker, snapshotOf } from "./interop.js";
 
 // Bound once: a few ns cheaper per read than `() => performance.now()` (no global lookup).
 export const defaultClock =
@@ -22,8 +37,7 @@ export const defaultClock =
     ? performance.now.bind(performance)
     : Date.now;
 
-// Runtimes without WeakRef (Cloudflare Workers) keep breakers with an injected clock strongly
-// until dispose(): breakers there are usually module-level and live as long as the isolate.
+// Runtimes without WeakRef keep breakers with an injected clock strongly until dispose().
 const HAS_WEAKREF = typeof WeakRef === "function";
 const Ref = HAS_WEAKREF
   ? WeakRef
@@ -38,14 +52,23 @@ const Ref = HAS_WEAKREF
 
 let ownClocks = []; // Refs to breakers with an injected clock
 let pruneAt = 64;
+let handleLimit = 0; // one more than the highest handle ever given out: what healing reserves
 
+// Without FinalizationRegistry (Cloudflare Workers), nothing frees a dropped breaker's wasm
+// memory: only dispose() does (see README, Memory).
 const finalizer =
   typeof FinalizationRegistry === "function"
-    ? new FinalizationRegistry((handle) => breakerDispose(handle))
+    ? new FinalizationRegistry((handle) => free(handle))
     : { register() {}, unregister() {} };
+
+/** True while the instance is damaged and not yet replaced: every call heals first. */
+export let damaged = false;
+// While damaged: the snapshots to carry over (null until read) and the handles freed since.
+let damage = null;
 
 /** Starts tracking a breaker whose `_h` was just set. */
 export function track(breaker) {
+  if (breaker._h >= handleLimit) handleLimit = breaker._h + 1;
   finalizer.register(breaker, breaker._h, breaker);
   if (breaker._clock !== defaultClock) {
     ownClocks.push(new Ref(breaker));
@@ -59,66 +82,128 @@ export function track(breaker) {
 /** Stops tracking and frees a breaker. */
 export function untrack(breaker) {
   finalizer.unregister(breaker);
-  breakerDispose(breaker._h);
+  free(breaker._h);
   breaker._h = -1;
   if (!HAS_WEAKREF) ownClocks = ownClocks.filter((r) => r.deref() !== breaker);
 }
 
-/**
- * The error to throw for `err` raised by a wasm call made for `breaker`; recovers the
- * instance after a trap.
- */
-export function recover(err, breaker) {
-  if (!(err instanceof WebAssembly.RuntimeError)) return err;
-  let message;
-  try {
-    message = takePanicMessage();
-  } catch {
-    message = undefined;
+/** Frees a handle's breaker. Never throws (it also runs as a finaliser). */
+function free(h) {
+  if (damaged) {
+    damage.freed.add(h); // not carried over; its reserved slot is released once healed
+    return;
   }
+  try {
+    breakerDispose(h);
+  } catch (err) {
+    if (err instanceof WasmFault) fault(err.cause);
+  }
+}
+
+/**
+ * Records that the instance is damaged (an exception, `cause`, came out of an export),
+ * replaces it if the stack allows (else the next call does), and returns the error to throw:
+ * a trap becomes an `Error` named `PanicError` carrying the panic message; anything else (a
+ * stack overflow) is thrown as it is.
+ */
+export function fault(cause) {
+  const panicked = cause instanceof WebAssembly.RuntimeError;
+  let message;
+  if (panicked) {
+    try {
+      message = takePanicMessageRaw();
+    } catch {
+      message = undefined;
+    }
+  }
+  if (!damaged) {
+    damage = { carried: null, freed: new Set() };
+    damaged = true;
+  }
+  try {
+    heal();
+  } catch {
+    // Resumed by the next call, which may have more stack.
+  }
+  if (!panicked) return cause;
+  const e = new Error(
+    `fact-resilience: the wasm core panicked: ${message ?? cause.message}. ` +
+      "The module was restarted; other breakers kept their state, the one in use starts afresh from its config.",
+    { cause },
+  );
+  e.name = "PanicError";
+  return e;
+}
+
+/**
+ * Replaces the damaged instance. Throws (leaving it damaged) if it cannot finish; the next
+ * attempt starts again from a fresh instance with the snapshots already read.
+ */
+export function heal() {
+  const d = damage;
+  try {
+    d.carried ??= collect(d.freed);
+    __reinitSync();
+    breakerReserve(handleLimit);
+    for (const [h, clock, snap] of d.carried) {
+      if (d.freed.has(h)) continue;
+      try {
+        restoreBreaker(snap, read(clock), h);
+      } catch (err) {
+        // A breaker caught mid-update may hold counters the core refuses: it rebuilds itself
+        // from its config on its next call, as one that could not be read.
+        if (!isRefusal(err)) throw err;
+      }
+    }
+    for (const h of d.freed) breakerDispose(h);
+  } catch (err) {
+    throw err instanceof WasmFault ? err.cause : err;
+  }
+  damage = null;
+  damaged = false;
+}
+
+/** Snapshots of the breakers still readable in the damaged instance, as `[handle, clock, snapshot]`. */
+function collect(freed) {
   const clocks = new Map();
   for (const ref of ownClocks) {
     const b = ref.deref();
     if (b !== undefined && b._h >= 0) clocks.set(b._h, b._clock);
   }
-  const moving = [];
-  for (const h of liveHandles()) {
+  const out = [];
+  for (const h of unlessTrapped(() => liveHandles(), [])) {
+    if (freed.has(h)) continue;
     const clock = clocks.get(h) ?? defaultClock;
-    let snap = null;
-    try {
-      snap = snapshotOf(h, clock());
-    } catch {
-      snap = null;
-    }
-    moving.push([h, clock, snap]);
+    const snap = unlessTrapped(() => snapshotOf(h, read(clock)), null);
+    if (snap !== null) out.push([h, clock, snap]);
   }
-  __reinitSync();
-  for (const [h, clock, snap] of moving) {
-    const now = clock();
-    try {
-      if (snap === null) createBreaker(undefined, now, h);
-      else restoreBreaker(snap, now, h);
-    } catch {
-      createBreaker(undefined, now, h);
-    }
+  return out;
+}
+
+/**
+ * `f()`, or `otherwise` if the damaged instance traps on it (the table left borrowed by the
+ * interrupted call, say: that will not get better). Any other exception (a stack overflow)
+ * is thrown, so that healing is retried later.
+ */
+function unlessTrapped(f, otherwise) {
+  try {
+    return f();
+  } catch (err) {
+    if (err instanceof WasmFault && err.cause instanceof WebAssembly.RuntimeError) return otherwise;
+    throw err;
   }
-  // The breaker whose call panicked was out of the table: rebuild it from its config.
-  if (breaker !== undefined && breaker._h >= 0) {
-    const h = breaker._h;
-    if (!moving.some(([m]) => m === h)) {
-      const now = breaker._clock();
-      try {
-        createBreaker(breaker._configInput, now, h);
-      } catch {
-        createBreaker(undefined, now, h);
-      }
-    }
+}
+
+/**
+ * A clock's reading for moving a breaker: a clock that fails here reads as 0, which the core
+ * takes as the latest instant it has seen (time never runs backwards inside).
+ */
+function read(clock) {
+  let now;
+  try {
+    now = clock();
+  } catch {
+    return 0;
   }
-  const e = new Error(
-    `fact-resilience: the wasm core panicked: ${message ?? err.message}. ` +
-      "The module was restarted; other breakers kept their state, the one in use was reset.",
-    { cause: err },
-  );
-  e.name = "PanicError";
-  return e;
+  return typeof now === "number" && now >= 0 && now < Infinity ? now : 0;
 }

@@ -6,8 +6,8 @@
 
 use crate::config::{config_to_numbers, error_code, take_staged};
 use crate::interop::{
-    instant, metrics_to_numbers, snapshot_from_numbers, snapshot_to_numbers, state_code,
-    transition_code,
+    instant, metrics_to_numbers, snapshot_error_code, snapshot_from_numbers, snapshot_to_numbers,
+    state_code, transition_code,
 };
 use crate::registry;
 use fact_resilience_core::{Breaker, Failure, FailureRecord, Permit, Rejection};
@@ -64,17 +64,22 @@ pub fn restore_stage_failure(
 
 /// A breaker in the state a snapshot describes, rebased onto this clock: `numbers` in
 /// [`crate::interop::SNAPSHOT_LAYOUT`] order, the staged config and staged failure records.
-/// Returns the handle (`at` when `at >= 0`, as for `breakerCreate`), or `-code` of a refused
-/// config field.
+/// Returns the handle (`at` when `at >= 0`, as for `breakerCreate`), or `-code` of the
+/// refusal (see [`snapshot_error_code`]).
 #[wasm_bindgen(js_name = breakerRestore)]
 pub fn restore(numbers: &[f64], now_ms: f64, at: i32) -> i32 {
     let failures = STAGED_FAILURES.take();
     let snapshot = snapshot_from_numbers(numbers, take_staged(), failures);
     match Breaker::restore(snapshot, instant(now_ms)) {
         Ok(b) => registry::insert_at(b, at) as i32,
-        // Not reached: the version is ours and staging validated the config.
-        Err(_) => -(crate::config::FIELDS.len() as i32 + 1),
+        Err(e) => -snapshot_error_code(&e),
     }
+}
+
+/// Reserves handles `0..len` in a fresh instance (see [`registry::reserve`]).
+#[wasm_bindgen(js_name = breakerReserve)]
+pub fn reserve(len: u32) {
+    registry::reserve(len);
 }
 
 /// The snapshot format version this build writes and reads.

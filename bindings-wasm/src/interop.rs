@@ -13,8 +13,10 @@
 //!   [`SNAPSHOT_LAYOUT`]; an absent optional number is the pair `0, 0` and a present one
 //!   `1, value` (a wall-clock stamp may be any number, NaN included).
 
+use crate::config::{FIELDS, error_code};
 use fact_resilience_core::{
-    Config, FailureRecord, Instant, Metrics, Reason, SNAPSHOT_VERSION, Snapshot, State, Transition,
+    Config, FailureRecord, Instant, Metrics, Reason, SNAPSHOT_VERSION, Snapshot, SnapshotError,
+    State, Transition,
 };
 
 /// Milliseconds from the JS clock as a core instant.
@@ -164,6 +166,26 @@ pub fn snapshot_from_numbers(n: &[f64], config: Config, failures: Vec<FailureRec
         recent_failures: failures,
     }
 }
+
+/// Why `breakerRestore` refused a snapshot, as a code: a config field's
+/// [`error_code`] (1..=11), or `SNAPSHOT_RULE_BASE +` the index of the core's rule in the JS
+/// table `SNAPSHOT_RULES` (`js/interop.js`): 0 half_open outside HALF_OPEN, 1 more probe
+/// successes than admitted probes, 2 no room for another probe, 3 a window bucket with more
+/// failures than calls, 4 a rule this build does not know (the version is JS's to check).
+pub fn snapshot_error_code(e: &SnapshotError) -> i32 {
+    SNAPSHOT_RULE_BASE
+        + match e {
+            SnapshotError::Config(c) => return error_code(c),
+            SnapshotError::HalfOpenOutsideHalfOpen { .. } => 0,
+            SnapshotError::ProbeSuccesses { .. } => 1,
+            SnapshotError::ProbesExhausted { .. } => 2,
+            SnapshotError::WindowFailures { .. } => 3,
+            _ => 4,
+        }
+}
+
+/// The first snapshot rule code, after the config fields' codes.
+pub const SNAPSHOT_RULE_BASE: i32 = FIELDS.len() as i32 + 2;
 
 #[cfg(test)]
 mod tests {

@@ -74,7 +74,10 @@ export interface Metrics {
 }
 
 export interface FailureRecord {
-  /** Wall-clock seconds since the epoch. */
+  /**
+   * Wall-clock seconds since the epoch (NaN if unknown: JSON writes that as null, which
+   * `CircuitBreaker.restore` reads back as NaN).
+   */
   timestamp: number;
   errorType: string;
   errorMessage: string;

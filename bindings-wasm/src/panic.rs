@@ -1,4 +1,4 @@
-//! Panics. On wasm32-unknown-unknown a panic aborts: the instance traps and JS sees a
+//! Panics (and the test hooks that fault on purpose). On wasm32-unknown-unknown a panic aborts: the instance traps and JS sees a
 //! `WebAssembly.RuntimeError`. The hook installed at start-up keeps the panic's message so the
 //! JS layer can throw an `Error` carrying it, then move the surviving breakers to a fresh
 //! instance (see `low_level.js`).
@@ -79,6 +79,16 @@ pub fn take_panic_message() -> Option<String> {
 #[wasm_bindgen(js_name = __panicForTest)]
 pub fn panic_for_test(handle: u32) {
     crate::registry::with(handle, |_| panic!("deliberate panic for the recovery test"));
+}
+
+/// Throws a JS exception (not a trap) while `handle`'s breaker is checked out, as a stack
+/// overflow landing inside the call does: the call never finishes, so the breaker is not put
+/// back (for the fault-recovery test). Not part of the public API.
+#[wasm_bindgen(js_name = __throwForTest)]
+pub fn throw_for_test(handle: u32) {
+    crate::registry::with(handle, |_| {
+        wasm_bindgen::throw_str("deliberate exception for the recovery test")
+    });
 }
 
 #[cfg(test)]

@@ -11,6 +11,11 @@
 //! wasm32-unknown-unknown), only that breaker is lost; the JS layer can still snapshot every
 //! other breaker from the trapped instance and move it to a fresh one.
 //!
+//! Recovery keeps handles unique: before moving the breakers, the JS layer reserves every
+//! handle it ever gave out ([`reserve`]); a reserved slot is empty but not free, so a new
+//! breaker cannot take the handle of one that could not be moved (the JS object rebuilds its
+//! breaker there from its config on its next call), and [`remove`] frees it.
+//!
 //! Footprint: a slot is one pointer (4 bytes on wasm32) to a boxed [`Breaker`] (whose window
 //! is its own allocation); freed slots are reused before the table grows.
 
@@ -61,6 +66,15 @@ pub fn insert_at(breaker: Breaker, handle: i32) -> u32 {
     h
 }
 
+/// Grows the table to at least `len` slots; the new slots are reserved (empty, not free).
+pub fn reserve(len: u32) {
+    TABLE.with_borrow_mut(|t| {
+        while t.slots.len() < len as usize {
+            t.slots.push(None);
+        }
+    });
+}
+
 /// The handles in use, ascending.
 pub fn handles() -> Vec<u32> {
     TABLE.with_borrow(|t| {
@@ -70,11 +84,12 @@ pub fn handles() -> Vec<u32> {
     })
 }
 
-/// Drops the breaker behind `handle`; unknown handles are ignored.
+/// Drops the breaker behind `handle` and frees its slot (a reserved one too); unknown and
+/// free handles are ignored.
 pub fn remove(handle: u32) {
     TABLE.with_borrow_mut(|t| {
         if let Some(slot) = t.slots.get_mut(handle as usize)
-            && slot.take().is_some()
+            && (slot.take().is_some() || !t.free.contains(&handle))
         {
             t.free.push(handle);
         }
@@ -123,6 +138,24 @@ mod tests {
         assert_eq!(with(b, |b| b.state()), Some(State::Closed));
         remove(b);
         remove(c);
+        assert_eq!(len(), 0);
+    }
+
+    #[test]
+    fn reserved_handles_are_not_reused_until_removed() {
+        let new = || Breaker::new(Config::default(), Instant::ZERO).unwrap();
+        reserve(3);
+        assert_eq!(insert_at(new(), 1), 1);
+        assert_eq!(insert(new()), 3, "0 and 2 are reserved");
+        assert!(with(0, |_| ()).is_none());
+        remove(2);
+        remove(2);
+        assert_eq!(insert(new()), 2);
+        assert_eq!(insert(new()), 4, "2 was freed once");
+        assert_eq!(insert_at(new(), 0), 0);
+        for h in handles() {
+            remove(h);
+        }
         assert_eq!(len(), 0);
     }
 

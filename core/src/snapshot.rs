@@ -5,10 +5,14 @@
 //! relative to the `now` of [`Breaker::snapshot`], and rebased on the `now` of
 //! [`Breaker::restore`]. Restoring starts a new permit generation: permits handed out before
 //! the snapshot cannot move the restored breaker.
+//!
+//! A snapshot is checked before it is restored: besides its version and config, its counters
+//! must be ones a breaker can hold (see [`SnapshotError`]), so that a hand-edited or corrupted
+//! snapshot is refused rather than restored into a breaker that can never close.
 
 use crate::breaker::{Breaker, Counters};
 use crate::clock::{Instant, duration_nanos};
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, Settings};
 use crate::half_open::HalfOpenGate;
 use crate::metrics::{FailureLog, FailureRecord};
 use crate::state::State;
@@ -61,6 +65,50 @@ pub enum SnapshotError {
     /// The snapshot's configuration is invalid.
     #[error("config.{}", .0)]
     Config(#[from] ConfigError),
+    /// `half_open` held counts while the state was not HALF_OPEN (a breaker keeps them only
+    /// while HALF_OPEN).
+    #[error(
+        "half_open must be [0, 0, 0] unless the state is half_open, got [{attempts}, {admitted}, {successes}]"
+    )]
+    HalfOpenOutsideHalfOpen {
+        /// The refused `half_open[0]`.
+        attempts: u32,
+        /// The refused `half_open[1]`.
+        admitted: u32,
+        /// The refused `half_open[2]`.
+        successes: u32,
+    },
+    /// More probes succeeded than were admitted.
+    #[error(
+        "half_open[2] (probe successes) must be at most half_open[1] (admitted probes, {admitted}), got {successes}"
+    )]
+    ProbeSuccesses {
+        /// Admitted probes.
+        admitted: u32,
+        /// The refused successes.
+        successes: u32,
+    },
+    /// So many probes were admitted that the gate could never admit another under the
+    /// snapshot's config, however many calls came: the circuit could never close.
+    #[error(
+        "half_open[1] (admitted probes) must leave room for another probe under this config, got {admitted}"
+    )]
+    ProbesExhausted {
+        /// The refused admitted count.
+        admitted: u32,
+    },
+    /// A window bucket counted more failures than calls.
+    #[error(
+        "window bucket of age {age} must have at most its calls ({calls}) as failures, got {failures}"
+    )]
+    WindowFailures {
+        /// The bucket's age, in buckets.
+        age: u64,
+        /// The bucket's calls.
+        calls: u64,
+        /// The refused failures.
+        failures: u64,
+    },
 }
 
 impl Breaker {
@@ -104,6 +152,7 @@ impl Breaker {
                 found: snapshot.version,
             });
         }
+        snapshot.check_counters(&snapshot.config.settings()?)?;
         let mut b = Breaker::new(snapshot.config, now)?;
         // Shift the timeline so that the oldest restored instant is not before its origin.
         let width = duration_nanos(b.settings.rolling_window)
@@ -174,6 +223,46 @@ impl Breaker {
 }
 
 impl Snapshot {
+    /// Refuses counters no breaker can hold under `settings` (this snapshot's config). Every snapshot the core writes passes: the HALF_OPEN gate is
+    /// reset on every transition, a success is counted only for an admitted probe, and a
+    /// failure is a call. `admitted` may exceed `attempts` (gradual recovery switched on
+    /// mid-episode by `set_config`), so the rule is the one that matters: the gate must still
+    /// be able to admit a probe.
+    fn check_counters(&self, settings: &Settings) -> Result<(), SnapshotError> {
+        let [attempts, admitted, successes] = self.half_open;
+        if self.state != State::HalfOpen && self.half_open != [0; 3] {
+            return Err(SnapshotError::HalfOpenOutsideHalfOpen {
+                attempts,
+                admitted,
+                successes,
+            });
+        }
+        if successes > admitted {
+            return Err(SnapshotError::ProbeSuccesses {
+                admitted,
+                successes,
+            });
+        }
+        // The gate's own rule, asked at the last attempt it can count: admission only grows
+        // with attempts, so a gate that refuses there refuses for ever.
+        let mut last = HalfOpenGate {
+            attempts: u32::MAX - 1,
+            admitted,
+            ..HalfOpenGate::default()
+        };
+        if self.state == State::HalfOpen && !last.admit(settings, Instant::ZERO) {
+            return Err(SnapshotError::ProbesExhausted { admitted });
+        }
+        if let Some(&[age, calls, failures]) = self.window.iter().find(|[_, c, f]| f > c) {
+            return Err(SnapshotError::WindowFailures {
+                age,
+                calls,
+                failures,
+            });
+        }
+        Ok(())
+    }
+
     /// Time since the circuit last entered OPEN.
     pub fn opened_ago(&self) -> Duration {
         Duration::from_nanos(self.opened_ago_ns)
@@ -266,6 +355,108 @@ mod tests {
             alloc::format!("{e}").starts_with("config.recovery_factor"),
             "{e}"
         );
+    }
+
+    /// A HALF_OPEN breaker (factor 0.5, `change` applied to the config) and its snapshot.
+    fn half_open_snapshot(change: impl FnOnce(&mut Config)) -> Snapshot {
+        let mut config = Config {
+            failure_threshold: 1,
+            timeout_seconds: 1.0,
+            ..Config::default()
+        };
+        change(&mut config);
+        let mut b = Breaker::new(config, at(0)).unwrap();
+        fail(&mut b, at(0));
+        assert!(b.try_acquire(at(1)).unwrap().is_probe());
+        b.snapshot(at(1))
+    }
+
+    #[test]
+    fn half_open_counters_that_could_never_close_the_circuit_are_refused() {
+        let mut s = half_open_snapshot(|_| {});
+        s.half_open = [0, u32::MAX, 0];
+        assert_eq!(
+            Breaker::restore(s.clone(), at(0)).unwrap_err(),
+            SnapshotError::ProbesExhausted { admitted: u32::MAX }
+        );
+        // At factor 0.5 the last attempt's quota is 2^31: one fewer admitted still has room.
+        s.half_open = [0, 1 << 31, 0];
+        assert!(Breaker::restore(s.clone(), at(0)).is_err());
+        s.half_open = [0, (1 << 31) - 1, 0];
+        assert!(Breaker::restore(s, at(0)).is_ok());
+    }
+
+    #[test]
+    fn more_probe_successes_than_admitted_probes_are_refused() {
+        let mut s = half_open_snapshot(|_| {});
+        s.half_open = [1, 1, 2];
+        let e = Breaker::restore(s, at(0)).unwrap_err();
+        assert_eq!(
+            e,
+            SnapshotError::ProbeSuccesses {
+                admitted: 1,
+                successes: 2
+            }
+        );
+        assert!(alloc::format!("{e}").starts_with("half_open[2]"), "{e}");
+    }
+
+    #[test]
+    fn half_open_counts_outside_half_open_are_refused() {
+        let mut s = Breaker::new(Config::default(), at(0))
+            .unwrap()
+            .snapshot(at(0));
+        s.half_open = [1, 1, 0];
+        assert!(matches!(
+            Breaker::restore(s, at(0)).unwrap_err(),
+            SnapshotError::HalfOpenOutsideHalfOpen { admitted: 1, .. }
+        ));
+    }
+
+    #[test]
+    fn a_window_bucket_with_more_failures_than_calls_is_refused() {
+        let mut s = Breaker::new(Config::default(), at(0))
+            .unwrap()
+            .snapshot(at(0));
+        s.window = alloc::vec![[0, 2, 2], [1, 1, 3]];
+        assert_eq!(
+            Breaker::restore(s, at(0)).unwrap_err(),
+            SnapshotError::WindowFailures {
+                age: 1,
+                calls: 1,
+                failures: 3
+            }
+        );
+    }
+
+    #[test]
+    fn more_admitted_than_attempts_restores_when_gradual_recovery_came_on_mid_episode() {
+        // Without gradual recovery every call probes and attempts are not counted; switching
+        // it on afterwards leaves admitted > attempts, which the core itself produces.
+        let mut config = Config {
+            failure_threshold: 1,
+            timeout_seconds: 1.0,
+            gradual_recovery: false,
+            success_threshold: 5,
+            ..Config::default()
+        };
+        let mut b = Breaker::new(config.clone(), at(0)).unwrap();
+        fail(&mut b, at(0));
+        for _ in 0..3 {
+            let p = b.try_acquire(at(1)).unwrap();
+            let _ = b.on_success(p, at(1));
+        }
+        config.gradual_recovery = true;
+        b.set_config(config).unwrap();
+        let s = b.snapshot(at(1));
+        assert_eq!(s.half_open, [0, 3, 3]);
+        let mut restored = Breaker::restore(s, at(0)).unwrap();
+        assert_eq!(restored.state(), State::HalfOpen);
+        // Throttled until the quota catches up with the 3 admitted (ceil(7 * 0.5) = 4).
+        let admitted: usize = (0..7)
+            .filter(|_| restored.try_acquire(at(0)).is_ok())
+            .count();
+        assert_eq!(admitted, 1);
     }
 
     #[test]

@@ -63,6 +63,10 @@ test("workerd: trips after the threshold, degrades while open, recovers after th
     }
     assert.ok(ready, "workerd answered on 127.0.0.1");
 
+    // A refused restore leaves no breaker behind (there may be no FinalizationRegistry here).
+    const leak = await call("/restore-refused");
+    assert.equal(leak.after, leak.before, `restore leaked (FinalizationRegistry: ${leak.finalizationRegistry})`);
+
     // Healthy.
     assert.deepEqual((await call("/put?k=a&v=1")).result, true);
     let r = await call("/get?k=a");

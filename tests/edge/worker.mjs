@@ -2,6 +2,7 @@
 // The cache is a Map behind async methods that fail on demand (`/fail?on=1`). Module-level
 // state lives as long as the isolate, as a breaker would in production.
 import { CircuitBreaker, ResilientCache } from "fact-resilience";
+import { liveBreakers } from "fact-resilience/pkg/fact_resilience_wasm.js";
 
 const store = new Map();
 const cache = {
@@ -50,6 +51,23 @@ export default {
       case "/delete":
         result = await resilient.delete(k);
         break;
+      case "/restore-refused": {
+        // Refused restores must leave no breaker behind, with or without FinalizationRegistry.
+        const before = liveBreakers();
+        const snap = breaker.snapshot();
+        for (const bad of [{ ...snap, version: 9 }, { ...snap, halfOpen: [0, 0, 1] }, null]) {
+          try {
+            CircuitBreaker.restore(bad);
+          } catch {
+            // refused, as it should be
+          }
+        }
+        return Response.json({
+          before,
+          after: liveBreakers(),
+          finalizationRegistry: typeof FinalizationRegistry === "function",
+        });
+      }
       default:
         return new Response("not found", { status: 404 });
     }

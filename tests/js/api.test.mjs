@@ -98,7 +98,7 @@ test("forceOpen, forceClosed, reset and isCallPermitted", () => {
 test("low-level tryAcquire / onSuccess / onFailure / onNeutral", () => {
   const { breaker } = manual({ failureThreshold: 1 });
   const p = breaker.tryAcquire("get");
-  assert.equal(typeof p, "number");
+  assert.equal(p.probe, false);
   assert.equal(CircuitBreaker.isProbe(p), false);
   breaker.onNeutral(p);
   assert.equal(breaker.metrics().neutralCount, 1);

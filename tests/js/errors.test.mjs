@@ -61,10 +61,10 @@ test("options are checked: unknown keys and non-function clocks are TypeErrors",
   refused(() => new CircuitBreaker({}, 7), TypeError, /options must be an object/);
 });
 
-test("execute needs a function, and says so synchronously", () => {
+test("execute needs a function, and says so in the promise it returns", async () => {
   const b = new CircuitBreaker();
   for (const bad of [undefined, null, 42, "fn", {}, Promise.resolve(1)]) {
-    refused(() => b.execute(bad), TypeError, /^execute: fn must be a function/);
+    await assert.rejects(b.execute(bad), { name: "TypeError", message: /^execute: fn must be a function/ });
   }
   refused(() => b.onStateChange("nope"), TypeError, /listener must be a function/);
 });

@@ -1,0 +1,62 @@
+// The wasm exports, as the rest of the package calls them.
+//
+// An exception out of an export (a trap from a Rust panic, or a stack overflow that lands
+// inside wasm) leaves the instance in an unknown state: the breaker taken out of the table
+// for the call is gone, a borrow may never be released, the allocator may be mid-update.
+// The cold exports are wrapped so that such an exception reaches the caller as a `WasmFault`,
+// which `low_level.js` answers by replacing the instance, and which cannot be mistaken for
+// the TypeErrors and RangeErrors `interop.js` throws for bad input. The hot exports
+// (`breakerTryAcquire`, `breakerOnSuccess`) are passed through unwrapped: their callers in
+// `index.js` pass only numbers and treat every exception as a fault.
+
+import * as glue from "./pkg/fact_resilience_wasm.js";
+
+/** An exception that came out of a wasm export (`cause`); the instance must be replaced. */
+export class WasmFault {
+  constructor(cause) {
+    this.cause = cause;
+  }
+}
+
+function guard(f) {
+  return (...args) => {
+    try {
+      return f(...args);
+    } catch (err) {
+      throw new WasmFault(err);
+    }
+  };
+}
+
+export const {
+  __reinitSync,
+  breakerOnSuccess,
+  breakerTryAcquire,
+  takePanicMessage: takePanicMessageRaw,
+} = glue;
+
+export const breakerConfig = guard(glue.breakerConfig);
+export const breakerCreate = guard(glue.breakerCreate);
+export const breakerDispose = guard(glue.breakerDispose);
+export const breakerFailureTexts = guard(glue.breakerFailureTexts);
+export const breakerFailureTimes = guard(glue.breakerFailureTimes);
+export const breakerForceClosed = guard(glue.breakerForceClosed);
+export const breakerForceOpen = guard(glue.breakerForceOpen);
+export const breakerMetrics = guard(glue.breakerMetrics);
+export const breakerOnFailure = guard(glue.breakerOnFailure);
+export const breakerOnNeutral = guard(glue.breakerOnNeutral);
+export const breakerPoll = guard(glue.breakerPoll);
+export const breakerReserve = guard(glue.breakerReserve);
+export const breakerReset = guard(glue.breakerReset);
+export const breakerRestore = guard(glue.breakerRestore);
+export const breakerRetryAfterMs = guard(glue.breakerRetryAfterMs);
+export const breakerSetConfig = guard(glue.breakerSetConfig);
+export const breakerSnapshot = guard(glue.breakerSnapshot);
+export const breakerState = guard(glue.breakerState);
+export const configDefaults = guard(glue.configDefaults);
+export const configStage = guard(glue.configStage);
+export const liveHandles = guard(glue.liveHandles);
+export const restoreStageFailure = guard(glue.restoreStageFailure);
+export const snapshotVersion = guard(glue.snapshotVersion);
+export const __panicForTest = guard(glue.__panicForTest);
+export const __throwForTest = guard(glue.__throwForTest);
