@@ -32,6 +32,14 @@
 //! - Every transition starts a new permit generation: an outcome from an older [`Permit`] is
 //!   counted but cannot move the state.
 //!
+//! # The cache layer
+//!
+//! [`CacheGuard`] sits beside a breaker and decides what a *cache* call means: which outcomes
+//! count (a miss is a success; a [`Outcome::Timeout`] is a failure; a [`Outcome::Shed`] call
+//! never reached the cache and is neutral), when a [`Fallback`] answers, and which writes that
+//! did not complete to remember and invalidate before the cache is trusted again. Bindings
+//! carry out its answers; they never re-decide.
+//!
 //! # Example
 //!
 //! ```
