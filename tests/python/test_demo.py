@@ -18,7 +18,7 @@ async def test_demo_rides_out_the_outage_with_correct_answers() -> None:
     assert s.truth_changes == 8, "the source of truth must really change during the outage"
     assert s.stale_answers == 0, text
     assert s.full_cycle, text  # closed -> open -> half_open -> closed at least once
-    assert s.shed > 0, "while open, calls must fail fast instead of reaching the cache"
+    assert s.refused > 0, "while open, calls must fail fast instead of reaching the cache"
     assert s.recovery_time is not None, "the circuit must be closed again at the end"
     assert 0 < s.cache_hits < 600
     assert "summary:" in text and "user-facing errors" in text and "closed -> open" in text

@@ -246,7 +246,7 @@ class Summary:
     user_errors: int = 0
     cache_hits: int = 0
     time_open: float = 0.0
-    shed: int = 0
+    refused: int = 0
     recovery_time: Optional[float] = None
     transitions: list[tuple[float, str, str, str]] = field(default_factory=list)
     wall_time: float = 0.0
@@ -464,7 +464,7 @@ async def run_demo(
     if opened_at is not None:
         summary.time_open += end - opened_at
     m = breaker.get_metrics()
-    summary.shed = m.rejected_count + m.throttled_count
+    summary.refused = m.rejected_count + m.throttled_count
     fault_end = max(p.end for p in phases if p.mode != "healthy")
     closes = [t for t, _, to, _ in summary.transitions if to == "closed" and t >= fault_end]
     if breaker.get_state() == CircuitState.CLOSED:
@@ -483,7 +483,7 @@ def format_summary(s: Summary) -> str:
         ("user-facing errors", f"{s.user_errors}"),
         ("cache hit rate", f"{100.0 * s.cache_hits / max(s.queries, 1):.1f}%"),
         ("time open", f"{s.time_open:.2f}s"),
-        ("requests shed (fail-fast)", f"{s.shed}"),
+        ("calls refused while open (fail-fast)", f"{s.refused}"),
         (
             "recovery after faults end",
             "not recovered" if s.recovery_time is None else f"{s.recovery_time:.2f}s",
