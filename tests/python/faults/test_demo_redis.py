@@ -26,7 +26,7 @@ async def test_demo_with_redis_rides_out_the_outage(redis_server: RedisServer) -
     assert s.answered == s.correct == 600, text
     assert s.truth_changes == 8 and s.stale_answers == 0, text
     assert s.full_cycle, text
-    assert s.shed > 0, text
+    assert s.refused > 0, text
     assert s.recovery_time is not None, text
     assert 0 < s.cache_hits < 600, text
     assert s.ok
