@@ -137,6 +137,15 @@ impl<K: Ord> PendingInvalidations<K> {
         self.dropped
     }
 
+    /// Whether a flush of this set would invalidate `key`: it is held, or the set overflowed.
+    pub fn covers<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        self.overflowed || self.keys.contains(key)
+    }
+
     /// Remembers `key`. A key already held, or any key after an overflow, changes nothing.
     /// Returns `false` if the key is not held on its own: the set is (now) overflowed, or the
     /// key was dropped.

@@ -92,6 +92,31 @@ fn a_write_skipped_during_a_flush_is_remembered_again() {
 }
 
 #[test]
+fn a_key_remembered_after_the_flush_began_is_not_read_until_flushed() {
+    let (mut b, mut g) = setup();
+    let now = pending_k(&mut b, &mut g);
+    let (flusher, _) = run(g.begin(&mut b, CacheOp::Get, Some("other"), true, now).0);
+    // A store of "late" fails while "k" is being flushed: "late" is pending, not in flight.
+    let (t, flushing) = run(g.begin(&mut b, CacheOp::Store, Some("late"), true, now).0);
+    assert!(!flushing);
+    let _ = g.end(&mut b, t, Outcome::Cancelled, now).unwrap();
+    let (read, _) = g.begin(&mut b, CacheOp::Get, Some("late"), true, now);
+    assert!(matches!(
+        read,
+        Begin::Fallback {
+            reason: FallbackReason::Flushing,
+            ..
+        }
+    ));
+    g.flushed(flusher).unwrap();
+    let _ = g.end(&mut b, flusher, Outcome::Success, now).unwrap();
+    let (t, flushing) = run(g.begin(&mut b, CacheOp::Get, Some("late"), true, now).0);
+    assert!(flushing, "the next admitted call flushes it first");
+    g.flushed(t).unwrap();
+    let _ = g.end(&mut b, t, Outcome::Success, now).unwrap();
+}
+
+#[test]
 fn a_ticket_used_twice_is_refused_and_counts_nothing() {
     let (mut b, mut g) = setup();
     let (t, _) = run(g

@@ -307,9 +307,11 @@ impl<K: Ord + Clone> CacheGuard<K> {
             }
         };
         let transition = permit.transition();
+        // While a flush is in flight this call cannot take the pending keys, so a key that is
+        // being flushed, or was remembered after that batch was taken, must wait as well.
         let covered = match (&self.in_flight, key) {
-            (Some(flush), Some(k)) => flush.covers(k),
-            (Some(flush), None) => matches!(flush, Flush::All),
+            (Some(flush), Some(k)) => flush.covers(k) || self.pending.covers(k),
+            (Some(flush), None) => matches!(flush, Flush::All) || self.pending.overflowed(),
             (None, _) => false,
         };
         if covered && degrade {
