@@ -7,9 +7,9 @@ VPY := $(VENV)/bin/python
 PY_TOOLS := maturin==1.16.0 pytest==9.2.0 pytest-asyncio==1.5.0 redis==8.1.0
 PY_LINT_TOOLS := ruff==0.17.6 mypy==2.4.1
 PY_BENCH_PEERS := pybreaker==1.4.1 aiobreaker==1.2.0 purgatory==3.0.1 circuitbreaker==2.1.3
-PY_FILES := bindings-py/python tests/python benches
+PY_FILES := bindings-py/python tests/python benches tools
 
-.PHONY: venv-python develop-python setup-redis test-python lint-python bench-python
+.PHONY: venv-python develop-python setup-redis test-python lint-python bench-python gen
 
 $(VPY):
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ lint-python: develop-python
 	$(VENV)/bin/ruff format --check $(PY_FILES)
 	$(VPY) -m mypy.stubtest fact_resilience._native --allowlist bindings-py/stubtest-allowlist.txt
 	$(VPY) -m mypy --strict  # files: [tool.mypy] in pyproject.toml (the package + tests/python/typing_example.py)
+	$(VPY) tools/gen_config.py --check
+
+# Rewrites the blocks generated from the core's config fields (stubs, TS type, docs' tables).
+gen: develop-python
+	$(VPY) tools/gen_config.py
 
 bench-python: develop-python
 	$(VPY) -m pip install --quiet $(PY_BENCH_PEERS)

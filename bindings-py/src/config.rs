@@ -7,14 +7,15 @@
 //! applied and re-reads the fields only when it changed.
 
 use crate::errors::{config_error, type_error, value_error};
-use fact_resilience_core::{Config, MAX_DURATION_SECONDS};
+use fact_resilience_core::{Config, FIELDS, FieldKind, FieldValue, MAX_DURATION_SECONDS};
 use pyo3::exceptions::{PyAttributeError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyTuple};
+use pyo3::types::{PyBool, PyCFunction, PyDict, PyFloat, PyInt, PyList, PyTuple};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-/// Parameter names in positional order (FACT's table order, then the compat aliases).
+/// Parameter names in positional order: FACT's table order, with its compat aliases. Every
+/// other core field is keyword-only, in the core's declaration order.
 const POSITIONAL: [&str; 10] = [
     "failure_threshold",
     "success_threshold",
@@ -27,13 +28,12 @@ const POSITIONAL: [&str; 10] = [
     "recovery_timeout",
     "half_open_max_calls",
 ];
-/// Keyword-only extras beyond FACT, mapped to the core.
-const KEYWORD_ONLY: [&str; 4] = [
-    "max_message_bytes",
-    "window_buckets",
-    "half_open_max_in_flight",
-    "probe_lease_seconds",
-];
+
+/// FACT's fields that the core does not have: the health monitor's period, and the fork's
+/// names. Every other field is the core's (`fact_resilience_core::FIELDS`).
+const HEALTH_CHECK_INTERVAL: &str = "health_check_interval";
+const HALF_OPEN_MAX_CALLS: &str = "half_open_max_calls";
+const RECOVERY_TIMEOUT: &str = "recovery_timeout";
 
 /// Every field, in the core's types plus the two that only the Python layer uses.
 #[derive(Clone, Debug, PartialEq)]
@@ -42,7 +42,7 @@ pub struct Fields {
     pub core: Config,
     /// Seconds between health-monitor ticks.
     pub health_check_interval: f64,
-    /// FACT fork compatibility: accepted and kept, no effect.
+    /// FACT fork compatibility: accepted and kept, no effect (a warning says so when set).
     pub half_open_max_calls: u32,
 }
 
@@ -56,18 +56,24 @@ impl Default for Fields {
     }
 }
 
-/// A field's value converted from Python, ready to apply without running Python code.
-enum Value {
-    Int(u32),
-    Float(f64),
-    Bool(bool),
-    OptInt(Option<u32>),
-    OptFloat(Option<f64>),
-}
-
 /// The shortest health-monitor tick: the monitor only applies a due OPEN -> HALF_OPEN move, so
 /// ticking faster buys nothing, and a subnormal interval made it spin at 100 % CPU.
 pub const MIN_HEALTH_CHECK_INTERVAL: f64 = 0.01;
+
+/// The kind of a field: the core's, or one of FACT's own.
+fn kind_of(name: &str) -> PyResult<FieldKind> {
+    match name {
+        HEALTH_CHECK_INTERVAL | RECOVERY_TIMEOUT => Ok(FieldKind::F64),
+        HALF_OPEN_MAX_CALLS => Ok(FieldKind::U32),
+        _ => FIELDS
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| f.kind)
+            .ok_or_else(|| {
+                PyAttributeError::new_err(format!("CircuitBreakerConfig has no field {name:?}"))
+            }),
+    }
+}
 
 impl Fields {
     fn validate(&self) -> PyResult<()> {
@@ -75,71 +81,62 @@ impl Fields {
         let h = self.health_check_interval;
         if !(MIN_HEALTH_CHECK_INTERVAL..=MAX_DURATION_SECONDS).contains(&h) {
             return Err(value_error(
-                "health_check_interval",
+                HEALTH_CHECK_INTERVAL,
                 "must be finite, at least 0.01 (seconds) and at most 100 years",
                 h,
             ));
         }
         if self.half_open_max_calls == 0 {
-            return Err(value_error("half_open_max_calls", "must be at least 1", 0));
+            return Err(value_error(HALF_OPEN_MAX_CALLS, "must be at least 1", 0));
         }
         Ok(())
     }
 
     /// Converts one named value, checking its type (not yet its range: see `validate`). This
     /// may run Python code (`__float__`, `__repr__`), so it is never called under the lock.
-    fn convert(name: &str, v: &Bound<'_, PyAny>) -> PyResult<Value> {
-        Ok(match name {
-            "failure_threshold"
-            | "success_threshold"
-            | "max_recent_failures"
-            | "half_open_max_calls"
-            | "max_message_bytes"
-            | "window_buckets" => Value::Int(int_field(name, v)?),
-            "timeout_seconds"
-            | "recovery_timeout"
-            | "rolling_window_seconds"
-            | "recovery_factor"
-            | "health_check_interval" => Value::Float(float_field(name, v)?),
-            "gradual_recovery" => Value::Bool(bool_field(name, v)?),
-            "half_open_max_in_flight" => Value::OptInt(optional(v, |v| int_field(name, v))?),
-            "probe_lease_seconds" => Value::OptFloat(optional(v, |v| float_field(name, v))?),
-            _ => {
-                return Err(PyAttributeError::new_err(format!(
-                    "CircuitBreakerConfig has no field {name:?}"
-                )));
-            }
+    fn convert(name: &str, v: &Bound<'_, PyAny>) -> PyResult<FieldValue> {
+        Ok(match kind_of(name)? {
+            FieldKind::U32 => FieldValue::U32(int_field(name, v)?),
+            FieldKind::F64 => FieldValue::F64(float_field(name, v)?),
+            FieldKind::Bool => FieldValue::Bool(bool_field(name, v)?),
+            FieldKind::OptU32 => FieldValue::OptU32(optional(v, |v| int_field(name, v))?),
+            _ => FieldValue::OptF64(optional(v, |v| float_field(name, v))?),
         })
     }
 
     /// Applies one converted value (pure Rust: safe under the lock).
-    fn apply(&mut self, name: &str, value: Value) -> PyResult<()> {
-        let c = &mut self.core;
+    fn apply(&mut self, name: &str, value: FieldValue) -> PyResult<()> {
         match (name, value) {
-            ("failure_threshold", Value::Int(n)) => c.failure_threshold = n,
-            ("success_threshold", Value::Int(n)) => c.success_threshold = n,
-            ("max_recent_failures", Value::Int(n)) => c.max_recent_failures = n,
-            ("half_open_max_calls", Value::Int(n)) => self.half_open_max_calls = n,
-            ("max_message_bytes", Value::Int(n)) => c.max_message_bytes = n,
-            ("window_buckets", Value::Int(n)) => c.window_buckets = n,
-            ("timeout_seconds", Value::Float(s)) => c.timeout_seconds = s,
-            ("recovery_timeout", Value::Float(s)) => {
+            (HEALTH_CHECK_INTERVAL, FieldValue::F64(s)) => self.health_check_interval = s,
+            (HALF_OPEN_MAX_CALLS, FieldValue::U32(n)) => self.half_open_max_calls = n,
+            (RECOVERY_TIMEOUT, FieldValue::F64(s)) => {
                 check_duration("recovery_timeout (alias of timeout_seconds)", s)?;
-                c.timeout_seconds = s;
+                self.core.timeout_seconds = s;
             }
-            ("rolling_window_seconds", Value::Float(s)) => c.rolling_window_seconds = s,
-            ("recovery_factor", Value::Float(f)) => c.recovery_factor = f,
-            ("health_check_interval", Value::Float(s)) => self.health_check_interval = s,
-            ("gradual_recovery", Value::Bool(b)) => c.gradual_recovery = b,
-            ("half_open_max_in_flight", Value::OptInt(n)) => c.half_open_max_in_flight = n,
-            ("probe_lease_seconds", Value::OptFloat(s)) => c.probe_lease_seconds = s,
-            _ => {
-                return Err(PyAttributeError::new_err(format!(
-                    "CircuitBreakerConfig has no field {name:?}"
-                )));
-            }
+            _ => self
+                .core
+                .set(name, value)
+                .map_err(|e| PyAttributeError::new_err(format!("{name}: {e}")))?,
         }
         Ok(())
+    }
+
+    /// A field's value as a Python object.
+    fn get<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        let value = match name {
+            HEALTH_CHECK_INTERVAL => FieldValue::F64(self.health_check_interval),
+            HALF_OPEN_MAX_CALLS => FieldValue::U32(self.half_open_max_calls),
+            RECOVERY_TIMEOUT => FieldValue::F64(self.core.timeout_seconds),
+            _ => self.core.get(name).ok_or_else(|| {
+                PyAttributeError::new_err(format!("CircuitBreakerConfig has no field {name:?}"))
+            })?,
+        };
+        Ok(match value {
+            FieldValue::U32(n) | FieldValue::OptU32(Some(n)) => n.into_pyobject(py)?.into_any(),
+            FieldValue::F64(x) | FieldValue::OptF64(Some(x)) => x.into_pyobject(py)?.into_any(),
+            FieldValue::Bool(b) => PyBool::new(py, b).to_owned().into_any(),
+            _ => py.None().into_bound(py),
+        })
     }
 
     /// Converts and applies one named value (for a config nobody else can see yet).
@@ -147,6 +144,16 @@ impl Fields {
         let value = Self::convert(name, v)?;
         self.apply(name, value)
     }
+}
+
+/// Every field a config exposes: FACT's positional ones, then the core's others.
+fn field_names() -> impl Iterator<Item = &'static str> {
+    POSITIONAL.into_iter().chain(
+        FIELDS
+            .iter()
+            .map(|f| f.name)
+            .filter(|n| !POSITIONAL.contains(n)),
+    )
 }
 
 fn check_duration(field: &str, s: f64) -> PyResult<()> {
@@ -209,6 +216,121 @@ fn bool_field(field: &str, v: &Bound<'_, PyAny>) -> PyResult<bool> {
     }
 }
 
+/// Every field as a dict (`name`, `kind`, `default`, `unit`, `rule`, `doc`, `positional`,
+/// `core`), in signature order: what `make gen` writes the stubs and docs from.
+#[pyfunction]
+pub fn _config_fields(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
+    let defaults = Fields::default();
+    let out = PyList::empty(py);
+    for name in field_names() {
+        let core = FIELDS.iter().find(|f| f.name == name);
+        let kind = match kind_of(name)? {
+            FieldKind::U32 => "int",
+            FieldKind::F64 => "float",
+            FieldKind::Bool => "bool",
+            FieldKind::OptU32 => "Optional[int]",
+            _ => "Optional[float]",
+        };
+        let kind = if name == RECOVERY_TIMEOUT {
+            "Optional[float]"
+        } else {
+            kind
+        };
+        let d = PyDict::new(py);
+        d.set_item("name", name)?;
+        d.set_item("kind", kind)?;
+        if name == RECOVERY_TIMEOUT {
+            d.set_item("default", py.None())?;
+        } else {
+            d.set_item("default", defaults.get(py, name)?)?;
+        }
+        d.set_item(
+            "unit",
+            core.map_or(
+                if name == HALF_OPEN_MAX_CALLS {
+                    ""
+                } else {
+                    "seconds"
+                },
+                |f| f.unit,
+            ),
+        )?;
+        d.set_item(
+            "rule",
+            core.map_or_else(
+                || match name {
+                    HEALTH_CHECK_INTERVAL => "at least 0.01, at most 100 years".to_owned(),
+                    RECOVERY_TIMEOUT => "as timeout_seconds".to_owned(),
+                    _ => "at least 1".to_owned(),
+                },
+                |f| f.rule.describe(),
+            ),
+        )?;
+        d.set_item("doc", field_doc(name))?;
+        d.set_item("positional", POSITIONAL.contains(&name))?;
+        d.set_item("core", core.is_some())?;
+        out.append(d)?;
+    }
+    Ok(out)
+}
+
+/// What a field does: the core's doc, or FACT's own fields'.
+fn field_doc(name: &str) -> &'static str {
+    FIELDS.iter().find(|f| f.name == name).map_or(
+        match name {
+            HEALTH_CHECK_INTERVAL => "Period of the background health monitor (Python only).",
+            RECOVERY_TIMEOUT => "Alias of timeout_seconds (the FACT fork's name).",
+            _ => "Accepted for the FACT fork's name; has no effect.",
+        },
+        |f| f.doc.trim(),
+    )
+}
+
+/// Gives `CircuitBreakerConfig` one property per field and a `__signature__`, from the core's
+/// field table (called once, when the module is made).
+pub fn install_fields(py: Python<'_>) -> PyResult<()> {
+    let cls = py.get_type::<PyConfig>();
+    let property = py.import("builtins")?.getattr("property")?;
+    let inspect = py.import("inspect")?;
+    let parameter = inspect.getattr("Parameter")?;
+    let defaults = Fields::default();
+    let mut params = Vec::new();
+    for name in field_names() {
+        let get =
+            PyCFunction::new_closure(py, None, None, move |args, _| -> PyResult<Py<PyAny>> {
+                let this = args.get_item(0)?;
+                let config = this.cast::<PyConfig>()?.get();
+                let fields = config.lock().clone();
+                Ok(fields.get(args.py(), name)?.unbind())
+            })?;
+        let set = PyCFunction::new_closure(py, None, None, move |args, _| -> PyResult<()> {
+            let this = args.get_item(0)?;
+            this.cast::<PyConfig>()?
+                .get()
+                .assign(name, &args.get_item(1)?)
+        })?;
+        cls.setattr(
+            name,
+            property.call1((get, set, py.None(), field_doc(name)))?,
+        )?;
+        let kind = if POSITIONAL.contains(&name) {
+            "POSITIONAL_OR_KEYWORD"
+        } else {
+            "KEYWORD_ONLY"
+        };
+        let default = if name == RECOVERY_TIMEOUT {
+            py.None().into_bound(py)
+        } else {
+            defaults.get(py, name)?
+        };
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("default", default)?;
+        params.push(parameter.call((name, parameter.getattr(kind)?), Some(&kwargs))?);
+    }
+    let signature = inspect.getattr("Signature")?.call1((params,))?;
+    cls.setattr("__signature__", signature)
+}
+
 /// Circuit-breaker configuration (FACT's `CircuitBreakerConfig`).
 ///
 /// Mutable: breakers read the fields live. Every field is checked on construction and on
@@ -269,169 +391,8 @@ impl PyConfig {
 
 #[pymethods]
 impl PyConfig {
-    #[getter]
-    fn failure_threshold(&self) -> u32 {
-        let f = self.lock();
-        f.core.failure_threshold
-    }
-
-    #[setter]
-    fn set_failure_threshold(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.assign("failure_threshold", value)
-    }
-
-    #[getter]
-    fn success_threshold(&self) -> u32 {
-        let f = self.lock();
-        f.core.success_threshold
-    }
-
-    #[setter]
-    fn set_success_threshold(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.assign("success_threshold", value)
-    }
-
-    #[getter]
-    fn timeout_seconds(&self) -> f64 {
-        let f = self.lock();
-        f.core.timeout_seconds
-    }
-
-    #[setter]
-    fn set_timeout_seconds(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.assign("timeout_seconds", value)
-    }
-
-    #[getter]
-    fn rolling_window_seconds(&self) -> f64 {
-        let f = self.lock();
-        f.core.rolling_window_seconds
-    }
-
-    #[setter]
-    fn set_rolling_window_seconds(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.assign("rolling_window_seconds", value)
-    }
-
-    #[getter]
-    fn gradual_recovery(&self) -> bool {
-        let f = self.lock();
-        f.core.gradual_recovery
-    }
-
-    #[setter]
-    fn set_gradual_recovery(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.assign("gradual_recovery", value)
-    }
-
-    #[getter]
-    fn recovery_factor(&self) -> f64 {
-        let f = self.lock();
-        f.core.recovery_factor
-    }
-
-    #[setter]
-    fn set_recovery_factor(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.assign("recovery_factor", value)
-    }
-
-    #[getter]
-    fn health_check_interval(&self) -> f64 {
-        let f = self.lock();
-        f.health_check_interval
-    }
-
-    #[setter]
-    fn set_health_check_interval(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.assign("health_check_interval", value)
-    }
-
-    #[getter]
-    fn max_recent_failures(&self) -> u32 {
-        let f = self.lock();
-        f.core.max_recent_failures
-    }
-
-    #[setter]
-    fn set_max_recent_failures(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.assign("max_recent_failures", value)
-    }
-
-    #[getter]
-    fn recovery_timeout(&self) -> f64 {
-        let f = self.lock();
-        f.core.timeout_seconds
-    }
-
-    #[setter]
-    fn set_recovery_timeout(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.assign("recovery_timeout", value)
-    }
-
-    #[getter]
-    fn half_open_max_calls(&self) -> u32 {
-        let f = self.lock();
-        f.half_open_max_calls
-    }
-
-    #[setter]
-    fn set_half_open_max_calls(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.assign("half_open_max_calls", value)
-    }
-
-    #[getter]
-    fn max_message_bytes(&self) -> u32 {
-        let f = self.lock();
-        f.core.max_message_bytes
-    }
-
-    #[setter]
-    fn set_max_message_bytes(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.assign("max_message_bytes", value)
-    }
-
-    #[getter]
-    fn window_buckets(&self) -> u32 {
-        let f = self.lock();
-        f.core.window_buckets
-    }
-
-    #[setter]
-    fn set_window_buckets(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.assign("window_buckets", value)
-    }
-
-    #[getter]
-    fn half_open_max_in_flight(&self) -> Option<u32> {
-        let f = self.lock();
-        f.core.half_open_max_in_flight
-    }
-
-    #[setter]
-    fn set_half_open_max_in_flight(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.assign("half_open_max_in_flight", value)
-    }
-
-    #[getter]
-    fn probe_lease_seconds(&self) -> Option<f64> {
-        let f = self.lock();
-        f.core.probe_lease_seconds
-    }
-
-    #[setter]
-    fn set_probe_lease_seconds(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.assign("probe_lease_seconds", value)
-    }
-
     #[new]
-    #[pyo3(
-        signature = (*args, **kwargs),
-        text_signature = "(failure_threshold=5, success_threshold=3, timeout_seconds=60.0, \
-            rolling_window_seconds=300.0, gradual_recovery=True, recovery_factor=0.5, \
-            health_check_interval=30.0, max_recent_failures=50, recovery_timeout=None, \
-            half_open_max_calls=3, *, max_message_bytes=256, window_buckets=60, \
-            half_open_max_in_flight=None, probe_lease_seconds=None)"
-    )]
+    #[pyo3(signature = (*args, **kwargs))]
     fn new(args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
         if args.len() > POSITIONAL.len() {
             return Err(PyTypeError::new_err(format!(
@@ -441,22 +402,18 @@ impl PyConfig {
             )));
         }
         let mut given: Vec<(&str, Bound<'_, PyAny>)> = Vec::new();
-        for (name, v) in POSITIONAL.iter().zip(args.iter()) {
+        for (name, v) in POSITIONAL.into_iter().zip(args.iter()) {
             given.push((name, v));
         }
         if let Some(kwargs) = kwargs {
             for (k, v) in kwargs.iter() {
                 let k: String = k.extract()?;
-                let Some(name) = POSITIONAL
-                    .iter()
-                    .chain(KEYWORD_ONLY.iter())
-                    .find(|n| **n == k)
-                else {
+                let Some(name) = field_names().find(|n| *n == k) else {
                     return Err(PyTypeError::new_err(format!(
                         "CircuitBreakerConfig got an unexpected keyword argument {k:?}"
                     )));
                 };
-                if given.iter().any(|(n, _)| n == name) {
+                if given.iter().any(|(n, _)| *n == name) {
                     return Err(PyTypeError::new_err(format!(
                         "CircuitBreakerConfig got multiple values for argument {k:?}"
                     )));
@@ -477,24 +434,13 @@ impl PyConfig {
         Ok(PyConfig::from_fields(fields))
     }
 
-    /// The fields as a plain dict (JSON-safe).
+    /// The fields as a plain dict (JSON-safe), without the alias `recovery_timeout`.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let f = self.lock().clone();
         let d = PyDict::new(py);
-        let c = &f.core;
-        d.set_item("failure_threshold", c.failure_threshold)?;
-        d.set_item("success_threshold", c.success_threshold)?;
-        d.set_item("timeout_seconds", c.timeout_seconds)?;
-        d.set_item("rolling_window_seconds", c.rolling_window_seconds)?;
-        d.set_item("gradual_recovery", c.gradual_recovery)?;
-        d.set_item("recovery_factor", c.recovery_factor)?;
-        d.set_item("health_check_interval", f.health_check_interval)?;
-        d.set_item("max_recent_failures", c.max_recent_failures)?;
-        d.set_item("half_open_max_calls", f.half_open_max_calls)?;
-        d.set_item("max_message_bytes", c.max_message_bytes)?;
-        d.set_item("window_buckets", c.window_buckets)?;
-        d.set_item("half_open_max_in_flight", c.half_open_max_in_flight)?;
-        d.set_item("probe_lease_seconds", c.probe_lease_seconds)?;
+        for name in field_names().filter(|n| *n != RECOVERY_TIMEOUT) {
+            d.set_item(name, f.get(py, name)?)?;
+        }
         Ok(d)
     }
 

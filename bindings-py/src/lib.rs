@@ -66,6 +66,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         config::MIN_HEALTH_CHECK_INTERVAL,
     )?;
     m.add_class::<config::PyConfig>()?;
+    config::install_fields(m.py())?;
+    m.add_function(wrap_pyfunction!(config::_config_fields, m)?)?;
     m.add_class::<clock::PyManualClock>()?;
     m.add_class::<metrics::PyFailureRecord>()?;
     m.add_class::<metrics::PyMetrics>()?;

@@ -9,25 +9,9 @@
 //! A staged config is consumed by the next `breakerCreate`, `breakerSetConfig` or
 //! `breakerRestore` (the JS layer always stages right before).
 
-use fact_resilience_core::{Config, ConfigError};
+use fact_resilience_core::{Config, ConfigError, FIELDS};
 use std::cell::RefCell;
 use wasm_bindgen::prelude::wasm_bindgen;
-
-/// The core's `Config` fields in the order of the JS table `CONFIG_FIELDS` (`js/interop.js`)
-/// and of [`config_to_numbers`].
-pub const FIELDS: [&str; 11] = [
-    "failure_threshold",
-    "success_threshold",
-    "timeout_seconds",
-    "rolling_window_seconds",
-    "window_buckets",
-    "gradual_recovery",
-    "recovery_factor",
-    "max_recent_failures",
-    "max_message_bytes",
-    "half_open_max_in_flight",
-    "probe_lease_seconds",
-];
 
 thread_local! {
     static STAGED: RefCell<Option<Config>> = const { RefCell::new(None) };
@@ -39,7 +23,7 @@ pub fn error_code(e: &ConfigError) -> i32 {
     let field = e.field();
     FIELDS
         .iter()
-        .position(|f| *f == field)
+        .position(|f| f.name == field)
         .unwrap_or(FIELDS.len()) as i32
         + 1
 }
@@ -118,25 +102,22 @@ pub fn config_to_numbers(c: &Config, out: &mut Vec<f64>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fact_resilience_core::FieldValue;
 
     #[test]
-    fn every_core_rule_names_a_known_field() {
-        let errors = [
-            ConfigError::FailureThresholdZero,
-            ConfigError::SuccessThresholdZero,
-            ConfigError::TimeoutSeconds { value: 0.0 },
-            ConfigError::RollingWindowSeconds { value: 0.0 },
-            ConfigError::WindowBuckets { value: 0 },
-            ConfigError::RecoveryFactor { value: 0.0 },
-            ConfigError::MaxRecentFailuresZero,
-            ConfigError::MaxMessageBytesZero,
-            ConfigError::HalfOpenMaxInFlightZero,
-            ConfigError::ProbeLeaseSeconds { value: 0.0 },
-        ];
-        for e in errors {
-            let code = error_code(&e);
-            assert!((1..=FIELDS.len() as i32).contains(&code), "{}", e.field());
-            assert_eq!(FIELDS[code as usize - 1], e.field());
+    fn every_field_a_rule_refuses_has_its_code() {
+        for (i, f) in FIELDS.iter().enumerate() {
+            let mut c = Config::default();
+            let bad = match f.default {
+                FieldValue::U32(_) => FieldValue::U32(0),
+                FieldValue::F64(_) => FieldValue::F64(f64::NAN),
+                FieldValue::OptU32(_) => FieldValue::OptU32(Some(0)),
+                FieldValue::OptF64(_) => FieldValue::OptF64(Some(-1.0)),
+                _ => continue, // a boolean cannot be refused
+            };
+            c.set(f.name, bad).unwrap();
+            let e = c.validate().unwrap_err();
+            assert_eq!(error_code(&e), i as i32 + 1, "{}", f.name);
         }
     }
 

@@ -13,7 +13,8 @@
 //!   [`SNAPSHOT_LAYOUT`]; an absent optional number is the pair `0, 0` and a present one
 //!   `1, value` (a wall-clock stamp may be any number, NaN included).
 
-use crate::config::{FIELDS, error_code};
+use crate::config::error_code;
+use fact_resilience_core::FIELDS;
 use fact_resilience_core::{
     Config, FailureRecord, Instant, Metrics, Reason, SNAPSHOT_VERSION, Snapshot, SnapshotError,
     State, Transition,

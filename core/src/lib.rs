@@ -116,7 +116,8 @@ pub use clock::ManualClock;
 pub use clock::MonotonicClock;
 pub use clock::{Clock, Instant};
 pub use config::{
-    Config, ConfigError, MAX_DURATION_SECONDS, MAX_WINDOW_BUCKETS, MIN_RECOVERY_FACTOR,
+    Config, ConfigError, FIELDS, Field, FieldError, FieldKind, FieldValue, MAX_DURATION_SECONDS,
+    MAX_WINDOW_BUCKETS, MIN_RECOVERY_FACTOR, Rule,
 };
 pub use metrics::{Failure, FailureLog, FailureRecord, Metrics};
 pub use pending::{Flush, Overflow, PendingInvalidations};

@@ -2,7 +2,7 @@
 //! numbers, and reading a `Config` from a vector.
 #![allow(dead_code)] // each test crate uses its own subset
 
-use fact_resilience_core::Config;
+use fact_resilience_core::{Config, FIELDS, FieldKind, FieldValue};
 use serde_json::Value;
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
@@ -67,39 +67,27 @@ pub fn parse_config(v: &Value, at: &At) -> Result<Config, String> {
         .ok_or_else(|| at.fail("config must be an object"))?;
     let mut c = Config::default();
     for (key, val) in obj {
+        let field = FIELDS
+            .iter()
+            .find(|f| f.name == key)
+            .ok_or_else(|| at.fail(format_args!("unknown config field {key:?}")))?;
         let bad = || at.fail(format_args!("config.{key}: unusable value {val}"));
-        let u32_of = |val: &Value| {
+        let count = || {
             val.as_u64()
                 .and_then(|n| u32::try_from(n).ok())
                 .ok_or_else(bad)
         };
-        let f64_of = |val: &Value| val.as_f64().ok_or_else(bad);
-        match key.as_str() {
-            "failure_threshold" => c.failure_threshold = u32_of(val)?,
-            "success_threshold" => c.success_threshold = u32_of(val)?,
-            "timeout_seconds" => c.timeout_seconds = f64_of(val)?,
-            "rolling_window_seconds" => c.rolling_window_seconds = f64_of(val)?,
-            "window_buckets" => c.window_buckets = u32_of(val)?,
-            "gradual_recovery" => c.gradual_recovery = val.as_bool().ok_or_else(bad)?,
-            "recovery_factor" => c.recovery_factor = f64_of(val)?,
-            "max_recent_failures" => c.max_recent_failures = u32_of(val)?,
-            "max_message_bytes" => c.max_message_bytes = u32_of(val)?,
-            "half_open_max_in_flight" => {
-                c.half_open_max_in_flight = if val.is_null() {
-                    None
-                } else {
-                    Some(u32_of(val)?)
-                }
-            }
-            "probe_lease_seconds" => {
-                c.probe_lease_seconds = if val.is_null() {
-                    None
-                } else {
-                    Some(f64_of(val)?)
-                }
-            }
-            _ => return Err(at.fail(format_args!("unknown config field {key:?}"))),
-        }
+        let value = match field.kind {
+            FieldKind::U32 => FieldValue::U32(count()?),
+            FieldKind::F64 => FieldValue::F64(val.as_f64().ok_or_else(bad)?),
+            FieldKind::Bool => FieldValue::Bool(val.as_bool().ok_or_else(bad)?),
+            FieldKind::OptU32 if val.is_null() => FieldValue::OptU32(None),
+            FieldKind::OptU32 => FieldValue::OptU32(Some(count()?)),
+            FieldKind::OptF64 if val.is_null() => FieldValue::OptF64(None),
+            FieldKind::OptF64 => FieldValue::OptF64(Some(val.as_f64().ok_or_else(bad)?)),
+            _ => return Err(bad()),
+        };
+        c.set(key, value).map_err(|e| at.fail(e))?;
     }
     Ok(c)
 }

@@ -1,0 +1,151 @@
+//! Every config field, declared once: name, type, default, unit, rule and doc. From this one
+//! table come [`Config`] and its `Default`, validation, the by-name [`Config::get`] /
+//! [`Config::set`] the bindings use, and [`FIELDS`], which the generator (`make gen`) turns
+//! into the Python stubs, the TypeScript type and the docs' tables.
+//!
+//! To add a field: one entry below (and the behaviour that reads it in `Settings`).
+
+use super::rule::Rule;
+use super::{FieldKind, FieldValue, MAX_WINDOW_BUCKETS, MIN_RECOVERY_FACTOR};
+
+/// One field of [`Config`], as the bindings and the docs see it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Field {
+    /// The name in snake_case (Rust, Python, vectors); JS uses its camelCase.
+    pub name: &'static str,
+    /// The value's type.
+    pub kind: FieldKind,
+    /// The default value.
+    pub default: FieldValue,
+    /// The unit ("seconds", "calls", ...), or empty.
+    pub unit: &'static str,
+    /// What a value must be.
+    pub rule: Rule,
+    /// What the field does, in one or more sentences.
+    pub doc: &'static str,
+}
+
+macro_rules! kind_type {
+    (U32) => { u32 };
+    (F64) => { f64 };
+    (Bool) => { bool };
+    (OptU32) => { Option<u32> };
+    (OptF64) => { Option<f64> };
+}
+
+macro_rules! config_fields {
+    ($(
+        #[doc = $doc:literal]
+        $name:ident: $kind:ident = $default:expr, unit $unit:literal, rule $rule:expr;
+    )*) => {
+        /// Circuit-breaker configuration. Defaults are FACT's (`CircuitBreakerConfig`); fields
+        /// beyond FACT default to FACT's behaviour. See [`FIELDS`] for units and rules.
+        #[derive(Clone, Debug, PartialEq)]
+        #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+        #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+        pub struct Config {
+            $(#[doc = $doc] pub $name: kind_type!($kind),)*
+        }
+
+        impl Default for Config {
+            fn default() -> Self {
+                Config { $($name: $default,)* }
+            }
+        }
+
+        /// Every field of [`Config`], in declaration order.
+        pub const FIELDS: &[Field] = &[$(Field {
+            name: stringify!($name),
+            kind: FieldKind::$kind,
+            default: FieldValue::$kind($default),
+            unit: $unit,
+            rule: $rule,
+            doc: $doc,
+        },)*];
+
+        impl Config {
+            /// Checks every field; the first bad one is reported.
+            ///
+            /// ```
+            /// use fact_resilience_core::{Config, ConfigError};
+            ///
+            /// assert!(Config::default().validate().is_ok());
+            /// let bad = Config { recovery_factor: 1.5, ..Config::default() };
+            /// assert_eq!(bad.validate().unwrap_err().field(), "recovery_factor");
+            /// assert!(matches!(bad.validate(), Err(ConfigError::Fraction { value: 1.5, .. })));
+            /// ```
+            pub fn validate(&self) -> Result<(), crate::ConfigError> {
+                $($rule.check(stringify!($name), FieldValue::$kind(self.$name))?;)*
+                Ok(())
+            }
+
+            /// The value of the field `name`, or `None` for a name that is not a field.
+            pub fn get(&self, name: &str) -> Option<FieldValue> {
+                match name {
+                    $(stringify!($name) => Some(FieldValue::$kind(self.$name)),)*
+                    _ => None,
+                }
+            }
+
+            /// Sets the field `name` (not validated: see [`Config::validate`]). Refused, changing
+            /// nothing, for a name that is not a field or a value of another kind.
+            pub fn set(&mut self, name: &str, value: FieldValue) -> Result<(), FieldError> {
+                match (name, value) {
+                    $((stringify!($name), FieldValue::$kind(v)) => self.$name = v,)*
+                    _ => {
+                        return Err(match FIELDS.iter().find(|f| f.name == name) {
+                            Some(f) => FieldError::WrongKind { field: f.name, expected: f.kind },
+                            None => FieldError::Unknown,
+                        });
+                    }
+                }
+                Ok(())
+            }
+        }
+    };
+}
+
+/// A by-name [`Config::set`] that does not fit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FieldError {
+    /// No field has that name.
+    #[error("not a config field")]
+    Unknown,
+    /// The value is not of the field's kind.
+    #[error("{field} must be {expected}")]
+    WrongKind {
+        /// The field.
+        field: &'static str,
+        /// Its kind.
+        expected: FieldKind,
+    },
+}
+
+const FRACTION_WHY: &str =
+    " (at least one probe per 1000 half-open calls, so the circuit can close)";
+
+config_fields! {
+    /// Consecutive failures in CLOSED that open the circuit.
+    failure_threshold: U32 = 5, unit "failures", rule Rule::AtLeast(1);
+    /// Successful probes in HALF_OPEN that close the circuit.
+    success_threshold: U32 = 3, unit "probes", rule Rule::AtLeast(1);
+    /// Time spent OPEN before the next call may probe.
+    timeout_seconds: F64 = 60.0, unit "seconds", rule Rule::Seconds;
+    /// History behind `failure_rate`.
+    rolling_window_seconds: F64 = 300.0, unit "seconds", rule Rule::Seconds;
+    /// Time buckets the rolling window is divided into: more buckets, finer expiry, more memory (4 bytes each).
+    window_buckets: U32 = 60, unit "buckets", rule Rule::Between(1, MAX_WINDOW_BUCKETS);
+    /// Throttle calls in HALF_OPEN to `recovery_factor` of those offered.
+    gradual_recovery: Bool = true, unit "", rule Rule::Any;
+    /// Share of HALF_OPEN calls let through when `gradual_recovery` is on.
+    recovery_factor: F64 = 0.5, unit "share", rule Rule::Fraction { min: MIN_RECOVERY_FACTOR, max: 1.0, why: FRACTION_WHY };
+    /// Failure records kept for `recent_failures` (oldest dropped first).
+    max_recent_failures: U32 = 50, unit "records", rule Rule::AtLeast(1);
+    /// Longest stored error text; longer text is cut on a char boundary.
+    max_message_bytes: U32 = 256, unit "bytes", rule Rule::AtLeast(1);
+    /// Most probes in flight at once in HALF_OPEN; unset for unlimited (as FACT).
+    half_open_max_in_flight: OptU32 = None, unit "probes", rule Rule::AtLeast(1);
+    /// Time after which an unanswered HALF_OPEN probe is presumed lost, freeing its slot; unset for never.
+    probe_lease_seconds: OptF64 = None, unit "seconds", rule Rule::Seconds;
+}
