@@ -49,8 +49,8 @@ impl Inner {
 /// The core sits behind a spin lock rather than `std::sync::Mutex`: its critical sections are
 /// a few dozen nanoseconds of pure Rust, entered and left with the GIL held and without calling
 /// Python, so on a GIL build no other thread can ever find it taken (and under contention a
-/// spin is shorter than a futex sleep). Its release is a plain store, which halves the cost of
-/// the two lock round-trips every call makes.
+/// spin is shorter than a futex sleep). Its release is a plain store, cheaper than a mutex's
+/// release on the two lock round-trips every call makes (`core/BENCHMARKS.md` has the figures).
 #[pyclass(
     frozen,
     subclass,
@@ -514,7 +514,7 @@ impl PyBreaker {
 
     // ---- Python protocol -----------------------------------------------------------------
 
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+    fn __repr__(&self) -> PyResult<String> {
         let (state, threshold) = {
             let g = self.lock();
             (
@@ -522,7 +522,6 @@ impl PyBreaker {
                 g.config.get().snapshot().0.core.failure_threshold,
             )
         };
-        let _ = py;
         Ok(format!(
             "CacheCircuitBreaker(state='{}', failure_threshold={threshold})",
             state.as_str()

@@ -22,10 +22,11 @@ impl PyBreaker {
         py: Python<'_>,
     ) -> PyResult<(Result<Permit, Rejection>, Option<Transition>)> {
         let now = self.clock.now(py)?;
+        // try_acquire applies a due OPEN -> HALF_OPEN move itself, and the first probe after
+        // it is always admitted, so the move always arrives on the permit.
         Ok(self.with(now, |b, now| {
-            let moved = b.poll(now);
             let r = b.try_acquire(now);
-            let moved = moved.or_else(|| r.as_ref().ok().and_then(Permit::transition));
+            let moved = r.as_ref().ok().and_then(Permit::transition);
             (r, moved)
         }))
     }

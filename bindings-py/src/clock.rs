@@ -86,9 +86,10 @@ impl PyManualClock {
     }
 }
 
-/// The process-wide default clock: the CPU's invariant TSC scaled to nanoseconds (quanta; about
-/// 3x cheaper than `clock_gettime` here, which matters with two reads per call), or the OS
-/// monotonic clock where the TSC is unusable. Instants count from the first use.
+/// The process-wide default clock: the CPU's invariant TSC scaled to nanoseconds (quanta;
+/// cheaper than `clock_gettime`, which matters with two reads per call: see
+/// `core/BENCHMARKS.md`), or the OS monotonic clock where the TSC is unusable. Instants count
+/// from the first use.
 pub struct FastClock {
     clock: quanta::Clock,
     origin: u64,

@@ -119,7 +119,7 @@ pub use config::{
     Config, ConfigError, FIELDS, Field, FieldError, FieldKind, FieldValue, MAX_DURATION_SECONDS,
     MAX_WINDOW_BUCKETS, MIN_RECOVERY_FACTOR, Rule,
 };
-pub use metrics::{Failure, FailureLog, FailureRecord, Metrics};
+pub use metrics::{Failure, FailureRecord, Metrics};
 pub use pending::{Flush, Overflow, PendingInvalidations};
 pub use presets::PRESETS;
 #[cfg(feature = "std")]
@@ -129,4 +129,6 @@ pub use sim::{
 };
 pub use snapshot::{SNAPSHOT_VERSION, Snapshot, SnapshotError};
 pub use state::{Reason, State, Transition};
+/// The rolling window on its own, public on purpose: a host can count outcomes over time
+/// without a breaker, and the benches measure it alone.
 pub use window::{RollingWindow, WindowCounts};

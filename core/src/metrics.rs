@@ -89,7 +89,7 @@ pub struct Metrics {
 /// The newest `capacity` failure records, oldest first. Once full, a new record reuses the
 /// oldest record's buffers, so a steady stream of failures stops allocating.
 #[derive(Clone, Debug, Default)]
-pub struct FailureLog {
+pub(crate) struct FailureLog {
     records: VecDeque<FailureRecord>,
 }
 
@@ -125,11 +125,6 @@ impl FailureLog {
     /// Number of records held.
     pub fn len(&self) -> usize {
         self.records.len()
-    }
-
-    /// Whether the log is empty.
-    pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
     }
 
     /// Forgets every record.
@@ -199,6 +194,6 @@ mod tests {
         let msgs: Vec<&str> = log.iter().map(|r| r.error_message.as_str()).collect();
         assert_eq!(msgs, ["d", "e"]);
         log.clear();
-        assert!(log.is_empty());
+        assert_eq!(log.len(), 0);
     }
 }

@@ -18,7 +18,6 @@ use crate::metrics::{FailureLog, FailureRecord};
 use crate::state::State;
 use crate::window::{RollingWindow, WindowCounts};
 use alloc::vec::Vec;
-use core::time::Duration;
 
 /// The format version written by this crate.
 pub const SNAPSHOT_VERSION: u32 = 1;
@@ -262,11 +261,6 @@ impl Snapshot {
         }
         Ok(())
     }
-
-    /// Time since the circuit last entered OPEN.
-    pub fn opened_ago(&self) -> Duration {
-        Duration::from_nanos(self.opened_ago_ns)
-    }
 }
 
 #[cfg(test)]
@@ -303,7 +297,7 @@ mod tests {
         fail(&mut a, at(1010));
         fail(&mut a, at(1020)); // opens at 1020
         let snap = a.snapshot(at(1050));
-        assert_eq!(snap.opened_ago(), Duration::from_secs(30));
+        assert_eq!(snap.opened_ago_ns, 30_000_000_000);
 
         // Another isolate whose clock reads 5 s.
         let mut b = Breaker::restore(snap.clone(), at(5)).unwrap();

@@ -1,4 +1,4 @@
-"""FACT_CONTRACT.md §12: one test per row of the acceptance checklist.
+"""docs/fact-contract.md §12: one test per row of the acceptance checklist.
 
 Each test is named after the FACT test or script it stands for and reproduces what that test
 asserts, against mocks shaped like FACT's (see conftest.py). The scripts' sleeps are replaced
@@ -502,8 +502,8 @@ async def e2e_metrics_collection_and_validation(t: AsyncE2E) -> None:
 
 async def e2e_real_database_integration(t: AsyncE2E) -> None:
     # Upstream this test fails: its 17-token answer is below min_tokens=100, so FACT's
-    # CacheManager refuses the store (CACHE_MIN_TOKENS, a breaker failure per §7/§14) and the
-    # get misses. The wrapper degrades exactly as specified.
+    # CacheManager refuses the store (CACHE_MIN_TOKENS, a breaker failure per fact-contract
+    # §7/§14) and the get misses. The wrapper degrades exactly as specified.
     h = t.wrapper.generate_hash("SELECT * FROM companies")
     assert await t.wrapper.store(h, "Apple Inc. revenue 394.3B, Microsoft 211.9B") is True
     assert await t.wrapper.get(h) is None
@@ -557,11 +557,11 @@ async def test_async_e2e_run_complete_test_suite(clock: ManualClock) -> None:
         await scenario(t)
 
 
-# ---- scripts/test_fact_cache_integration.py: the driver's use (contract §10) -------------
+# ---- scripts/test_fact_cache_integration.py: the driver's use (fact-contract §10) -------------
 
 
 class MiniDriver:
-    """FACT's driver, reduced to what it does with the module (§10)."""
+    """FACT's driver, reduced to what it does with the module (fact-contract §10)."""
 
     def __init__(self, manager: Any) -> None:
         self.manager = manager

@@ -1,4 +1,4 @@
-//! A reference model of the breaker (FACT_CONTRACT §7 plus the core's documented choices),
+//! A reference model of the breaker (docs/fact-contract.md §7 plus the core's documented choices),
 //! written to be obviously right rather than fast: plain integer nanoseconds, every counter a
 //! plain field, the rolling window a list of `(bucket, failed)` events filtered when read, and
 //! the failure log a `Vec`. `model_equivalence.rs` drives it and the real `Breaker` with the
