@@ -2,7 +2,8 @@
 
 - `FactCacheError` mirrors FACT's `core.errors.CacheError` (Exception <- FACTError <- CacheError;
   `str()` is only the message).
-- `FactCacheManager` mirrors FACT's synchronous `cache.manager.CacheManager` (docs/fact-contract.md §9).
+- `FactCacheManager` mirrors FACT's synchronous `cache.manager.CacheManager`
+  (docs/fact-contract.md §9).
 - `AsyncMockManager` mirrors the async mocks of FACT's scripts and demo (no `get_metrics`).
 """
 
