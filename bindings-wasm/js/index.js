@@ -18,16 +18,22 @@ import {
 import {
   NO_BREAKER,
   STATES,
+  checkFunction,
   configOf,
   createBreaker,
   disposedError,
+  errorMessage,
+  errorType,
   failuresOf,
   metricsOf,
+  readOptions,
   restoreBreaker,
   setBreakerConfig,
   snapshotOf,
 } from "./interop.js";
 import { defaultClock, recover, track, untrack } from "./low_level.js";
+
+export { ResilientCache, ShedError } from "./cache.js";
 
 const REASONS = [
   "failure_threshold",
@@ -60,41 +66,6 @@ export class CircuitBreakerError extends Error {
     this.retryAfterMs = retryAfterMs;
     this.state = state;
     this.operation = operation;
-  }
-}
-
-function checkFunction(value, what) {
-  if (typeof value !== "function") {
-    throw new TypeError(`${what} must be a function, got ${value === null ? "null" : typeof value}`);
-  }
-}
-
-function readOptions(options, allowed) {
-  if (options === undefined || options === null) return {};
-  if (typeof options !== "object" || Array.isArray(options)) {
-    throw new TypeError(`options must be an object, got ${Array.isArray(options) ? "an array" : typeof options}`);
-  }
-  for (const key of Object.keys(options)) {
-    if (!allowed.includes(key)) throw new TypeError(`options.${key} is not a known option`);
-  }
-  return options;
-}
-
-function errorType(err) {
-  if (err !== null && (typeof err === "object" || typeof err === "function")) {
-    if (typeof err.name === "string" && err.name !== "") return err.name;
-    const ctor = err.constructor;
-    if (ctor && typeof ctor.name === "string" && ctor.name !== "") return ctor.name;
-    return "Error";
-  }
-  return typeof err;
-}
-
-function errorMessage(err) {
-  try {
-    return err instanceof Error ? String(err.message) : String(err);
-  } catch {
-    return "";
   }
 }
 
@@ -189,12 +160,7 @@ export class CircuitBreaker {
   /**
    * Runs `fn` (sync or returning a promise) if the breaker admits it, and records the outcome.
    * Resolves to fn's result; rejects with fn's error, or with a CircuitBreakerError when the
-   * call is refused (fn is not called then).
-   *
-   * One clock read per successful call: a success is recorded at the instant the call was
-   * admitted (failures read the clock when they happen). For a slow call the success lands
-   * up to its latency early, within window buckets that are seconds wide; the core never
-   * lets time run backwards, so an early stamp cannot undo anything recorded since.
+   * call is refused (fn is not called then). Every outcome is recorded when it arrives.
    */
   execute(fn, operationName = "execute") {
     if (typeof fn !== "function") checkFunction(fn, "execute: fn");
@@ -213,7 +179,7 @@ export class CircuitBreaker {
       // Two closures per call measured cheaper than an async function with `await` (V8 11).
       return result.then(
         (value) => {
-          this._succeeded(permit, now);
+          this._succeeded(permit, this._clock());
           return value;
         },
         (err) => {
@@ -222,7 +188,7 @@ export class CircuitBreaker {
         },
       );
     }
-    this._succeeded(permit, now);
+    this._succeeded(permit, this._clock());
     return Promise.resolve(result);
   }
 
@@ -332,7 +298,7 @@ export class CircuitBreaker {
     return r;
   }
 
-  /** Records a success at `now` (execute passes the admission time: one clock read per call). */
+  /** Records a success at `now`, the clock's reading when the outcome arrived. */
   _succeeded(permit, now) {
     let code;
     try {
@@ -369,79 +335,6 @@ export class CircuitBreaker {
         reportListenerError(err);
       }
     }
-  }
-}
-
-const FALLBACK = { get: undefined, put: true, delete: 0 };
-
-function method(cache, names, op) {
-  for (const name of names) {
-    if (cache !== null && typeof cache === "object" && typeof cache[name] === "function") return name;
-  }
-  throw new TypeError(`cache must have a ${names.join(" or ")} method (for ${op})`);
-}
-
-/**
- * Wraps any cache with async or sync get/put/delete (a Map, Workers KV, the Cache API, a
- * Redis client) behind a breaker, with FACT's fallbacks while degraded: put -> true,
- * get -> undefined, delete -> 0. Set `gracefulDegradation` to false to throw instead (the
- * breaker's CircuitBreakerError, or the cache's own error).
- */
-export class ResilientCache {
-  constructor(cache, breaker, options) {
-    const o = readOptions(options, ["gracefulDegradation"]);
-    this.cache = cache;
-    this.breaker = breaker ?? new CircuitBreaker();
-    if (!(this.breaker instanceof CircuitBreaker)) {
-      throw new TypeError("breaker must be a CircuitBreaker");
-    }
-    this.gracefulDegradation = o.gracefulDegradation ?? true;
-    if (typeof this.gracefulDegradation !== "boolean") {
-      throw new TypeError("options.gracefulDegradation must be a boolean");
-    }
-    this._get = method(cache, ["get", "match"], "get");
-    this._put = method(cache, ["put", "set"], "put");
-    this._delete = method(cache, ["delete", "del"], "delete");
-  }
-
-  /** The cached value, or undefined while degraded. */
-  get(key, ...rest) {
-    return this._op("get", this._get, key, rest);
-  }
-
-  /** Stores a value: true once stored, or true (without storing) while degraded. */
-  put(key, value, ...rest) {
-    return this._op("put", this._put, key, [value, ...rest]);
-  }
-
-  /** Deletes a key: the cache's answer, or 0 while degraded. */
-  delete(key, ...rest) {
-    return this._op("delete", this._delete, key, rest);
-  }
-
-  metrics() {
-    return { circuitBreaker: this.breaker.metrics() };
-  }
-
-  async _op(op, name, key, rest) {
-    const b = this.breaker;
-    const now = b._clock();
-    const r = b._admit(now);
-    if (r < 0) {
-      if (this.gracefulDegradation) return FALLBACK[op];
-      throw b._rejection(r, op);
-    }
-    const permit = (r - (r % 2)) / 2;
-    let value;
-    try {
-      value = await this.cache[name](key, ...rest);
-    } catch (err) {
-      b.onFailure(permit, err, op);
-      if (this.gracefulDegradation) return FALLBACK[op];
-      throw err;
-    }
-    b._succeeded(permit, now); // stamped at admission, as execute
-    return op === "put" ? true : value;
   }
 }
 

@@ -36,7 +36,7 @@ export function disposedError() {
 // ---- reading values -----------------------------------------------------------------------
 
 /** What a value is, in the words of an error message. */
-function describe(v) {
+export function describe(v) {
   return v === null ? "null" : Array.isArray(v) ? "an array" : typeof v;
 }
 
@@ -122,6 +122,47 @@ function array(path, v, len, read) {
   const out = new Array(v.length);
   for (let i = 0; i < v.length; i++) out[i] = read(`${path}[${i}]`, v[i]);
   return out;
+}
+
+// ---- options and thrown values -------------------------------------------------------------
+
+/** Throws a TypeError naming `what` unless `value` is a function. */
+export function checkFunction(value, what) {
+  if (typeof value !== "function") {
+    throw new TypeError(`${what} must be a function, got ${value === null ? "null" : typeof value}`);
+  }
+}
+
+/** An options object (`{}` for undefined/null), refusing keys not in `allowed`. */
+export function readOptions(options, allowed) {
+  if (options === undefined || options === null) return {};
+  if (typeof options !== "object" || Array.isArray(options)) {
+    throw new TypeError(`options must be an object, got ${Array.isArray(options) ? "an array" : typeof options}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!allowed.includes(key)) throw new TypeError(`options.${key} is not a known option`);
+  }
+  return options;
+}
+
+/** The type name a thrown value is recorded under (its `name`, else its constructor's). */
+export function errorType(err) {
+  if (err !== null && (typeof err === "object" || typeof err === "function")) {
+    if (typeof err.name === "string" && err.name !== "") return err.name;
+    const ctor = err.constructor;
+    if (ctor && typeof ctor.name === "string" && ctor.name !== "") return ctor.name;
+    return "Error";
+  }
+  return typeof err;
+}
+
+/** The message a thrown value is recorded with. */
+export function errorMessage(err) {
+  try {
+    return err instanceof Error ? String(err.message) : String(err);
+  } catch {
+    return "";
+  }
 }
 
 // ---- config ---------------------------------------------------------------------------------

@@ -12,8 +12,20 @@
 // Snapshots are taken and restored on each breaker's own clock. Breakers on the default clock
 // need no bookkeeping for that; those with an injected clock are remembered (weakly) so that
 // their clock can be found.
+//
+// Cache guards (`ResilientCache`) live in a second table of the same instance. They cannot be
+// snapshotted, so each is recreated *fresh* at its handle (same stale-keys policy and
+// capabilities, nothing pending) after a panic, and `epoch` counts the restarts: a ticket
+// taken before one names no call in the new instance and must not be ended there.
 
-import { __reinitSync, breakerDispose, liveHandles, takePanicMessage } from "./pkg/fact_resilience_wasm.js";
+import {
+  __reinitSync,
+  breakerDispose,
+  guardCreate,
+  guardFree,
+  liveHandles,
+  takePanicMessage,
+} from "./pkg/fact_resilience_wasm.js";
 import { createBreaker, restoreBreaker, snapshotOf } from "./interop.js";
 
 // Bound once: a few ns cheaper per read than `() => performance.now()` (no global lookup).
@@ -43,6 +55,43 @@ const finalizer =
   typeof FinalizationRegistry === "function"
     ? new FinalizationRegistry((handle) => breakerDispose(handle))
     : { register() {}, unregister() {} };
+
+/** How many times the wasm instance was replaced after a panic. */
+export let epoch = 0;
+
+// Guard handles are picked here (the lowest free one), so that a guard is recreated at the
+// same handle after a panic without the wasm side tracking anything.
+const guards = new Map(); // guard handle -> the guardCreate arguments that made it
+const freeGuards = []; // handles below guards' high-water mark that are free again
+let nextGuard = 0;
+
+const guardFinalizer =
+  typeof FinalizationRegistry === "function"
+    ? new FinalizationRegistry((handle) => freeGuard(handle))
+    : { register() {}, unregister() {} };
+
+/**
+ * A new guard owned by `owner` (freed when `owner` is garbage-collected): `args` are
+ * guardCreate's after the handle (option code, perKey, flushAll, maxPending). Returns
+ * `[handle, code]`, code being guardCreate's answer (negative: refused, and no guard made).
+ */
+export function createGuard(owner, args) {
+  const h = freeGuards.length > 0 ? freeGuards.pop() : nextGuard++;
+  const code = guardCreate(h, ...args);
+  if (code < 0) {
+    freeGuards.push(h);
+  } else {
+    guards.set(h, args);
+    guardFinalizer.register(owner, h);
+  }
+  return [h, code];
+}
+
+function freeGuard(h) {
+  guards.delete(h);
+  guardFree(h);
+  freeGuards.push(h);
+}
 
 /** Starts tracking a breaker whose `_h` was just set. */
 export function track(breaker) {
@@ -102,6 +151,8 @@ export function recover(err, breaker) {
       createBreaker(undefined, now, h);
     }
   }
+  for (const [h, args] of guards) guardCreate(h, ...args);
+  epoch += 1;
   // The breaker whose call panicked was out of the table: rebuild it from its config.
   if (breaker !== undefined && breaker._h >= 0) {
     const h = breaker._h;
@@ -116,7 +167,8 @@ export function recover(err, breaker) {
   }
   const e = new Error(
     `fact-resilience: the wasm core panicked: ${message ?? err.message}. ` +
-      "The module was restarted; other breakers kept their state, the one in use was reset.",
+      "The module was restarted; other breakers kept their state, the one in use was reset, " +
+      "and caches forgot their pending invalidations.",
     { cause: err },
   );
   e.name = "PanicError";
