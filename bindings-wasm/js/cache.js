@@ -46,6 +46,8 @@ const END_VALUE = 0;
 const END_STORED = 1;
 const END_FALLBACK = 2;
 const END_UNKNOWN_TICKET = -1;
+const END_UNKNOWN_OUTCOME = -2;
+const END_NO_GUARD = -4;
 // Breaker rejection codes (breakerTryAcquire), for CircuitBreaker#_rejection.
 const REJECTED_OPEN = -1;
 const REJECTED_THROTTLED = -2;
@@ -118,6 +120,25 @@ function outcomeOf(err, isNeutral) {
 /** The error for a guard code that only a bug (here or in the core) can produce. */
 function internalError(what, code) {
   return new Error(`fact-resilience: the cache guard refused ${what} (code ${code}); this is a bug`);
+}
+
+/**
+ * The error for a negative answer of guardFlushed / guardEnd (`fn`), naming the argument the
+ * guard refused. Internal (not re-exported by index.js); tested directly.
+ */
+export function guardError(fn, code, { ticket, outcome } = {}) {
+  switch (code) {
+    case END_UNKNOWN_TICKET:
+      return new RangeError(`${fn}: ticket ${ticket} is not a cache call in flight (already ended, or never issued)`);
+    case END_UNKNOWN_OUTCOME:
+      return new RangeError(`${fn}: outcome ${outcome} is not an outcome kind (0 success .. 4 cancelled)`);
+    case NO_BREAKER:
+      return disposedError();
+    case END_NO_GUARD:
+      return new Error(`${fn}: this cache's guard was freed`);
+    default:
+      return internalError(fn, code);
+  }
 }
 
 /**
@@ -244,8 +265,8 @@ export class ResilientCache {
       return Promise.reject(new TypeError(`${OP_NAMES[op]}: ${what} must be a string, got ${describe(key)}`));
     }
     if (this._methods[op] === undefined) {
-      const needs = op === PREFIX ? "an invalidateByPrefix method" : "a delete, del or invalidateByPrefix method";
-      return Promise.reject(new TypeError(`${OP_NAMES[op]}: the cache has no ${needs}`));
+      const needs = op === PREFIX ? "invalidateByPrefix" : "delete, del or invalidateByPrefix";
+      return Promise.reject(new TypeError(`${OP_NAMES[op]}: the cache has no ${needs} method`));
     }
     const b = this.breaker;
     let r;
@@ -297,7 +318,10 @@ export class ResilientCache {
         err = e;
         outcome = outcomeOf(e, this._isNeutral);
       }
-      if (outcome === SUCCESS && epoch === started) this._check("a flush", this._wasm(() => guardFlushed(this._g, ticket)));
+      if (outcome === SUCCESS && epoch === started) {
+        const code = this._wasm(() => guardFlushed(this._g, ticket));
+        if (code !== 0) throw guardError("guardFlushed", code, { ticket });
+      }
     }
     if (outcome === SUCCESS) {
       try {
@@ -319,7 +343,7 @@ export class ResilientCache {
         ? guardEnd(this._g, b._h, ticket, outcome, errorType(err), errorMessage(err), OP_NAMES[op], b._wallClock(), b._clock())
         : guardEnd(this._g, b._h, ticket, outcome, undefined, undefined, undefined, 0, b._clock()),
     );
-    this._check("the outcome", e);
+    if (e < 0) throw guardError("guardEnd", e, { ticket, outcome });
     const transition = e >> 7;
     if (transition !== 0) b._emit(transition);
     switch (e & 3) {
@@ -340,10 +364,5 @@ export class ResilientCache {
     } catch (err) {
       throw recover(err, this.breaker);
     }
-  }
-
-  _check(what, code) {
-    if (code === NO_BREAKER) throw disposedError();
-    if (code < 0) throw internalError(what, code === END_UNKNOWN_TICKET ? "unknown ticket" : code);
   }
 }
