@@ -18,7 +18,8 @@
 //! `guardBegin` that set them, before any other call (one value for all guards, as the
 //! breaker's retry-after).
 //!
-//! `guardEnd` answers with one integer `e`: `e < 0` is an error code (`END_*`); else
+//! `guardEnd` answers with one integer `e`: `e < 0` is an error code (`END_*`, or
+//! [`NO_BREAKER`]); else
 //! [`END_LAYOUT`]: what to answer (the value, `true`, the fallback, or raise), the fallback
 //! and its reason, and the transition the outcome caused.
 //!
@@ -43,7 +44,7 @@ pub const CREATE_NO_PER_KEY: i32 = -2;
 /// `guardCreate`: `prefix` was asked of a cache that cannot be flushed whole.
 pub const CREATE_NO_FLUSH_ALL: i32 = -3;
 
-/// `guardBegin` kinds (`c & 7`).
+/// `guardBegin` kinds (`c & 7`): run, the ticket from `guardTicket()`.
 pub const BEGIN_RUN: u32 = 1;
 /// Answer with the fallback without calling the cache.
 pub const BEGIN_FALLBACK: u32 = 2;
