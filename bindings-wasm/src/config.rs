@@ -35,13 +35,24 @@ thread_local! {
 
 /// `1 + ` the index in [`FIELDS`] of the field a core rule refused (`FIELDS.len() + 1` for a
 /// field this build does not know).
+///
+/// A match on the variant, not a search of [`FIELDS`] for `e.field()`: comparing the names
+/// cost 526 B after wasm-opt (376 B gzipped) of the size budget. The test below checks each
+/// variant's index against the core's `field()`; a variant the core adds must be added to both.
 pub fn error_code(e: &ConfigError) -> i32 {
-    let field = e.field();
-    FIELDS
-        .iter()
-        .position(|f| *f == field)
-        .unwrap_or(FIELDS.len()) as i32
-        + 1
+    1 + match e {
+        ConfigError::FailureThresholdZero => 0,
+        ConfigError::SuccessThresholdZero => 1,
+        ConfigError::TimeoutSeconds { .. } => 2,
+        ConfigError::RollingWindowSeconds { .. } => 3,
+        ConfigError::WindowBuckets { .. } => 4,
+        ConfigError::RecoveryFactor { .. } => 6,
+        ConfigError::MaxRecentFailuresZero => 7,
+        ConfigError::MaxMessageBytesZero => 8,
+        ConfigError::HalfOpenMaxInFlightZero => 9,
+        ConfigError::ProbeLeaseSeconds { .. } => 10,
+        _ => FIELDS.len() as i32,
+    }
 }
 
 /// Checks a config and stages it for the next create, set-config or restore. Counts arrive as
