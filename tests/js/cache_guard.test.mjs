@@ -1,10 +1,19 @@
 // The cache guard beyond the vectors: the wasm boundary's answers to bad input (tested on the
 // exported functions directly), bad input through ResilientCache (clear errors, no slot
 // leaked), outcome classification, writes skipped while OPEN, listeners, success stamps,
-// and panics.
+// panics, and the breakers' hardening carried over to the cache (any exception out of an
+// export heals, clock checks, a breaker disposed mid-call).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { CircuitBreaker, CircuitBreakerError, ResilientCache, ShedError, __panicForTest } from "./pkg.mjs";
+import {
+  CircuitBreaker,
+  CircuitBreakerError,
+  ResilientCache,
+  ShedError,
+  __panicForTest,
+  __throwForTest,
+} from "./pkg.mjs";
+import { epoch } from "../../bindings-wasm/js/low_level.js";
 import {
   guardBegin,
   guardCounters,
@@ -275,4 +284,126 @@ test("a prefix-only cache (FACT's CacheManager shape): delete is a prefix invali
   assert.equal(await rc.invalidateByPrefix("fact"), 1);
   assert.deepEqual(calls, ["fact:a", "fact"]);
   assert.deepEqual([...store.keys()], ["other"]);
+});
+
+/** Runs `f` with `globalThis.reportError` captured; returns what was reported. */
+async function capturingReports(f) {
+  const reported = [];
+  const saved = globalThis.reportError;
+  globalThis.reportError = (e) => reported.push(e);
+  try {
+    await f();
+  } finally {
+    globalThis.reportError = saved;
+  }
+  return reported;
+}
+
+/** A cache whose next `get` waits for `release()`. */
+function holdNextGet(cache) {
+  const get = cache.get.bind(cache);
+  const held = {};
+  cache.get = (k) => {
+    cache.get = get;
+    return new Promise((resolve, reject) => {
+      held.release = () => resolve(get(k));
+      held.fail = reject;
+    });
+  };
+  return held;
+}
+
+test("an exception out of any export that is not a trap also recreates the guards: a call in flight gets the cache's answer", async () => {
+  const { cache, rc, breaker } = setup();
+  await rc.put("k", "v");
+  const held = holdNextGet(cache);
+  const inFlight = rc.get("k");
+  assert.equal(rc.metrics().guard.inFlight, 1);
+  const before = epoch;
+  const other = new CircuitBreaker();
+  assert.throws(() => __throwForTest(other), /deliberate exception/);
+  assert.equal(epoch, before + 1, "one replacement");
+  assert.equal(rc.metrics().guard.inFlight, 0, "the guard was recreated, fresh");
+  held.release();
+  assert.equal(await inFlight, "v", "its ticket is not ended in the new instance");
+  assert.equal(await rc.get("k"), "v");
+  assert.equal(breaker.metrics().successCount, 2, "the put and the last get; the call across the replacement is not recorded");
+  assert.equal(rc.metrics().guard.inFlight, 0);
+  other.dispose();
+});
+
+test("cache calls at every stack depth, down to overflowing, heal as breaker calls do", async () => {
+  // metrics() (guardCounters) rather than get(): a promise rejected at the bottom of the stack
+  // overflows Node's own rejection tracking, which only adds noise.
+  const { rc, breaker } = setup({ failureThreshold: 7 });
+  await rc.put("k", "v");
+  const held = holdNextGet(rc.cache);
+  const inFlight = rc.get("k");
+  const before = epoch;
+  const errors = [];
+  const dive = () => {
+    try {
+      dive();
+    } catch {
+      // the bottom
+    }
+    try {
+      rc.metrics();
+    } catch (e) {
+      errors.push(e);
+    }
+  };
+  dive();
+  assert.ok(errors.length > 0, "the stack ran out");
+  for (const e of errors) assert.ok(e instanceof RangeError, `only stack overflows, got ${e}`);
+  held.release();
+  assert.equal(await inFlight, "v", "a call in flight across any replacement gets the cache's answer");
+  assert.equal(await rc.get("k"), "v");
+  assert.equal(rc.metrics().guard.inFlight, 0);
+  assert.ok(epoch > before, "some overflow landed inside an export and replaced the instance");
+  assert.equal(breaker.state, "closed");
+  assert.equal(breaker.config.failureThreshold, 7);
+});
+
+test("a cache call reads the breaker's clock as execute does: refused at admission, reported at completion", async () => {
+  const { clock, cache, rc, breaker } = setup();
+  clock.ms = NaN;
+  await assert.rejects(rc.get("k"), { name: "RangeError", message: /^options\.clock must return a finite number of milliseconds >= 0, got NaN/ });
+  clock.ms = "later";
+  await assert.rejects(rc.put("k", "v"), { name: "TypeError", message: /^options\.clock must return a number/ });
+  clock.ms = 1000;
+  assert.equal(rc.metrics().guard.inFlight, 0, "no slot taken");
+  assert.equal(breaker.metrics().totalOperations, 0, "nothing counted");
+
+  const held = holdNextGet(cache);
+  const pending = rc.get("k");
+  const reported = await capturingReports(async () => {
+    clock.ms = -1;
+    held.release();
+    assert.equal(await pending, undefined, "the cache's answer (a miss)");
+  });
+  assert.equal(reported.length, 1);
+  assert.match(reported[0].message, /^options\.clock/);
+  clock.ms = 2000;
+  assert.equal(breaker.metrics().successCount, 1, "recorded at the latest time seen");
+  assert.equal(rc.metrics().guard.inFlight, 0);
+});
+
+test("a breaker disposed while a cache call runs records nothing: the caller gets the cache's answer or error", async () => {
+  const { cache, rc, breaker } = setup();
+  await rc.put("k", "v");
+  let held = holdNextGet(cache);
+  const pending = rc.get("k");
+  breaker.dispose();
+  held.release();
+  assert.equal(await pending, "v");
+  await assert.rejects(rc.get("k"), /disposed/);
+
+  const other = setup();
+  held = holdNextGet(other.cache);
+  const failing = other.rc.get("k");
+  other.breaker.dispose();
+  const own = new Error("own error");
+  held.fail(own);
+  await assert.rejects(failing, (e) => e === own);
 });
