@@ -117,29 +117,97 @@ export declare class CircuitBreaker {
   dispose(): void;
 }
 
-/** Any cache with get/put/delete, sync or async (Map, Workers KV, Cache API, Redis clients). */
+/**
+ * Any cache with get/put, sync or async (Map, Workers KV, the Cache API with URL keys, Redis
+ * clients, FACT-style prefix-only managers). What else it has decides its stale-key
+ * protection: `delete`/`del` (per key), `clear()` or `invalidateByPrefix` with a string
+ * `prefix` (flushable whole).
+ */
 export interface CacheLike {
-  get?(key: any, ...rest: any[]): any;
-  match?(key: any, ...rest: any[]): any;
-  put?(key: any, value: any, ...rest: any[]): any;
-  set?(key: any, value: any, ...rest: any[]): any;
-  delete?(key: any, ...rest: any[]): any;
-  del?(key: any, ...rest: any[]): any;
+  get?(key: string, ...rest: any[]): any;
+  match?(key: string, ...rest: any[]): any;
+  put?(key: string, value: any, ...rest: any[]): any;
+  set?(key: string, value: any, ...rest: any[]): any;
+  delete?(key: string, ...rest: any[]): any;
+  del?(key: string, ...rest: any[]): any;
+  invalidateByPrefix?(prefix: string, ...rest: any[]): any;
+  clear?(): any;
+  prefix?: string;
 }
+
+/**
+ * Stale-key protection: what a write that did not complete (skipped while degraded, failed,
+ * timed out, shed) leaves behind. `"auto"`: per key if the cache has `delete`/`del`, else
+ * nothing (FACT's behaviour for its prefix-only manager); `"off"`; `"perKey"` (`"per_key"`):
+ * per key, the cache must have `delete`/`del`; `"prefix"`: flush the whole cache after any
+ * skipped write, the cache must have `clear()` or `invalidateByPrefix` and a `prefix`.
+ */
+export type StaleKeys = "auto" | "off" | "perKey" | "per_key" | "prefix";
 
 export interface ResilientCacheOptions {
   /** While degraded, answer with fallbacks (default) instead of throwing. */
   gracefulDegradation?: boolean;
+  /** Default "auto". A value the cache cannot honour is a TypeError naming options.staleKeys. */
+  staleKeys?: StaleKeys;
+  /** The most keys remembered; beyond it the cache is flushed whole if it can be, else the key is dropped (counted). Default 1024. */
+  maxPendingInvalidations?: number;
+  /** True for an error that means the caller gave up: neutral for the breaker, and it propagates (as an AbortError does). */
+  isNeutral?: (error: unknown) => boolean;
 }
 
-/** FACT's ResilientCacheWrapper: fallbacks while degraded are put -> true, get -> undefined, delete -> 0. */
+/** The cache layer's counters (the core's CacheCounters). */
+export interface GuardMetrics {
+  /** Calls answered with a fallback (refused, failed, shed, or waiting out a flush). */
+  fallbacks: number;
+  /** Calls that never reached the cache for lack of client capacity (a ShedError). */
+  shed: number;
+  /** Calls that timed out (an error named TimeoutError; also breaker failures). */
+  timeouts: number;
+  /** Calls aborted (an AbortError) or ended by an error `isNeutral` accepts. */
+  cancelled: number;
+  /** Flushes of remembered keys handed out. */
+  flushes: number;
+  /** Flushes that failed (their keys stay pending). */
+  flushFailures: number;
+  /** Keys waiting to be invalidated. */
+  pendingKeys: number;
+  /** Whether the next flush invalidates everything. */
+  pendingAll: boolean;
+  /** Keys dropped: the pending set was full and the cache cannot be flushed whole. */
+  droppedKeys: number;
+  /** Calls in flight. */
+  inFlight: number;
+}
+
+/**
+ * A call that never reached the cache because the client had no capacity. Throw it from a
+ * cache client: the breaker is not charged and the call is answered with the fallback (or
+ * this error is rethrown with degradation off). Errors named "ShedError" count too.
+ */
+export declare class ShedError extends Error {
+  readonly name: "ShedError";
+  readonly code: "CACHE_SHED";
+  constructor(message?: string, options?: ErrorOptions);
+}
+
+/**
+ * FACT's ResilientCacheWrapper, carried out from the core's cache guard: fallbacks while
+ * degraded are put -> true, get -> undefined, delete / invalidateByPrefix -> 0; writes that
+ * did not complete are invalidated by the next admitted call (see StaleKeys). A thrown
+ * AbortError (or an error `isNeutral` accepts) propagates uncharged; a TimeoutError is a
+ * failure counted apart; a ShedError is answered with the fallback, uncharged.
+ */
 export declare class ResilientCache<C extends CacheLike = CacheLike> {
+  /** @throws TypeError / RangeError naming the bad option. */
   constructor(cache: C, breaker?: CircuitBreaker, options?: ResilientCacheOptions);
   readonly cache: C;
   readonly breaker: CircuitBreaker;
   gracefulDegradation: boolean;
-  get(key: any, ...rest: any[]): Promise<any>;
-  put(key: any, value: any, ...rest: any[]): Promise<true>;
-  delete(key: any, ...rest: any[]): Promise<any>;
-  metrics(): { circuitBreaker: Metrics };
+  /** Rejects with a TypeError naming `key` if it is not a string (no call is made). */
+  get(key: string, ...rest: any[]): Promise<any>;
+  put(key: string, value: any, ...rest: any[]): Promise<true>;
+  delete(key: string, ...rest: any[]): Promise<any>;
+  /** The cache's invalidateByPrefix (a TypeError if it has none); 0 while degraded. */
+  invalidateByPrefix(prefix: string, ...rest: any[]): Promise<any>;
+  metrics(): { circuitBreaker: Metrics; guard: GuardMetrics };
 }

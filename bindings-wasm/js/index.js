@@ -21,17 +21,25 @@ import {
   MissingBreaker,
   NO_BREAKER,
   STATES,
+  checkFunction,
   configOf,
   copyConfig,
   createBreaker,
+  describe,
   disposedError,
+  errorMessage,
+  errorType,
   failuresOf,
   metricsOf,
+  readOptions,
+  report,
   restoreBreaker,
   setBreakerConfig,
   snapshotOf,
 } from "./interop.js";
 import { damaged, defaultClock, fault, heal, track, untrack } from "./low_level.js";
+
+export { ResilientCache, ShedError } from "./cache.js";
 
 const REASONS = [
   "failure_threshold",
@@ -67,70 +75,14 @@ export class CircuitBreakerError extends Error {
   }
 }
 
-/** What a value is, in the words of an error message. */
-function describe(v) {
-  return v === null ? "null" : Array.isArray(v) ? "an array" : typeof v;
-}
-
-function checkFunction(value, what) {
-  if (typeof value !== "function") throw new TypeError(`${what} must be a function, got ${describe(value)}`);
-}
-
 function checkName(value, what) {
   if (typeof value !== "string") throw new TypeError(`${what} must be a string, got ${describe(value)}`);
-}
-
-function readOptions(options, allowed) {
-  if (options === undefined || options === null) return {};
-  if (typeof options !== "object" || Array.isArray(options)) {
-    throw new TypeError(`options must be an object, got ${describe(options)}`);
-  }
-  for (const key of Object.keys(options)) {
-    if (!allowed.includes(key)) throw new TypeError(`options.${key} is not a known option`);
-  }
-  return options;
 }
 
 /** The error for a clock reading that is not a finite number >= 0. */
 function clockError(what, unit, v) {
   if (typeof v !== "number") return new TypeError(`${what} must return a number of ${unit}, got ${describe(v)}`);
   return new RangeError(`${what} must return a finite number of ${unit} >= 0, got ${v}`);
-}
-
-// A thrown value's type and message, for the failure log. Any value may be thrown, including
-// one whose properties throw (a getter, a Proxy): it is still recorded, under what can be read.
-function errorType(err) {
-  if (err !== null && (typeof err === "object" || typeof err === "function")) {
-    try {
-      const name = err.name;
-      if (typeof name === "string" && name !== "") return name;
-      const ctor = err.constructor;
-      if (ctor && typeof ctor.name === "string" && ctor.name !== "") return ctor.name;
-    } catch {
-      // unreadable: recorded as a plain Error
-    }
-    return "Error";
-  }
-  return typeof err;
-}
-
-function errorMessage(err) {
-  try {
-    const m = err instanceof Error ? err.message : err;
-    return typeof m === "string" ? m : String(m);
-  } catch {
-    return "";
-  }
-}
-
-/** Passes an error nobody can be handed (a listener's, a clock's while recording) to the host. */
-function report(err, what) {
-  try {
-    if (typeof globalThis.reportError === "function") globalThis.reportError(err);
-    else console.error(`fact-resilience: ${what}:`, err);
-  } catch {
-    // reporting must not fail the call either
-  }
 }
 
 function decodeTransition(code, at) {
@@ -282,19 +234,15 @@ export class CircuitBreaker {
    * error while recording (a clock that throws, a breaker disposed meanwhile) is reported,
    * not thrown.
    *
-   * One clock read per successful call: a success is recorded at the instant the call was
-   * admitted (failures read the clock when they happen). For a slow call the success lands
-   * up to its latency early, within window buckets that are seconds wide; the core never
-   * lets time run backwards, so an early stamp cannot undo anything recorded since.
+   * Every outcome is recorded when it arrives: the clock is read at admission and again at
+   * completion (for a success as for a failure).
    */
   execute(fn, operationName = "execute") {
-    let now;
     let r;
     try {
       checkFunction(fn, "execute: fn");
       checkName(operationName, "execute: operationName");
-      now = this._clock();
-      r = this._admit(now);
+      r = this._admit(this._clock());
       if (r < 0) return Promise.reject(this._rejection(r, operationName));
     } catch (err) {
       return Promise.reject(err);
@@ -321,7 +269,7 @@ export class CircuitBreaker {
       // Two closures per call measured cheaper than an async function with `await` (V8 11).
       return settled.then(
         (value) => {
-          this._recordSuccess(permit, now);
+          this._recordSuccess(permit);
           return value;
         },
         (err) => {
@@ -330,7 +278,7 @@ export class CircuitBreaker {
         },
       );
     }
-    this._recordSuccess(permit, now);
+    this._recordSuccess(permit);
     return Promise.resolve(result);
   }
 
@@ -505,7 +453,7 @@ export class CircuitBreaker {
     return r;
   }
 
-  /** Records a success at `now` (execute passes the admission time: one clock read per call). */
+  /** Records a success at `now`, the clock's reading when the outcome arrived. */
   _succeeded(permit, now) {
     if (damaged) heal();
     let code;
@@ -533,11 +481,12 @@ export class CircuitBreaker {
   }
 
   // execute's recording: never throws, so that fn's outcome reaches the caller unchanged. A
-  // breaker disposed while fn ran has nothing to record.
-  _recordSuccess(permit, now) {
+  // breaker disposed while fn ran has nothing to record. The clock is read when the outcome
+  // arrives, for a success as for a failure.
+  _recordSuccess(permit) {
     if (this._h < 0) return;
     try {
-      this._succeeded(permit, now);
+      this._succeeded(permit, this._outcomeNow());
     } catch (err) {
       report(err, "recording a success failed");
     }
@@ -578,79 +527,6 @@ export class CircuitBreaker {
         report(err, "an onStateChange listener threw");
       }
     }
-  }
-}
-
-const FALLBACK = { get: undefined, put: true, delete: 0 };
-
-function method(cache, names, op) {
-  for (const name of names) {
-    if (cache !== null && typeof cache === "object" && typeof cache[name] === "function") return name;
-  }
-  throw new TypeError(`cache must have a ${names.join(" or ")} method (for ${op})`);
-}
-
-/**
- * Wraps any cache with async or sync get/put/delete (a Map, Workers KV, the Cache API, a
- * Redis client) behind a breaker, with FACT's fallbacks while degraded: put -> true,
- * get -> undefined, delete -> 0. Set `gracefulDegradation` to false to throw instead (the
- * breaker's CircuitBreakerError, or the cache's own error).
- */
-export class ResilientCache {
-  constructor(cache, breaker, options) {
-    const o = readOptions(options, ["gracefulDegradation"]);
-    this.cache = cache;
-    this.breaker = breaker ?? new CircuitBreaker();
-    if (!(this.breaker instanceof CircuitBreaker)) {
-      throw new TypeError("breaker must be a CircuitBreaker");
-    }
-    this.gracefulDegradation = o.gracefulDegradation ?? true;
-    if (typeof this.gracefulDegradation !== "boolean") {
-      throw new TypeError("options.gracefulDegradation must be a boolean");
-    }
-    this._get = method(cache, ["get", "match"], "get");
-    this._put = method(cache, ["put", "set"], "put");
-    this._delete = method(cache, ["delete", "del"], "delete");
-  }
-
-  /** The cached value, or undefined while degraded. */
-  get(key, ...rest) {
-    return this._op("get", this._get, key, rest);
-  }
-
-  /** Stores a value: true once stored, or true (without storing) while degraded. */
-  put(key, value, ...rest) {
-    return this._op("put", this._put, key, [value, ...rest]);
-  }
-
-  /** Deletes a key: the cache's answer, or 0 while degraded. */
-  delete(key, ...rest) {
-    return this._op("delete", this._delete, key, rest);
-  }
-
-  metrics() {
-    return { circuitBreaker: this.breaker.metrics() };
-  }
-
-  async _op(op, name, key, rest) {
-    const b = this.breaker;
-    const now = b._clock();
-    const r = b._admit(now);
-    if (r < 0) {
-      if (this.gracefulDegradation) return FALLBACK[op];
-      throw b._rejection(r, op);
-    }
-    const permit = (r - (r % 2)) / 2;
-    let value;
-    try {
-      value = await this.cache[name](key, ...rest);
-    } catch (err) {
-      b._failed(permit, err, op);
-      if (this.gracefulDegradation) return FALLBACK[op];
-      throw err;
-    }
-    b._succeeded(permit, now); // stamped at admission, as execute
-    return op === "put" ? true : value;
   }
 }
 

@@ -8,8 +8,10 @@
 //   field's code; the message (`config.timeoutSeconds must be ... got NaN`) is written here,
 //   with the value the caller gave;
 // - builds the plain objects (config, metrics, failure records, snapshots) from flat arrays
-//   whose layouts are documented in bindings-wasm/src/interop.rs and config.rs.
-// Cold paths only: nothing here runs per call.
+//   whose layouts are documented in bindings-wasm/src/interop.rs and config.rs;
+// - holds what index.js and cache.js share for options and thrown values (checkFunction,
+//   readOptions, errorType, errorMessage, report).
+// Cold paths only: nothing here runs per call (errorType and errorMessage run per failure).
 
 import {
   breakerConfig,
@@ -58,7 +60,7 @@ function refusal(err) {
 // ---- reading values -----------------------------------------------------------------------
 
 /** What a value is, in the words of an error message. */
-function describe(v) {
+export function describe(v) {
   return v === null ? "null" : Array.isArray(v) ? "an array" : typeof v;
 }
 
@@ -144,6 +146,64 @@ function array(path, v, len, read) {
   const out = new Array(v.length);
   for (let i = 0; i < v.length; i++) out[i] = read(`${path}[${i}]`, v[i]);
   return out;
+}
+
+// ---- options and thrown values -------------------------------------------------------------
+
+/** Throws a TypeError naming `what` unless `value` is a function. */
+export function checkFunction(value, what) {
+  if (typeof value !== "function") throw new TypeError(`${what} must be a function, got ${describe(value)}`);
+}
+
+/** An options object (`{}` for undefined/null), refusing keys not in `allowed`. */
+export function readOptions(options, allowed) {
+  if (options === undefined || options === null) return {};
+  if (typeof options !== "object" || Array.isArray(options)) {
+    throw new TypeError(`options must be an object, got ${describe(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!allowed.includes(key)) throw new TypeError(`options.${key} is not a known option`);
+  }
+  return options;
+}
+
+// A thrown value's type and message, for the failure log. Any value may be thrown, including
+// one whose properties throw (a getter, a Proxy): it is still recorded, under what can be read.
+
+/** The type name a thrown value is recorded under (its `name`, else its constructor's). */
+export function errorType(err) {
+  if (err !== null && (typeof err === "object" || typeof err === "function")) {
+    try {
+      const name = err.name;
+      if (typeof name === "string" && name !== "") return name;
+      const ctor = err.constructor;
+      if (ctor && typeof ctor.name === "string" && ctor.name !== "") return ctor.name;
+    } catch {
+      // unreadable: recorded as a plain Error
+    }
+    return "Error";
+  }
+  return typeof err;
+}
+
+/** The message a thrown value is recorded with. */
+export function errorMessage(err) {
+  try {
+    const m = err instanceof Error ? err.message : err;
+    return typeof m === "string" ? m : String(m);
+  } catch {
+    return "";
+  }
+}
+
+/** Passes an error nobody can be handed (a listener's, a clock's while recording) to the host. */
+export function report(err, what) {
+  try {
+    if (typeof globalThis.reportError === "function") globalThis.reportError(err);
+    else console.error(`fact-resilience: ${what}:`, err);
+  } catch {
+    // reporting must not fail the call either
+  }
 }
 
 // ---- config ---------------------------------------------------------------------------------

@@ -20,12 +20,20 @@
 // Snapshots are taken and restored on each breaker's own clock. Breakers on the default clock
 // need no bookkeeping for that; those with an injected clock are remembered (weakly) so that
 // their clock can be found.
+//
+// Cache guards (`ResilientCache`) live in a second table of the same instance, at handles
+// picked here. They cannot be snapshotted, so healing recreates each *fresh* at its handle
+// (same stale-keys policy and capabilities, nothing pending, nothing in flight), after any
+// fault, and `epoch` counts the faults: a ticket taken before one names no call in the new
+// instance and must not be ended there (`cache.js` checks `epoch` before ending a call).
 
 import {
   WasmFault,
   __reinitSync,
   breakerDispose,
   breakerReserve,
+  guardCreate,
+  guardFree,
   liveHandles,
   takePanicMessageRaw,
 } from "./wasm.js";
@@ -65,6 +73,61 @@ const finalizer =
 export let damaged = false;
 // While damaged: the snapshots to carry over (null until read) and the handles freed since.
 let damage = null;
+
+/**
+ * How many times the instance was found damaged (and so replaced). Bumped when the damage is
+ * found, before anything reaches a new instance: a cache ticket taken before names no call
+ * in the new instance and must not be ended there.
+ */
+export let epoch = 0;
+
+// Guard handles are picked here (the lowest free one), so that a guard is recreated at the
+// same handle when the instance is replaced without the wasm side tracking anything.
+const guards = new Map(); // guard handle -> the guardCreate arguments that made it
+const freeGuards = []; // handles below guards' high-water mark that are free again
+let nextGuard = 0;
+
+const guardFinalizer =
+  typeof FinalizationRegistry === "function"
+    ? new FinalizationRegistry((handle) => freeGuard(handle))
+    : { register() {}, unregister() {} };
+
+/**
+ * A new guard owned by `owner` (freed when `owner` is garbage-collected): `args` are
+ * guardCreate's after the handle (option code, perKey, flushAll, maxPending). Returns
+ * `[handle, code]`, code being guardCreate's answer (negative: refused, and no guard made).
+ * Heals first if the instance is damaged; a fault is thrown (see `fault`).
+ */
+export function createGuard(owner, args) {
+  if (damaged) heal();
+  const h = freeGuards.length > 0 ? freeGuards.pop() : nextGuard++;
+  let code;
+  try {
+    code = guardCreate(h, ...args);
+  } catch (err) {
+    freeGuards.push(h);
+    throw err instanceof WasmFault ? fault(err.cause) : err;
+  }
+  if (code < 0) {
+    freeGuards.push(h);
+  } else {
+    guards.set(h, args);
+    guardFinalizer.register(owner, h);
+  }
+  return [h, code];
+}
+
+/** Frees a guard. Never throws (it runs as a finaliser). */
+function freeGuard(h) {
+  guards.delete(h); // not recreated by a heal from now on
+  freeGuards.push(h);
+  if (damaged) return; // the damaged instance is dropped whole
+  try {
+    guardFree(h);
+  } catch (err) {
+    if (err instanceof WasmFault) fault(err.cause);
+  }
+}
 
 /** Starts tracking a breaker whose `_h` was just set. */
 export function track(breaker) {
@@ -119,6 +182,7 @@ export function fault(cause) {
   if (!damaged) {
     damage = { carried: null, freed: new Set() };
     damaged = true;
+    epoch += 1;
   }
   try {
     heal();
@@ -128,7 +192,8 @@ export function fault(cause) {
   if (!panicked) return cause;
   const e = new Error(
     `fact-resilience: the wasm core panicked: ${message ?? cause.message}. ` +
-      "The module was restarted; other breakers kept their state, the one in use starts afresh from its config.",
+      "The module was restarted; other breakers kept their state, the one in use starts afresh from its config, " +
+      "and caches forgot their pending invalidations.",
     { cause },
   );
   e.name = "PanicError";
@@ -156,6 +221,8 @@ export function heal() {
       }
     }
     for (const h of d.freed) breakerDispose(h);
+    // Guards cannot be snapshotted: each is recreated fresh at its handle.
+    for (const [h, args] of guards) guardCreate(h, ...args);
   } catch (err) {
     throw err instanceof WasmFault ? err.cause : err;
   }

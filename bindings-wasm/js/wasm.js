@@ -6,8 +6,10 @@
 // The cold exports are wrapped so that such an exception reaches the caller as a `WasmFault`,
 // which `low_level.js` answers by replacing the instance, and which cannot be mistaken for
 // the TypeErrors and RangeErrors `interop.js` throws for bad input. The hot exports
-// (`breakerTryAcquire`, `breakerOnSuccess`) are passed through unwrapped: their callers in
-// `index.js` pass only numbers and treat every exception as a fault.
+// (`breakerTryAcquire`, `breakerOnSuccess`; the cache guard's per-call `guardBegin`,
+// `guardTicket`, `guardFlushKeys`, `guardEnd`) are passed through unwrapped: their callers in
+// `index.js` and `cache.js` pass only numbers and strings they checked, and treat every
+// exception as a fault.
 
 import * as glue from "./pkg/fact_resilience_wasm.js";
 
@@ -32,6 +34,10 @@ export const {
   __reinitSync,
   breakerOnSuccess,
   breakerTryAcquire,
+  guardBegin,
+  guardEnd,
+  guardFlushKeys,
+  guardTicket,
   takePanicMessage: takePanicMessageRaw,
 } = glue;
 
@@ -54,6 +60,10 @@ export const breakerSetConfig = guard(glue.breakerSetConfig);
 export const breakerSnapshot = guard(glue.breakerSnapshot);
 export const breakerState = guard(glue.breakerState);
 export const configDefaults = guard(glue.configDefaults);
+export const guardCounters = guard(glue.guardCounters);
+export const guardCreate = guard(glue.guardCreate);
+export const guardFlushed = guard(glue.guardFlushed);
+export const guardFree = guard(glue.guardFree);
 export const configStage = guard(glue.configStage);
 export const liveHandles = guard(glue.liveHandles);
 export const restoreStageFailure = guard(glue.restoreStageFailure);

@@ -7,6 +7,7 @@
 //! listeners, the clock) is the ESM layer in `js/`; see `js/README.md` for the two layers.
 //!
 //! - [`breaker`]: the exported functions, one per core method, over breaker handles;
+//! - [`cache`]: the cache guard's exported functions, over guard handles;
 //! - [`registry`]: the handle table (and why handles rather than a class);
 //! - [`config`]: the config as numbers, and refused fields as codes;
 //! - [`interop`]: time, codes, metrics and snapshots as numbers;
@@ -14,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod breaker;
+pub mod cache;
 pub mod config;
 pub mod interop;
 pub mod panic;

@@ -99,10 +99,21 @@ pub fn remove(handle: u32) {
 /// Runs `f` on the breaker behind `handle` (taken out of the table meanwhile), or returns
 /// `None` if there is none.
 pub fn with<R>(handle: u32, f: impl FnOnce(&mut Breaker) -> R) -> Option<R> {
-    let mut breaker = TABLE.with_borrow_mut(|t| t.slots.get_mut(handle as usize)?.take())?;
+    let mut breaker = take(handle)?;
     let r = f(&mut breaker);
-    TABLE.with_borrow_mut(|t| t.slots[handle as usize] = Some(breaker));
+    put_back(handle, breaker);
     Some(r)
+}
+
+// Out of line: one copy of the table code serves every export (size budget).
+#[inline(never)]
+fn take(handle: u32) -> Option<Box<Breaker>> {
+    TABLE.with_borrow_mut(|t| t.slots.get_mut(handle as usize)?.take())
+}
+
+#[inline(never)]
+fn put_back(handle: u32, breaker: Box<Breaker>) {
+    TABLE.with_borrow_mut(|t| t.slots[handle as usize] = Some(breaker));
 }
 
 /// Number of live breakers.

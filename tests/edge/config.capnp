@@ -15,6 +15,7 @@ const edgeWorker :Workerd.Worker = (
     (name = "fact-resilience", esModule = "export * from \"fact-resilience/entry/workerd.js\";"),
     (name = "fact-resilience/entry/workerd.js", esModule = embed "../../bindings-wasm/js/entry/workerd.js"),
     (name = "fact-resilience/index.js", esModule = embed "../../bindings-wasm/js/index.js"),
+    (name = "fact-resilience/cache.js", esModule = embed "../../bindings-wasm/js/cache.js"),
     (name = "fact-resilience/low_level.js", esModule = embed "../../bindings-wasm/js/low_level.js"),
     (name = "fact-resilience/interop.js", esModule = embed "../../bindings-wasm/js/interop.js"),
     (name = "fact-resilience/wasm.js", esModule = embed "../../bindings-wasm/js/wasm.js"),

@@ -1,7 +1,9 @@
 // End to end in the real Cloudflare Workers runtime (npm `workerd`): a Worker on 127.0.0.1
 // protects a cache that fails on demand; over HTTP we check that the breaker trips after the
-// threshold, serves degraded answers while OPEN without touching the cache, and recovers
-// after its 0.3 s timeout. This is the one suite that waits on the real clock.
+// threshold, serves degraded answers while OPEN without touching the cache, remembers the
+// writes it skipped and invalidates them when it recovers after its 0.3 s timeout (a read
+// then gets the new value or a miss, never the old one). This is the one suite that waits on
+// the real clock.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -34,7 +36,7 @@ function stop(child) {
   }
 }
 
-test("workerd: trips after the threshold, degrades while open, recovers after the timeout", { timeout: 60_000 }, async () => {
+test("workerd: trips after the threshold, degrades while open, recovers after the timeout without serving stale values", { timeout: 60_000 }, async () => {
   assert.ok(existsSync(WORKERD), "npm workerd is installed (make test-js runs npm ci)");
   assert.ok(existsSync(WASM), "the package is built (make build-wasm)");
   const port = await freePort();
@@ -83,26 +85,33 @@ test("workerd: trips after the threshold, degrades while open, recovers after th
     assert.equal(r.failures, 3);
     assert.deepEqual(r.transitions, ["closed->open:failure_threshold"]);
 
-    // Open: degraded answers without touching the cache.
+    // Open: degraded answers without touching the cache; the skipped writes are remembered.
     const calls = r.cacheCalls;
-    assert.equal((await call("/put?k=b&v=2")).result, true, "put -> true while open");
-    assert.equal((await call("/delete?k=a")).result, 0, "delete -> 0 while open");
+    assert.equal((await call("/put?k=a&v=2")).result, true, "put -> true while open");
+    assert.equal((await call("/delete?k=c")).result, 0, "delete -> 0 while open");
     r = await call("/get?k=a");
     assert.equal(r.degraded, true, "get -> undefined while open");
     assert.equal(r.cacheCalls, calls, "the cache is not called while open");
     assert.equal(r.rejected, 3);
+    assert.equal(r.pendingKeys, 2, "a and c are remembered");
 
     // The cache heals; after the 0.3 s timeout the next call probes and closes the circuit.
+    // The cache still holds a=1, which the skipped put made stale: the probe invalidates a
+    // and c first, so the read is a miss, never the old "1".
     await call("/fail?on=0");
     await sleep(400);
     r = await call("/get?k=a");
-    assert.equal(r.result, "1");
+    assert.equal(r.result, null, "a miss, not the stale value");
     assert.equal(r.state, "closed");
+    assert.equal(r.cacheCalls, calls + 3, "invalidate a, invalidate c, get a");
+    assert.deepEqual([r.pendingKeys, r.flushes, r.inFlight], [0, 1, 0]);
     assert.deepEqual(r.transitions, [
       "closed->open:failure_threshold",
       "open->half_open:timeout_elapsed",
       "half_open->closed:probes_succeeded",
     ]);
+    assert.equal((await call("/put?k=a&v=3")).result, true);
+    assert.equal((await call("/get?k=a")).result, "3");
   } finally {
     process.removeListener("exit", onExit);
     stop(child);

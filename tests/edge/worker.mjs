@@ -71,7 +71,7 @@ export default {
       default:
         return new Response("not found", { status: 404 });
     }
-    const m = breaker.metrics();
+    const { circuitBreaker: m, guard } = resilient.metrics();
     return Response.json({
       result: result === undefined ? null : result,
       degraded: result === undefined,
@@ -79,6 +79,9 @@ export default {
       cacheCalls: cache.calls,
       rejected: m.rejectedCount,
       failures: m.failureCount,
+      pendingKeys: guard.pendingKeys,
+      flushes: guard.flushes,
+      inFlight: guard.inFlight,
       transitions,
     });
   },

@@ -1,0 +1,442 @@
+// ResilientCache: the cache layer, carried out. Every decision (run, fallback or refuse; which
+// writes to remember; what to invalidate and when; what an outcome means for the breaker) is
+// the core's `CacheGuard`, in wasm (bindings-wasm/src/cache.rs). This file finds what the
+// cache object can do, classifies how a call ended (one function, `outcomeOf`), makes the
+// calls the guard asks for, and turns the guard's codes into values, events and errors.
+//
+// Every call into wasm goes through `wasm()`, as the breaker's do through `_call`: a damaged
+// instance is replaced first, and any exception out of an export replaces it (see
+// low_level.js). A call in flight across a replacement (`epoch` moved on) ends without its
+// ticket: the guard was recreated fresh and the ticket names no call there.
+
+import {
+  WasmFault,
+  guardBegin,
+  guardCounters,
+  guardEnd,
+  guardFlushKeys,
+  guardFlushed,
+  guardTicket,
+} from "./wasm.js";
+import { CircuitBreaker } from "./index.js";
+import {
+  NO_BREAKER,
+  checkFunction,
+  describe,
+  disposedError,
+  errorMessage,
+  errorType,
+  readOptions,
+  report,
+} from "./interop.js";
+import { createGuard, damaged, epoch, fault, heal } from "./low_level.js";
+
+// The core's codes (fact_resilience_core::cache, as `repr(u8)`); layouts in src/cache.rs.
+const GET = 0; // CacheOp::Get
+const STORE = 1; // CacheOp::Store
+const INVALIDATE = 2; // CacheOp::Invalidate
+const PREFIX = 3; // CacheOp::InvalidateByPrefix
+// Operation names as the user calls them (failure records and CircuitBreakerError.operation).
+const OP_NAMES = ["get", "put", "delete", "invalidateByPrefix"];
+// ManagerMethod code of a per-key invalidation.
+const M_INVALIDATE = 2;
+// OutcomeKind codes.
+const SUCCESS = 0;
+const FAILURE = 1;
+const TIMEOUT = 2;
+const SHED = 3;
+const CANCELLED = 4;
+// Fallback codes -> values: Stored, Missing, Zero.
+const FALLBACKS = [true, undefined, 0];
+// guardBegin kinds and flushes.
+const RUN = 1;
+const FALLBACK = 2;
+const REFUSE_OPEN = 3;
+const REFUSE_THROTTLED = 4;
+const BEGIN_NO_BREAKER = 5;
+const FLUSH_KEYS = 1;
+const FLUSH_ALL = 2;
+// guardEnd answers.
+const END_VALUE = 0;
+const END_STORED = 1;
+const END_FALLBACK = 2;
+const END_UNKNOWN_TICKET = -1;
+const END_UNKNOWN_OUTCOME = -2;
+const END_NO_GUARD = -4;
+// Breaker rejection codes (breakerTryAcquire), for CircuitBreaker#_rejection.
+const REJECTED_OPEN = -1;
+const REJECTED_THROTTLED = -2;
+
+// StaleKeysOption codes by name (the core's names, and perKey for JS).
+const STALE_KEYS = { auto: 0, off: 1, perKey: 2, per_key: 2, prefix: 3 };
+
+/**
+ * A cache call that never reached the cache because the client had no capacity (every
+ * connection busy). Throw it from a cache client: the breaker is not charged, the call is
+ * answered with the fallback (or this error is rethrown when degradation is off).
+ */
+export class ShedError extends Error {
+  constructor(message = "the cache client had no capacity for this call", options) {
+    super(message, options);
+    this.name = "ShedError";
+    this.code = "CACHE_SHED";
+  }
+}
+
+function isObject(v) {
+  return v !== null && (typeof v === "object" || typeof v === "function");
+}
+
+function has(cache, name) {
+  try {
+    return typeof cache[name] === "function";
+  } catch {
+    return false;
+  }
+}
+
+function firstMethod(cache, names) {
+  return names.find((name) => has(cache, name));
+}
+
+function nameOf(err) {
+  try {
+    return isObject(err) ? err.name : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `f()`, a call into wasm (its arguments computed before: only the export may throw in it).
+ * Heals a damaged instance first; an exception out of the export replaces the instance and
+ * is thrown as `fault` answers it (a PanicError, or the stack overflow as it is).
+ */
+function wasm(f) {
+  if (damaged) heal();
+  try {
+    return f();
+  } catch (err) {
+    throw fault(err instanceof WasmFault ? err.cause : err);
+  }
+}
+
+/**
+ * `wasm(f)` for a call that carries a ticket taken in epoch `started`: undefined, without
+ * calling, if the instance was replaced since; undefined too if `f` itself faults (reported:
+ * the call's own outcome still reaches the caller, as execute's does).
+ */
+function withTicket(started, f) {
+  if (epoch !== started) return undefined;
+  try {
+    return wasm(f);
+  } catch (err) {
+    if (epoch === started) throw err;
+    report(err, "a cache call's outcome could not be recorded");
+    return undefined;
+  }
+}
+
+/**
+ * How a cache call that threw `err` ended, as an OutcomeKind code: an abort (an error named
+ * AbortError, which a DOMException abort is) or an error `isNeutral` accepts is cancelled;
+ * an error named TimeoutError a timeout; a ShedError shed; anything else a failure.
+ */
+function outcomeOf(err, isNeutral) {
+  const name = nameOf(err);
+  if (name === "AbortError") return CANCELLED;
+  if (isNeutral !== undefined) {
+    try {
+      if (isNeutral(err)) return CANCELLED;
+    } catch (e) {
+      report(e, "options.isNeutral threw"); // the call's own error decides, as if the predicate said no
+    }
+  }
+  if (name === "TimeoutError") return TIMEOUT;
+  if (err instanceof ShedError || name === "ShedError") return SHED;
+  return FAILURE;
+}
+
+/** The error for a guard code that only a bug (here or in the core) can produce. */
+function internalError(what, code) {
+  return new Error(`fact-resilience: the cache guard refused ${what} (code ${code}); this is a bug`);
+}
+
+/**
+ * The error for a negative answer of guardFlushed / guardEnd (`fn`), naming the argument the
+ * guard refused. Internal (not re-exported by index.js); tested directly.
+ */
+export function guardError(fn, code, { ticket, outcome } = {}) {
+  switch (code) {
+    case END_UNKNOWN_TICKET:
+      return new RangeError(`${fn}: ticket ${ticket} is not a cache call in flight (already ended, or never issued)`);
+    case END_UNKNOWN_OUTCOME:
+      return new RangeError(`${fn}: outcome ${outcome} is not an outcome kind (0 success .. 4 cancelled)`);
+    case NO_BREAKER:
+      return disposedError();
+    case END_NO_GUARD:
+      return new Error(`${fn}: this cache's guard was freed`);
+    default:
+      return internalError(fn, code);
+  }
+}
+
+/**
+ * Wraps a cache with sync or async get/put/delete (a Map, Workers KV, the Cache API, a Redis
+ * client, FACT-style prefix-only managers) behind a breaker, with FACT's fallbacks while
+ * degraded: put -> true, get -> undefined, delete / invalidateByPrefix -> 0.
+ *
+ * Writes that did not complete (skipped while degraded, failed, timed out, shed) are
+ * remembered by key and invalidated by the next admitted call before it runs, when the cache
+ * can remove one key (`delete` / `del`); a cache that can only be flushed whole keeps FACT's
+ * behaviour unless `staleKeys: "prefix"` asks for a full flush after any skipped write.
+ *
+ * Options: `gracefulDegradation` (default true; also a live property), `staleKeys`
+ * (`"auto"` | `"off"` | `"perKey"` | `"prefix"`), `maxPendingInvalidations` (1024),
+ * `isNeutral(err)` (true: the call was cancelled, neutral for the breaker; the error
+ * propagates).
+ */
+export class ResilientCache {
+  constructor(cache, breaker, options) {
+    const o = readOptions(options, ["gracefulDegradation", "staleKeys", "maxPendingInvalidations", "isNeutral"]);
+    if (!isObject(cache)) throw new TypeError(`cache must be an object, got ${describe(cache)}`);
+    const b = breaker ?? new CircuitBreaker();
+    if (!(b instanceof CircuitBreaker)) throw new TypeError(`breaker must be a CircuitBreaker, got ${describe(b)}`);
+    const degrade = o.gracefulDegradation ?? true;
+    if (typeof degrade !== "boolean") {
+      throw new TypeError(`options.gracefulDegradation must be a boolean, got ${describe(degrade)}`);
+    }
+    const staleKeys = o.staleKeys ?? "auto";
+    if (typeof staleKeys !== "string") throw new TypeError(`options.staleKeys must be a string, got ${describe(staleKeys)}`);
+    if (!Object.hasOwn(STALE_KEYS, staleKeys)) {
+      throw new RangeError(`options.staleKeys must be "auto", "off", "perKey" or "prefix", got ${JSON.stringify(staleKeys)}`);
+    }
+    const maxPending = o.maxPendingInvalidations ?? 1024;
+    if (typeof maxPending !== "number") {
+      throw new TypeError(`options.maxPendingInvalidations must be a number, got ${describe(maxPending)}`);
+    }
+    if (!(Number.isInteger(maxPending) && maxPending >= 0 && maxPending <= 4294967295)) {
+      throw new RangeError(`options.maxPendingInvalidations must be an integer between 0 and 4294967295, got ${maxPending}`);
+    }
+    if (o.isNeutral !== undefined) checkFunction(o.isNeutral, "options.isNeutral");
+
+    const get = firstMethod(cache, ["get", "match"]);
+    const put = firstMethod(cache, ["put", "set"]);
+    if (get === undefined) throw new TypeError("cache must have a get or match method");
+    if (put === undefined) throw new TypeError("cache must have a put or set method");
+    const del = firstMethod(cache, ["delete", "del"]);
+    const byPrefix = has(cache, "invalidateByPrefix") ? "invalidateByPrefix" : undefined;
+    let prefix;
+    try {
+      prefix = cache.prefix;
+    } catch {
+      prefix = undefined;
+    }
+    // Flush::All: invalidateByPrefix on the cache's own prefix, or clear().
+    const flushAll = byPrefix !== undefined && typeof prefix === "string" ? "prefix" : has(cache, "clear") ? "clear" : undefined;
+
+    const [g, method] = createGuard(this, [STALE_KEYS[staleKeys], del !== undefined, flushAll !== undefined, maxPending]);
+    if (method < 0) {
+      const needs =
+        staleKeys === "prefix"
+          ? "a cache that can be flushed whole (clear(), or invalidateByPrefix and a string prefix)"
+          : "a cache that can invalidate one key (delete or del)";
+      throw new TypeError(`options.staleKeys ${JSON.stringify(staleKeys)} needs ${needs}`);
+    }
+    this.cache = cache;
+    this.breaker = b;
+    this.gracefulDegradation = degrade;
+    this._g = g; // guard handle (stable across panics: recreated at the same handle)
+    this._isNeutral = o.isNeutral;
+    this._prefix = prefix;
+    this._flushAll = flushAll;
+    this._del = del;
+    // Method names by CacheOp: the core maps a key's invalidation to a ManagerMethod (a prefix
+    // invalidation of the key on a cache that cannot remove one key).
+    this._methods = [get, put, method === M_INVALIDATE ? del : byPrefix, byPrefix];
+  }
+
+  /** The cached value (`undefined` on a miss), or undefined while degraded. */
+  get(key, ...rest) {
+    return this._op(GET, key, rest);
+  }
+
+  /** Stores a value: true once stored, or true (without storing, key remembered) while degraded. */
+  put(key, value, ...rest) {
+    return this._op(STORE, key, [value, ...rest]);
+  }
+
+  /** Removes a key: the cache's answer, or 0 while degraded (key remembered). */
+  delete(key, ...rest) {
+    return this._op(INVALIDATE, key, rest);
+  }
+
+  /** Removes every key under `prefix` (the cache's `invalidateByPrefix`): its answer, or 0 while degraded. */
+  invalidateByPrefix(prefix, ...rest) {
+    return this._op(PREFIX, prefix, rest);
+  }
+
+  /** The breaker's metrics, and the cache layer's counters. */
+  metrics() {
+    const c = wasm(() => guardCounters(this._g));
+    return {
+      circuitBreaker: this.breaker.metrics(),
+      guard: {
+        fallbacks: c[0],
+        shed: c[1],
+        timeouts: c[2],
+        cancelled: c[3],
+        flushes: c[4],
+        flushFailures: c[5],
+        pendingKeys: c[6],
+        pendingAll: c[7] === 1,
+        droppedKeys: c[8],
+        inFlight: c[9],
+      },
+    };
+  }
+
+  // ---- internals ------------------------------------------------------------------------
+
+  /** Everything that can be refused is checked before a slot is taken. */
+  _op(op, key, args) {
+    const what = op === PREFIX ? "prefix" : "key";
+    if (typeof key !== "string") {
+      return Promise.reject(new TypeError(`${OP_NAMES[op]}: ${what} must be a string, got ${describe(key)}`));
+    }
+    if (this._methods[op] === undefined) {
+      const needs = op === PREFIX ? "invalidateByPrefix" : "delete, del or invalidateByPrefix";
+      return Promise.reject(new TypeError(`${OP_NAMES[op]}: the cache has no ${needs} method`));
+    }
+    const b = this.breaker;
+    let r;
+    let started;
+    let ticket;
+    let keys = null;
+    try {
+      r = this._begin(b, op, key);
+      started = epoch; // the instance the ticket belongs to
+      if (r >= 0) return this._run(started, op, r, 0, null, key, args);
+      // Read now: the next guardBegin overwrites them.
+      if ((-r & 7) === RUN) {
+        ticket = wasm(() => guardTicket());
+        if (((-r >> 3) & 3) === FLUSH_KEYS) keys = wasm(() => guardFlushKeys());
+      }
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const c = -r;
+    const transition = c >> 10;
+    if (transition !== 0) b._emit(transition);
+    switch (c & 7) {
+      case RUN:
+        return this._run(started, op, ticket, (c >> 3) & 3, keys, key, args);
+      case FALLBACK:
+        return Promise.resolve(FALLBACKS[(c >> 5) & 3]);
+      case REFUSE_OPEN:
+        return Promise.reject(b._rejection(REJECTED_OPEN, OP_NAMES[op]));
+      case REFUSE_THROTTLED:
+        return Promise.reject(b._rejection(REJECTED_THROTTLED, OP_NAMES[op]));
+      case BEGIN_NO_BREAKER:
+        return Promise.reject(disposedError()); // disposed (one lost with an instance was revived)
+      default:
+        return Promise.reject(internalError("a call", c & 7));
+    }
+  }
+
+  /**
+   * guardBegin's answer for one call on breaker `b` (the clock read and checked first). A
+   * breaker whose state was lost with a damaged instance is rebuilt from its config, and the
+   * call asked again.
+   */
+  _begin(b, op, key) {
+    const now = b._now();
+    const degrade = this.gracefulDegradation;
+    const k = op === PREFIX ? undefined : key;
+    // wasm() written out: no closure on the hot path.
+    if (damaged) heal();
+    let r;
+    try {
+      r = guardBegin(this._g, b._h, op, k, degrade, now);
+    } catch (err) {
+      throw fault(err);
+    }
+    if (r === -BEGIN_NO_BREAKER && b._h >= 0) {
+      b._revive();
+      r = wasm(() => guardBegin(this._g, b._h, op, k, degrade, now));
+    }
+    return r;
+  }
+
+  /**
+   * Runs an admitted call (`ticket`, taken in epoch `started`): the flush it carries, then the
+   * operation; then reports the outcome.
+   */
+  async _run(started, op, ticket, flush, keys, key, args) {
+    const cache = this.cache;
+    let value;
+    let err;
+    let outcome = SUCCESS;
+    if (flush !== 0) {
+      try {
+        if (flush === FLUSH_ALL) {
+          await (this._flushAll === "prefix" ? cache.invalidateByPrefix(this._prefix) : cache.clear());
+        } else {
+          for (const k of keys) await cache[this._del](k);
+        }
+      } catch (e) {
+        err = e;
+        outcome = outcomeOf(e, this._isNeutral);
+      }
+      if (outcome === SUCCESS) {
+        const code = withTicket(started, () => guardFlushed(this._g, ticket));
+        if (code !== undefined && code !== 0) throw guardError("guardFlushed", code, { ticket });
+      }
+    }
+    if (outcome === SUCCESS) {
+      try {
+        value = await cache[this._methods[op]](key, ...args);
+      } catch (e) {
+        err = e;
+        outcome = outcomeOf(e, this._isNeutral);
+      }
+    }
+    const b = this.breaker;
+    let e;
+    // A breaker disposed while the call ran records nothing (as execute).
+    if (b._h >= 0) {
+      // The clock is read when the outcome arrives, whatever it is (one rule with execute);
+      // a failing clock is reported and the latest time seen used.
+      const now = b._outcomeNow();
+      const g = this._g;
+      const h = b._h;
+      if (outcome === FAILURE || outcome === TIMEOUT) {
+        const type = errorType(err);
+        const message = errorMessage(err);
+        const wall = b._wallNow();
+        e = withTicket(started, () => guardEnd(g, h, ticket, outcome, type, message, OP_NAMES[op], wall, now));
+      } else {
+        e = withTicket(started, () => guardEnd(g, h, ticket, outcome, undefined, undefined, undefined, 0, now));
+      }
+    }
+    // Not recorded (the instance was replaced meanwhile: the ticket names no call there; or
+    // the breaker was disposed): the call's own outcome.
+    if (e === undefined) {
+      if (outcome !== SUCCESS) throw err;
+      return op === STORE ? true : value;
+    }
+    if (e < 0) throw guardError("guardEnd", e, { ticket, outcome });
+    const transition = e >> 7;
+    if (transition !== 0) b._emit(transition);
+    switch (e & 3) {
+      case END_VALUE:
+        return value;
+      case END_STORED:
+        return true;
+      case END_FALLBACK:
+        return FALLBACKS[(e >> 2) & 3];
+      default:
+        throw err;
+    }
+  }
+}

@@ -1,0 +1,418 @@
+//! The cache guard exported to JS: [`CacheGuard`] over *guard handles*, each call taking the
+//! handle of the breaker it guards (the breaker's current handle; see [`crate::registry`]).
+//! Only numbers cross on the hot path; a key crosses as a string when the operation has
+//! one, and flush keys only when a flush of keys was handed out. Nothing here throws or
+//! formats a message: errors come back as codes, which `js/cache.js` turns into errors.
+//!
+//! `guardBegin` answers with one number `r`:
+//!
+//! - `r >= 0`: *run*, and `r` is the ticket: no flush handed out, no transition (the common
+//!   case, one call);
+//! - `r < 0`: `c = -r` packs the rest ([`BEGIN_LAYOUT`]): the kind (run with a flush or a
+//!   transition, whose ticket `guardTicket()` reads; fallback; refused OPEN, whose retry-after
+//!   `breakerRetryAfterMs()` reads; refused throttled; or an error), the flush handed out
+//!   (keys: read them with `guardFlushKeys()`; or everything), the fallback and its reason,
+//!   and the transition admission caused, as [`crate::interop::transition_code`].
+//!
+//! Read `guardTicket()` / `guardFlushKeys()` / `breakerRetryAfterMs()` right after the
+//! `guardBegin` that set them, before any other call (one value for all guards, as the
+//! breaker's retry-after).
+//!
+//! `guardEnd` answers with one integer `e`: `e < 0` is an error code (`END_*`, or
+//! [`NO_BREAKER`]); else
+//! [`END_LAYOUT`]: what to answer (the value, `true`, the fallback, or raise), the fallback
+//! and its reason, and the transition the outcome caused.
+//!
+//! Codes are the core's: operations are [`CacheOp`] `as u8`, outcomes [`OutcomeKind`],
+//! fallbacks [`fact_resilience_core::Fallback`], reasons
+//! [`fact_resilience_core::FallbackReason`], manager methods [`fact_resilience_core::ManagerMethod`].
+
+use crate::breaker::NO_BREAKER;
+use crate::interop::{instant, transition_code};
+use crate::registry;
+use fact_resilience_core::{
+    Begin, CacheGuard, CacheOp, Capabilities, End, Failure, Flush, OutcomeKind, Rejection,
+    StaleKeysError, StaleKeysOption, Ticket,
+};
+use std::cell::{Cell, RefCell};
+use wasm_bindgen::prelude::*;
+
+/// `guardCreate`: the stale-keys option's code is not one the core knows.
+pub const CREATE_UNKNOWN_OPTION: i32 = -1;
+/// `guardCreate`: `per_key` was asked of a cache that cannot invalidate one key.
+pub const CREATE_NO_PER_KEY: i32 = -2;
+/// `guardCreate`: `prefix` was asked of a cache that cannot be flushed whole.
+pub const CREATE_NO_FLUSH_ALL: i32 = -3;
+
+/// `guardBegin` kinds (`c & 7`): run, the ticket from `guardTicket()`.
+pub const BEGIN_RUN: u32 = 1;
+/// Answer with the fallback without calling the cache.
+pub const BEGIN_FALLBACK: u32 = 2;
+/// Refused: the circuit is OPEN (degradation off).
+pub const BEGIN_REFUSE_OPEN: u32 = 3;
+/// Refused: HALF_OPEN, throttled (degradation off).
+pub const BEGIN_REFUSE_THROTTLED: u32 = 4;
+/// The breaker handle names no breaker (nothing was done).
+pub const BEGIN_NO_BREAKER: u32 = 5;
+/// The guard handle names no guard (nothing was done).
+pub const BEGIN_NO_GUARD: u32 = 6;
+/// The operation code is not a [`CacheOp`] (nothing was done).
+pub const BEGIN_UNKNOWN_OP: u32 = 7;
+/// `guardBegin` flush field (`(c >> 3) & 3`): the keys from `guardFlushKeys()`.
+pub const FLUSH_KEYS: u32 = 1;
+/// Everything (the cache's own prefix, or `clear()`).
+pub const FLUSH_ALL: u32 = 2;
+
+/// The bit fields of `-r` when `guardBegin` returns `r < 0`.
+pub const BEGIN_LAYOUT: &str = "kind (bits 0-2), flush (bits 3-4: 0 none, 1 keys, 2 all), \
+    fallback (bits 5-6), reason (bits 7-9), transition code (bits 10-17)";
+
+/// `guardEnd` answers (`e & 3`): return the cache's value.
+pub const END_VALUE: i32 = 0;
+/// Return `true` (a store).
+pub const END_STORED: i32 = 1;
+/// Return the fallback.
+pub const END_FALLBACK: i32 = 2;
+/// Raise the error the call ended with.
+pub const END_RAISE: i32 = 3;
+/// The ticket is not a call in flight (spent, forged, or from before a restart).
+pub const END_UNKNOWN_TICKET: i32 = -1;
+/// The outcome code is not an [`OutcomeKind`].
+pub const END_UNKNOWN_OUTCOME: i32 = -2;
+/// The guard handle names no guard.
+pub const END_NO_GUARD: i32 = -4;
+
+/// The bit fields of `guardEnd`'s answer when it is `>= 0`.
+pub const END_LAYOUT: &str =
+    "answer (bits 0-1), fallback (bits 2-3), reason (bits 4-6), transition code (bits 7-14)";
+
+/// The order of `guardCounters`' output (as the JS `metrics().guard` keys).
+pub const COUNTERS_LAYOUT: &str = "fallbacks, shed, timeouts, cancelled, flushes, \
+    flushFailures, pendingKeys, pendingAll (0/1), droppedKeys, inFlight";
+
+thread_local! {
+    /// The guards by handle. The JS layer picks the handles (it tracks every guard to
+    /// recreate it after a panic), so this is only a vector of slots.
+    static GUARDS: RefCell<Vec<Option<Box<CacheGuard>>>> = const { RefCell::new(Vec::new()) };
+    /// The ticket of the latest `guardBegin` that answered with a negative *run* code.
+    static TICKET: Cell<f64> = const { Cell::new(0.0) };
+    /// The keys of the latest flush of keys handed out.
+    static FLUSH: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Takes the guard behind `handle` out of the table while core code runs (as the breakers'
+/// table does, so a panic loses only it), runs `f`, and puts it back. Taking and putting back
+/// are out of line: one copy of the table code serves every export (size budget).
+fn with<R>(handle: u32, f: impl FnOnce(&mut CacheGuard) -> R) -> Option<R> {
+    let mut guard = take(handle)?;
+    let r = f(&mut guard);
+    put(handle, guard);
+    Some(r)
+}
+
+#[inline(never)]
+fn take(handle: u32) -> Option<Box<CacheGuard>> {
+    GUARDS.with_borrow_mut(|t| t.get_mut(handle as usize)?.take())
+}
+
+#[inline(never)]
+fn put(handle: u32, guard: Box<CacheGuard>) {
+    GUARDS.with_borrow_mut(|t| {
+        if let Some(slot) = t.get_mut(handle as usize) {
+            *slot = Some(guard);
+        }
+    });
+}
+
+/// A ticket from JS: exactly the integer `guardBegin` handed out, or none.
+fn ticket(bits: f64) -> Option<Ticket> {
+    let n = bits as u64; // saturating: NaN and negatives become 0
+    (n as f64 == bits).then(|| Ticket::from_bits(n))
+}
+
+fn begin_code(kind: u32, flush: u32, fallback: u32, reason: u32, transition: i32) -> f64 {
+    let c = kind | flush << 3 | fallback << 5 | reason << 7 | (transition as u32) << 10;
+    -f64::from(c)
+}
+
+/// A guard at handle `at` (which must be free: the JS layer picks handles) for a cache that
+/// can do `perKey` / `flushAll`, with the stale-keys option whose code is `option`
+/// ([`StaleKeysOption`] `as u8`: auto, off, per_key, prefix) and at most `maxPending` keys
+/// remembered. Returns the [`fact_resilience_core::ManagerMethod`] code that carries out an
+/// invalidation of one key on this cache (`>= 0`: an invalidation on a cache that cannot
+/// remove one key is a prefix invalidation), or a `CREATE_*` code.
+#[wasm_bindgen(js_name = guardCreate)]
+pub fn create(at: u32, option: u32, per_key: bool, flush_all: bool, max_pending: u32) -> i32 {
+    let caps = Capabilities { per_key, flush_all };
+    let Some(option) = StaleKeysOption::ALL.get(option as usize) else {
+        return CREATE_UNKNOWN_OPTION;
+    };
+    let policy = match option.resolve(caps) {
+        Ok(policy) => policy,
+        Err(StaleKeysError::NoPerKey) => return CREATE_NO_PER_KEY,
+        Err(StaleKeysError::NoFlushAll) => return CREATE_NO_FLUSH_ALL,
+        Err(_) => return CREATE_UNKNOWN_OPTION,
+    };
+    let guard = Box::new(CacheGuard::new(policy, caps, max_pending as usize));
+    let method = guard.method(CacheOp::Invalidate) as i32;
+    GUARDS.with_borrow_mut(|t| {
+        if t.len() <= at as usize {
+            t.resize_with(at as usize + 1, || None);
+        }
+    });
+    put(at, guard);
+    method
+}
+
+/// Frees a guard. Unknown handles are ignored.
+#[wasm_bindgen(js_name = guardFree)]
+pub fn free(handle: u32) {
+    drop(take(handle));
+}
+
+/// Asks what to do with one call of operation `op` on `key` (`undefined` for a prefix
+/// invalidation) at `now`, on the breaker behind `breaker`; `degrade`: answer with fallbacks
+/// instead of refusing. See the module doc for the answer.
+#[wasm_bindgen(js_name = guardBegin)]
+pub fn begin(
+    handle: u32,
+    breaker: u32,
+    op: u32,
+    key: Option<String>,
+    degrade: bool,
+    now_ms: f64,
+) -> f64 {
+    let Some(op) = u8::try_from(op).ok().and_then(CacheOp::from_code) else {
+        return begin_code(BEGIN_UNKNOWN_OP, 0, 0, 0, 0);
+    };
+    let answer = with(handle, |g| {
+        registry::with(breaker, |b| {
+            g.begin::<str>(b, op, key.as_deref(), degrade, instant(now_ms))
+        })
+    });
+    let (begin, transition) = match answer {
+        None => return begin_code(BEGIN_NO_GUARD, 0, 0, 0, 0),
+        Some(None) => return begin_code(BEGIN_NO_BREAKER, 0, 0, 0, 0),
+        Some(Some(answer)) => answer,
+    };
+    let transition = transition_code(transition);
+    match begin {
+        Begin::Run { ticket, flush, .. } => {
+            let flush = match flush {
+                None => 0,
+                Some(Flush::All) => FLUSH_ALL,
+                Some(Flush::Keys(keys)) => {
+                    FLUSH.with_borrow_mut(|f| *f = keys);
+                    FLUSH_KEYS
+                }
+            };
+            if flush == 0 && transition == 0 {
+                return ticket.to_bits() as f64;
+            }
+            TICKET.set(ticket.to_bits() as f64);
+            begin_code(BEGIN_RUN, flush, 0, 0, transition)
+        }
+        Begin::Fallback { fallback, reason } => begin_code(
+            BEGIN_FALLBACK,
+            0,
+            fallback as u32,
+            reason as u32,
+            transition,
+        ),
+        Begin::Refuse(Rejection::Open { retry_after }) => {
+            registry::set_retry_after_ms(retry_after.as_secs_f64() * 1e3);
+            begin_code(BEGIN_REFUSE_OPEN, 0, 0, 0, transition)
+        }
+        Begin::Refuse(Rejection::Throttled) => {
+            begin_code(BEGIN_REFUSE_THROTTLED, 0, 0, 0, transition)
+        }
+    }
+}
+
+/// The ticket of the latest `guardBegin` that answered *run* with a negative code.
+#[wasm_bindgen(js_name = guardTicket)]
+pub fn last_ticket() -> f64 {
+    TICKET.get()
+}
+
+/// The keys of the latest flush of keys handed out (each once, ascending); taking them
+/// empties the hand-over.
+#[wasm_bindgen(js_name = guardFlushKeys)]
+pub fn flush_keys() -> Vec<String> {
+    FLUSH.with_borrow_mut(core::mem::take)
+}
+
+/// The flush handed out with `ticket` succeeded. Returns 0, [`END_UNKNOWN_TICKET`] or
+/// [`END_NO_GUARD`].
+#[wasm_bindgen(js_name = guardFlushed)]
+pub fn flushed(handle: u32, ticket_bits: f64) -> i32 {
+    let Some(t) = ticket(ticket_bits) else {
+        return END_UNKNOWN_TICKET;
+    };
+    with(handle, |g| g.flushed(t).map_or(END_UNKNOWN_TICKET, |()| 0)).unwrap_or(END_NO_GUARD)
+}
+
+/// Reports how the call behind `ticket` ended (`outcome`: an [`OutcomeKind`] code), at
+/// `now`, on the breaker behind `breaker`. A failure or a timeout is recorded with
+/// `errorType`, `message`, `operation` and the wall-clock `wallSeconds` (absent texts are
+/// empty); other outcomes pass `undefined` for them, so nothing is copied. See the module doc
+/// for the answer. A bad outcome code or ticket changes nothing.
+#[allow(clippy::too_many_arguments)]
+#[wasm_bindgen(js_name = guardEnd)]
+pub fn end(
+    handle: u32,
+    breaker: u32,
+    ticket_bits: f64,
+    outcome: u32,
+    error_type: Option<String>,
+    message: Option<String>,
+    operation: Option<String>,
+    wall_seconds: f64,
+    now_ms: f64,
+) -> i32 {
+    let Some(kind) = u8::try_from(outcome).ok().and_then(OutcomeKind::from_code) else {
+        return END_UNKNOWN_OUTCOME;
+    };
+    let Some(t) = ticket(ticket_bits) else {
+        return END_UNKNOWN_TICKET;
+    };
+    let failure = Failure {
+        error_type: error_type.as_deref().unwrap_or(""),
+        error_message: message.as_deref().unwrap_or(""),
+        operation: operation.as_deref().unwrap_or(""),
+        timestamp: wall_seconds,
+    };
+    let answer = with(handle, |g| {
+        registry::with(breaker, |b| {
+            g.end(b, t, kind.with(failure), instant(now_ms))
+        })
+    });
+    let (end, transition) = match answer {
+        None => return END_NO_GUARD,
+        Some(None) => return NO_BREAKER,
+        Some(Some(Err(_))) => return END_UNKNOWN_TICKET,
+        Some(Some(Ok(answer))) => answer,
+    };
+    let (answer, fallback, reason) = match end {
+        End::Value => (END_VALUE, 0, 0),
+        End::Stored => (END_STORED, 0, 0),
+        End::Fallback { fallback, reason } => (END_FALLBACK, fallback as i32, reason as i32),
+        End::Raise => (END_RAISE, 0, 0),
+    };
+    answer | fallback << 2 | reason << 4 | transition_code(transition) << 7
+}
+
+/// The guard's counters in [`COUNTERS_LAYOUT`] order; empty when there is no such guard.
+#[wasm_bindgen(js_name = guardCounters)]
+pub fn counters(handle: u32) -> Vec<f64> {
+    with(handle, |g| {
+        let c = g.counters();
+        vec![
+            c.fallbacks as f64,
+            c.shed as f64,
+            c.timeouts as f64,
+            c.cancelled as f64,
+            c.flushes as f64,
+            c.flush_failures as f64,
+            c.pending_keys as f64,
+            f64::from(u8::from(c.pending_all)),
+            c.dropped_keys as f64,
+            c.in_flight as f64,
+        ]
+    })
+    .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::breaker::{create as breaker_create, dispose};
+    use fact_resilience_core::ManagerMethod;
+
+    /// A guard at handle 1 for a per-key cache (each test thread has its own table).
+    fn guard(option: StaleKeysOption, flush_all: bool) -> u32 {
+        let method = create(1, option as u32, true, flush_all, 16);
+        assert_eq!(method, ManagerMethod::Invalidate as i32);
+        1
+    }
+
+    /// A breaker with the default config (nothing staged).
+    fn breaker() -> u32 {
+        breaker_create(0.0, -1) as u32
+    }
+
+    #[test]
+    fn a_plain_run_is_its_ticket_and_a_ticket_ends_once() {
+        let b = breaker();
+        let g = guard(StaleKeysOption::Auto, true);
+        let r = begin(g, b, CacheOp::Get as u32, Some("k".into()), true, 0.0);
+        assert!(r >= 0.0);
+        assert_eq!(end(g, b, r, 0, None, None, None, 0.0, 1.0), END_VALUE);
+        assert_eq!(
+            end(g, b, r, 0, None, None, None, 0.0, 1.0),
+            END_UNKNOWN_TICKET
+        );
+        assert_eq!(
+            end(g, b, r + 0.5, 0, None, None, None, 0.0, 1.0),
+            END_UNKNOWN_TICKET
+        );
+        assert_eq!(counters(g)[9], 0.0);
+        free(g);
+        dispose(b);
+    }
+
+    #[test]
+    fn an_unknown_outcome_changes_nothing_and_the_ticket_still_ends() {
+        let b = breaker();
+        let g = guard(StaleKeysOption::Auto, true);
+        let r = begin(g, b, CacheOp::Store as u32, Some("k".into()), true, 0.0);
+        assert_eq!(
+            end(g, b, r, 5, None, None, None, 0.0, 1.0),
+            END_UNKNOWN_OUTCOME
+        );
+        assert_eq!(counters(g)[9], 1.0);
+        assert_eq!(end(g, b, r, 0, None, None, None, 0.0, 1.0), END_STORED);
+        free(g);
+        dispose(b);
+    }
+
+    #[test]
+    fn options_the_cache_cannot_honour_are_codes() {
+        let code = |o: StaleKeysOption| o as u32;
+        assert_eq!(create(0, 4, true, true, 1), CREATE_UNKNOWN_OPTION);
+        let per_key = code(StaleKeysOption::PerKey);
+        assert_eq!(create(0, per_key, false, true, 1), CREATE_NO_PER_KEY);
+        let prefix = code(StaleKeysOption::Prefix);
+        assert_eq!(create(0, prefix, true, false, 1), CREATE_NO_FLUSH_ALL);
+    }
+
+    #[test]
+    fn a_failed_store_is_flushed_as_keys_before_the_next_call() {
+        let b = breaker();
+        let g = guard(StaleKeysOption::PerKey, false);
+        let r = begin(g, b, CacheOp::Store as u32, Some("k".into()), true, 0.0);
+        let e = end(
+            g,
+            b,
+            r,
+            OutcomeKind::Failure as u32,
+            Some("E".into()),
+            None,
+            Some("put".into()),
+            0.0,
+            1.0,
+        );
+        assert_eq!(e & 3, END_FALLBACK);
+        let r = begin(g, b, CacheOp::Get as u32, Some("x".into()), true, 2.0);
+        assert!(r < 0.0);
+        let c = (-r) as u32;
+        assert_eq!((c & 7, (c >> 3) & 3), (BEGIN_RUN, FLUSH_KEYS));
+        assert_eq!(flush_keys(), ["k"]);
+        let t = last_ticket();
+        assert_eq!(flushed(g, t), 0);
+        assert_eq!(end(g, b, t, 0, None, None, None, 0.0, 3.0), END_VALUE);
+        assert_eq!(counters(g)[6], 0.0);
+        free(g);
+        dispose(b);
+    }
+}
