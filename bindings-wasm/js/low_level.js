@@ -34,6 +34,7 @@ import {
   breakerReserve,
   guardCreate,
   guardFree,
+  guardHasPending,
   liveHandles,
   takePanicMessageRaw,
 } from "./wasm.js";
@@ -103,7 +104,7 @@ export function createGuard(owner, args) {
   const h = freeGuards.length > 0 ? freeGuards.pop() : nextGuard++;
   let code;
   try {
-    code = guardCreate(h, ...args);
+    code = guardCreate(h, ...args, false);
   } catch (err) {
     freeGuards.push(h);
     throw err instanceof WasmFault ? fault(err.cause) : err;
@@ -193,7 +194,7 @@ export function fault(cause) {
   const e = new Error(
     `fact-resilience: the wasm core panicked: ${message ?? cause.message}. ` +
       "The module was restarted; other breakers kept their state, the one in use starts afresh from its config, " +
-      "and caches forgot their pending invalidations.",
+      "and a cache that had invalidations pending flushes everything before it is trusted again.",
     { cause },
   );
   e.name = "PanicError";
@@ -208,6 +209,10 @@ export function heal() {
   const d = damage;
   try {
     d.carried ??= collect(d.freed);
+    // Guards cannot be snapshotted. One that held nothing pending is recreated as it was; one
+    // that did, or cannot be read, is recreated as having lost its keys, and the core then has
+    // the next admitted call flush the whole cache.
+    d.lost ??= new Map([...guards.keys()].map((h) => [h, unlessTrapped(() => guardHasPending(h), true)]));
     __reinitSync();
     breakerReserve(handleLimit);
     for (const [h, clock, snap] of d.carried) {
@@ -221,8 +226,7 @@ export function heal() {
       }
     }
     for (const h of d.freed) breakerDispose(h);
-    // Guards cannot be snapshotted: each is recreated fresh at its handle.
-    for (const [h, args] of guards) guardCreate(h, ...args);
+    for (const [h, args] of guards) guardCreate(h, ...args, d.lost.get(h) ?? true);
   } catch (err) {
     throw err instanceof WasmFault ? err.cause : err;
   }

@@ -64,6 +64,7 @@ export const guardCounters = guard(glue.guardCounters);
 export const guardCreate = guard(glue.guardCreate);
 export const guardFlushed = guard(glue.guardFlushed);
 export const guardFree = guard(glue.guardFree);
+export const guardHasPending = guard(glue.guardHasPending);
 export const configStage = guard(glue.configStage);
 export const liveHandles = guard(glue.liveHandles);
 export const restoreStageFailure = guard(glue.restoreStageFailure);

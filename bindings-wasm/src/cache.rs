@@ -138,11 +138,19 @@ fn begin_code(kind: u32, flush: u32, fallback: u32, reason: u32, transition: i32
 /// A guard at handle `at` (which must be free: the JS layer picks handles) for a cache that
 /// can do `perKey` / `flushAll`, with the stale-keys option whose code is `option`
 /// ([`StaleKeysOption`] `as u8`: auto, off, per_key, prefix) and at most `maxPending` keys
-/// remembered. Returns the [`fact_resilience_core::ManagerMethod`] code that carries out an
+/// remembered; `lost`: it replaces a guard whose pending keys did not survive a fault (see
+/// `CacheGuard::assume_stale`). Returns the [`fact_resilience_core::ManagerMethod`] code that carries out an
 /// invalidation of one key on this cache (`>= 0`: an invalidation on a cache that cannot
 /// remove one key is a prefix invalidation), or a `CREATE_*` code.
 #[wasm_bindgen(js_name = guardCreate)]
-pub fn create(at: u32, option: u32, per_key: bool, flush_all: bool, max_pending: u32) -> i32 {
+pub fn create(
+    at: u32,
+    option: u32,
+    per_key: bool,
+    flush_all: bool,
+    max_pending: u32,
+    lost: bool,
+) -> i32 {
     let caps = Capabilities { per_key, flush_all };
     let Some(option) = StaleKeysOption::ALL.get(option as usize) else {
         return CREATE_UNKNOWN_OPTION;
@@ -153,7 +161,11 @@ pub fn create(at: u32, option: u32, per_key: bool, flush_all: bool, max_pending:
         Err(StaleKeysError::NoFlushAll) => return CREATE_NO_FLUSH_ALL,
         Err(_) => return CREATE_UNKNOWN_OPTION,
     };
-    let guard = Box::new(CacheGuard::new(policy, caps, max_pending as usize));
+    let mut guard = Box::new(CacheGuard::new(policy, caps, max_pending as usize));
+    if lost {
+        // Recreated after a fault: what the old guard had pending is gone.
+        guard.assume_stale();
+    }
     let method = guard.method(CacheOp::Invalidate) as i32;
     GUARDS.with_borrow_mut(|t| {
         if t.len() <= at as usize {
@@ -302,6 +314,13 @@ pub fn end(
     answer | fallback << 2 | reason << 4 | transition_code(transition) << 7
 }
 
+/// Whether the guard at `handle` must be rebuilt as one that lost its pending keys: it holds
+/// some (or a flush in flight), or there is no guard there.
+#[wasm_bindgen(js_name = guardHasPending)]
+pub fn has_pending(handle: u32) -> bool {
+    with(handle, |g| g.has_pending()).unwrap_or(true)
+}
+
 /// The guard's counters in [`COUNTERS_LAYOUT`] order; empty when there is no such guard.
 #[wasm_bindgen(js_name = guardCounters)]
 pub fn counters(handle: u32) -> Vec<f64> {
@@ -331,7 +350,7 @@ mod tests {
 
     /// A guard at handle 1 for a per-key cache (each test thread has its own table).
     fn guard(option: StaleKeysOption, flush_all: bool) -> u32 {
-        let method = create(1, option as u32, true, flush_all, 16);
+        let method = create(1, option as u32, true, flush_all, 16, false);
         assert_eq!(method, ManagerMethod::Invalidate as i32);
         1
     }
@@ -379,11 +398,14 @@ mod tests {
     #[test]
     fn options_the_cache_cannot_honour_are_codes() {
         let code = |o: StaleKeysOption| o as u32;
-        assert_eq!(create(0, 4, true, true, 1), CREATE_UNKNOWN_OPTION);
+        assert_eq!(create(0, 4, true, true, 1, false), CREATE_UNKNOWN_OPTION);
         let per_key = code(StaleKeysOption::PerKey);
-        assert_eq!(create(0, per_key, false, true, 1), CREATE_NO_PER_KEY);
+        assert_eq!(create(0, per_key, false, true, 1, false), CREATE_NO_PER_KEY);
         let prefix = code(StaleKeysOption::Prefix);
-        assert_eq!(create(0, prefix, true, false, 1), CREATE_NO_FLUSH_ALL);
+        assert_eq!(
+            create(0, prefix, true, false, 1, false),
+            CREATE_NO_FLUSH_ALL
+        );
     }
 
     #[test]

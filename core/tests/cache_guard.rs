@@ -184,3 +184,27 @@ fn a_failed_flush_in_one_call_lets_the_next_admitted_call_carry_it() {
     let c = g.counters();
     assert_eq!((c.pending_keys, c.flush_failures, c.timeouts), (1, 1, 1));
 }
+
+#[test]
+fn a_guard_that_lost_its_pending_keys_flushes_everything_next() {
+    let (mut b, mut g) = setup();
+    g.assume_stale();
+    let (begin, _) = g.begin(&mut b, CacheOp::Get, Some("k"), true, Instant::ZERO);
+    assert!(matches!(
+        begin,
+        Begin::Run {
+            flush: Some(fact_resilience_core::Flush::All),
+            ..
+        }
+    ));
+    let caps = Capabilities {
+        per_key: true,
+        flush_all: false,
+    };
+    let mut cannot: CacheGuard = CacheGuard::new(StaleKeys::PerKey, caps, 16);
+    cannot.assume_stale();
+    assert_eq!(cannot.counters().dropped_keys, 1, "the loss is counted");
+    let mut off: CacheGuard = CacheGuard::new(StaleKeys::Off, PER_KEY, 16);
+    off.assume_stale();
+    assert!(!off.counters().pending_all);
+}

@@ -36,7 +36,7 @@ const IN_FLIGHT = 9; // index in guardCounters
 function rawGuard() {
   const breaker = new CircuitBreaker();
   const g = 10_000;
-  assert.equal(guardCreate(g, PER_KEY, true, true, 16), 2, "per-key invalidation");
+  assert.equal(guardCreate(g, PER_KEY, true, true, 16, false), 2, "per-key invalidation");
   return { breaker, g, done: () => (guardFree(g), breaker.dispose()) };
 }
 
@@ -82,8 +82,8 @@ test("wasm boundary: an unknown operation, guard or option is a code and takes n
   assert.equal(-guardBegin(g + 1, breaker._h, GET, "k", true, 0) & 7, 6, "no guard");
   assert.equal(-guardBegin(g, 2 ** 31, GET, "k", true, 0) & 7, 5, "no breaker");
   assert.equal(guardCounters(g)[IN_FLIGHT], 0);
-  assert.equal(guardCreate(g + 1, 7, true, true, 1), -1, "unknown option");
-  assert.equal(guardCreate(g + 1, PER_KEY, false, true, 1), -2, "per-key on a prefix-only cache");
+  assert.equal(guardCreate(g + 1, 7, true, true, 1, false), -1, "unknown option");
+  assert.equal(guardCreate(g + 1, PER_KEY, false, true, 1, false), -2, "per-key on a prefix-only cache");
   assert.equal(guardCounters(g + 1).length, 0, "nothing was created");
   done();
 });
@@ -259,6 +259,36 @@ test("a panic restarts the module: the cache keeps working and a call in flight 
   cache.get = get;
   assert.equal(await rc.get("k"), "v");
   assert.equal(rc.metrics().guard.inFlight, 0);
+});
+
+test("a write skipped before a panic is never served stale after it: the recreated guard flushes everything", async () => {
+  const cache = mapCache();
+  cache.clear = function () {
+    this.map.clear();
+  };
+  const { rc, breaker } = setup({ failureThreshold: 1, successThreshold: 1 }, undefined, cache);
+  await rc.put("k", "old");
+  breaker.forceOpen();
+  assert.equal(await rc.put("k", "new"), true, "skipped while open");
+  assert.equal(rc.metrics().guard.pendingKeys, 1);
+  assert.throws(() => __panicForTest(breaker), { name: "PanicError" });
+  breaker.forceClosed();
+  assert.equal(await rc.get("k"), undefined, "the old value is gone, never served");
+  assert.equal(rc.metrics().guard.flushes, 1);
+
+  const { rc: noClear, breaker: b2 } = setup({ failureThreshold: 1 });
+  b2.forceOpen();
+  await noClear.put("k", "new");
+  assert.throws(() => __panicForTest(b2), { name: "PanicError" });
+  assert.equal(noClear.metrics().guard.droppedKeys, 1, "a cache that cannot be flushed whole counts the loss");
+
+  const flushable = mapCache();
+  flushable.clear = cache.clear;
+  const { rc: idle, breaker: b3, cache: c3 } = setup(undefined, undefined, flushable);
+  await idle.put("k", "v");
+  assert.throws(() => __panicForTest(b3), { name: "PanicError" });
+  assert.equal(await idle.get("k"), "v", "nothing was pending: nothing is flushed");
+  assert.equal(c3.map.size, 1);
 });
 
 test("a prefix-only cache (FACT's CacheManager shape): delete is a prefix invalidation, invalidateByPrefix passes through", async () => {

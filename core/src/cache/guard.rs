@@ -246,6 +246,22 @@ impl<K: Ord + Clone> CacheGuard<K> {
         };
     }
 
+    /// Whether anything waits to be invalidated: keys or a full flush pending, or a flush in
+    /// flight (a host that must rebuild this guard then calls [`assume_stale`](Self::assume_stale)
+    /// on the new one).
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty() || self.in_flight.is_some()
+    }
+
+    /// The host lost track of what was pending (its copy of this guard did not survive a
+    /// fault): under a policy that remembers, the next admitted call flushes everything, or,
+    /// for a cache that cannot be flushed whole, the loss is counted as a dropped key.
+    pub fn assume_stale(&mut self) {
+        if self.policy != StaleKeys::Off {
+            self.pending.remember_all();
+        }
+    }
+
     /// Forgets every pending invalidation (the host flushed the cache itself).
     pub fn clear_pending(&mut self) {
         self.pending.clear();
