@@ -10,8 +10,7 @@ use crate::cache_key::CacheKey;
 use crate::errors;
 use crate::wrapper::{GuardState, PyWrapper};
 use fact_resilience_core::{
-    Begin, CacheOp, Capabilities, End, Flush, ManagerMethod, Outcome, OutcomeKind, StaleKeys,
-    Ticket, Transition,
+    Begin, CacheOp, Capabilities, End, Flush, Outcome, OutcomeKind, StaleKeys, Ticket, Transition,
 };
 use pyo3::exceptions::{PyAttributeError, PyValueError};
 use pyo3::prelude::*;
@@ -32,15 +31,6 @@ pub fn capabilities(manager: &Bound<'_, PyAny>) -> Capabilities {
     Capabilities {
         per_key: callable("invalidate") || callable("delete"),
         flush_all: prefix && callable("invalidate_by_prefix"),
-    }
-}
-
-fn method_name(method: ManagerMethod) -> &'static str {
-    match method {
-        ManagerMethod::Get => "get",
-        ManagerMethod::Store => "store",
-        ManagerMethod::Invalidate => "invalidate",
-        ManagerMethod::InvalidateByPrefix => "invalidate_by_prefix",
     }
 }
 
@@ -87,8 +77,8 @@ impl PyWrapper {
             _ => None,
         };
         let call = match method {
-            ManagerMethod::Invalidate => per_key_method(manager)?,
-            m => lookup(manager, method_name(m))?,
+            CacheOp::Invalidate => per_key_method(manager)?,
+            m => lookup(manager, m.name())?,
         };
         let degrade = self.enable_graceful_degradation;
         let now = breaker.clock.now(py)?;

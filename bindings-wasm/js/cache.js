@@ -38,7 +38,7 @@ const INVALIDATE = 2; // CacheOp::Invalidate
 const PREFIX = 3; // CacheOp::InvalidateByPrefix
 // Operation names as the user calls them (failure records and CircuitBreakerError.operation).
 const OP_NAMES = ["get", "put", "delete", "invalidateByPrefix"];
-// ManagerMethod code of a per-key invalidation.
+// The CacheOp code of the manager call for a per-key invalidation.
 const M_INVALIDATE = 2;
 // OutcomeKind codes.
 const SUCCESS = 0;
@@ -251,8 +251,8 @@ export class ResilientCache {
     this._prefix = prefix;
     this._flushAll = flushAll;
     this._del = del;
-    // Method names by CacheOp: the core maps a key's invalidation to a ManagerMethod (a prefix
-    // invalidation of the key on a cache that cannot remove one key).
+    // Method names by CacheOp. The core names the manager call for a key's invalidation: a
+    // prefix invalidation of the key on a cache that cannot remove one key.
     this._methods = [get, put, method === M_INVALIDATE ? del : byPrefix, byPrefix];
   }
 

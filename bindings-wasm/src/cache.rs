@@ -25,7 +25,7 @@
 //!
 //! Codes are the core's: operations are [`CacheOp`] `as u8`, outcomes [`OutcomeKind`],
 //! fallbacks [`fact_resilience_core::Fallback`], reasons
-//! [`fact_resilience_core::FallbackReason`], manager methods [`fact_resilience_core::ManagerMethod`].
+//! [`fact_resilience_core::FallbackReason`], manager calls [`fact_resilience_core::CacheOp`].
 
 use crate::breaker::NO_BREAKER;
 use crate::interop::{instant, transition_code};
@@ -139,9 +139,9 @@ fn begin_code(kind: u32, flush: u32, fallback: u32, reason: u32, transition: i32
 /// can do `perKey` / `flushAll`, with the stale-keys option whose code is `option`
 /// ([`StaleKeysOption`] `as u8`: auto, off, per_key, prefix) and at most `maxPending` keys
 /// remembered; `lost`: it replaces a guard whose pending keys did not survive a fault (see
-/// `CacheGuard::assume_stale`). Returns the [`fact_resilience_core::ManagerMethod`] code that carries out an
-/// invalidation of one key on this cache (`>= 0`: an invalidation on a cache that cannot
-/// remove one key is a prefix invalidation), or a `CREATE_*` code.
+/// `CacheGuard::assume_stale`). Returns the [`CacheOp`] code of the manager call that carries
+/// out an invalidation of one key on this cache (`>= 0`: an invalidation on a cache that
+/// cannot remove one key is a prefix invalidation), or a `CREATE_*` code.
 #[wasm_bindgen(js_name = guardCreate)]
 pub fn create(
     at: u32,
@@ -346,12 +346,11 @@ pub fn counters(handle: u32) -> Vec<f64> {
 mod tests {
     use super::*;
     use crate::breaker::{create as breaker_create, dispose};
-    use fact_resilience_core::ManagerMethod;
 
     /// A guard at handle 1 for a per-key cache (each test thread has its own table).
     fn guard(option: StaleKeysOption, flush_all: bool) -> u32 {
         let method = create(1, option as u32, true, flush_all, 16, false);
-        assert_eq!(method, ManagerMethod::Invalidate as i32);
+        assert_eq!(method, CacheOp::Invalidate as i32);
         1
     }
 

@@ -107,8 +107,7 @@ struct ReadmeDoctests;
 pub use breaker::{Breaker, Permit, Rejection};
 pub use cache::{
     Begin, CacheCounters, CacheGuard, CacheOp, Capabilities, End, Fallback, FallbackReason,
-    GuardError, ManagerMethod, Outcome, OutcomeKind, StaleKeys, StaleKeysError, StaleKeysOption,
-    Ticket,
+    GuardError, Outcome, OutcomeKind, StaleKeys, StaleKeysError, StaleKeysOption, Ticket,
 };
 #[cfg(target_has_atomic = "64")]
 pub use clock::ManualClock;

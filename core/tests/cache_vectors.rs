@@ -7,7 +7,7 @@ mod common;
 use common::{At, Checked, close, json_files, parse_config, vectors_dir};
 use fact_resilience_core::{
     Begin, Breaker, CacheGuard, CacheOp, Capabilities, End, Failure, Fallback, Flush, Instant,
-    ManagerMethod, OutcomeKind, Rejection, StaleKeysOption,
+    OutcomeKind, Rejection, StaleKeysOption,
 };
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -29,29 +29,23 @@ impl FakeCache {
     /// Records a call of `method` on `arg`; carries it out unless `failed` says it raised.
     fn call(
         &mut self,
-        method: ManagerMethod,
+        method: CacheOp,
         arg: &str,
         value: &str,
         failed: Option<OutcomeKind>,
     ) -> Value {
-        let name = match method {
-            ManagerMethod::Get => "get",
-            ManagerMethod::Store => "store",
-            ManagerMethod::Invalidate => "invalidate",
-            ManagerMethod::InvalidateByPrefix => "invalidate_by_prefix",
-        };
-        self.calls.push(json!([name, arg]));
+        self.calls.push(json!([method.name(), arg]));
         if failed.is_some() {
             return Value::Null;
         }
         match method {
-            ManagerMethod::Get => self.entries.get(arg).map_or(Value::Null, |v| json!(v)),
-            ManagerMethod::Store => {
+            CacheOp::Get => self.entries.get(arg).map_or(Value::Null, |v| json!(v)),
+            CacheOp::Store => {
                 self.entries.insert(arg.to_owned(), value.to_owned());
                 json!({ "stored": arg })
             }
-            ManagerMethod::Invalidate => json!(u32::from(self.entries.remove(arg).is_some())),
-            ManagerMethod::InvalidateByPrefix => {
+            CacheOp::Invalidate => json!(u32::from(self.entries.remove(arg).is_some())),
+            CacheOp::InvalidateByPrefix => {
                 let before = self.entries.len();
                 self.entries
                     .retain(|k, _| arg != PREFIX && !k.starts_with(arg));
@@ -153,12 +147,9 @@ impl Replay<'_> {
         };
         let mut failed = None;
         if let Some(flush) = flush {
-            let calls: Vec<(ManagerMethod, String)> = match flush {
-                Flush::All => vec![(ManagerMethod::InvalidateByPrefix, PREFIX.to_owned())],
-                Flush::Keys(keys) => keys
-                    .into_iter()
-                    .map(|k| (ManagerMethod::Invalidate, k))
-                    .collect(),
+            let calls: Vec<(CacheOp, String)> = match flush {
+                Flush::All => vec![(CacheOp::InvalidateByPrefix, PREFIX.to_owned())],
+                Flush::Keys(keys) => keys.into_iter().map(|k| (CacheOp::Invalidate, k)).collect(),
             };
             for (m, k) in calls {
                 failed = script.next().flatten();

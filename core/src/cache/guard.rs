@@ -5,7 +5,7 @@
 //! breaker; at most one flush is in flight, and while it is, calls for the keys it covers are
 //! answered with the fallback (degraded) instead of reading a value it is about to remove.
 
-use super::op::{CacheOp, Fallback, FallbackReason, ManagerMethod, Outcome};
+use super::op::{CacheOp, Fallback, FallbackReason, Outcome};
 use super::policy::{Capabilities, StaleKeys};
 use crate::breaker::{Breaker, Permit, Rejection};
 use crate::clock::Instant;
@@ -55,14 +55,14 @@ impl Ticket {
 #[must_use]
 pub enum Begin<K> {
     /// Call `method`. If `flush` is given, invalidate it first (keys with
-    /// [`ManagerMethod::Invalidate`], everything with [`ManagerMethod::InvalidateByPrefix`]
+    /// [`CacheOp::Invalidate`], everything with [`CacheOp::InvalidateByPrefix`]
     /// on the manager's own prefix), then call [`CacheGuard::flushed`]; a failing flush is
     /// the call's failure.
     Run {
         /// Report the outcome with this.
         ticket: Ticket,
-        /// The manager method that carries the operation out.
-        method: ManagerMethod,
+        /// The manager call that carries the operation out (see [`CacheGuard::method`]).
+        method: CacheOp,
         /// What to invalidate before the call, inside its permit.
         flush: Option<Flush<K>>,
     },
@@ -159,7 +159,7 @@ struct Slot<K> {
 /// ```
 /// use fact_resilience_core::{
 ///     Begin, Breaker, CacheGuard, CacheOp, Capabilities, Config, End, Failure, Instant,
-///     ManagerMethod, Outcome, StaleKeysOption,
+///     Outcome, StaleKeysOption,
 /// };
 ///
 /// let now = Instant::ZERO;
@@ -180,7 +180,7 @@ struct Slot<K> {
 /// let later = now.saturating_add(core::time::Duration::from_secs(60));
 /// let (begin, _) = guard.begin(&mut breaker, CacheOp::Get, Some("other"), true, later);
 /// let Begin::Run { ticket, method, flush: Some(flush) } = begin else { unreachable!() };
-/// assert_eq!(method, ManagerMethod::Get);
+/// assert_eq!(method, CacheOp::Get);
 /// assert!(flush.covers("k"));
 /// guard.flushed(ticket).unwrap();
 /// assert_eq!(guard.end(&mut breaker, ticket, Outcome::Success, later).unwrap().0, End::Value);
@@ -280,12 +280,10 @@ impl<K: Ord + Clone> CacheGuard<K> {
 
     /// The manager method that carries `op` out on this cache: an `invalidate` on a cache
     /// that cannot remove one key removes the key as a prefix (FACT's wrapper did so).
-    pub fn method(&self, op: CacheOp) -> ManagerMethod {
+    pub fn method(&self, op: CacheOp) -> CacheOp {
         match op {
-            CacheOp::Get => ManagerMethod::Get,
-            CacheOp::Store => ManagerMethod::Store,
-            CacheOp::Invalidate if self.caps.per_key => ManagerMethod::Invalidate,
-            CacheOp::Invalidate | CacheOp::InvalidateByPrefix => ManagerMethod::InvalidateByPrefix,
+            CacheOp::Invalidate if !self.caps.per_key => CacheOp::InvalidateByPrefix,
+            op => op,
         }
     }
 

@@ -5,7 +5,7 @@
 //! breaker can be shared by several caches). A host carries out one cache call in three steps:
 //!
 //! 1. [`CacheGuard::begin`] with the operation and its key. The answer is a [`Begin`]:
-//!    *run* (call the [`ManagerMethod`] it names, after invalidating the [`Flush`] it may hand
+//!    *run* (make the manager call [`CacheGuard::method`] names, after invalidating the [`Flush`] it may hand
 //!    out, inside the same permit), *fallback* (answer with [`CacheOp::fallback`] without
 //!    calling the cache), or *refuse* (raise the [`Rejection`](crate::Rejection) as an error).
 //! 2. If a flush was handed out and it succeeded, [`CacheGuard::flushed`].
@@ -23,5 +23,5 @@ mod op;
 mod policy;
 
 pub use guard::{Begin, CacheCounters, CacheGuard, End, GuardError, Ticket};
-pub use op::{CacheOp, Fallback, FallbackReason, ManagerMethod, Outcome, OutcomeKind};
+pub use op::{CacheOp, Fallback, FallbackReason, Outcome, OutcomeKind};
 pub use policy::{Capabilities, StaleKeys, StaleKeysError, StaleKeysOption};

@@ -1,5 +1,5 @@
-//! The vocabulary of a cache call: operations, what each answers while degraded, which
-//! manager method carries it out, and the kinds of outcome a host reports.
+//! The vocabulary of a cache call: operations (also the manager calls that carry them out),
+//! what each answers while degraded, and the kinds of outcome a host reports.
 
 use crate::metrics::Failure;
 
@@ -77,20 +77,6 @@ impl CacheOp {
     pub fn writes(self) -> bool {
         !matches!(self, CacheOp::Get)
     }
-}
-
-/// The manager method a host calls to carry out an operation or a flush.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum ManagerMethod {
-    /// `get(key)`.
-    Get = 0,
-    /// `store(key, value)`.
-    Store = 1,
-    /// Remove one key: `invalidate(key)` (or the host's per-key equivalent).
-    Invalidate = 2,
-    /// `invalidate_by_prefix(prefix)`.
-    InvalidateByPrefix = 3,
 }
 
 /// Why a call was answered with the fallback.
