@@ -198,8 +198,8 @@ def closed_async_purgatory() -> Callable[[], Awaitable[int]]:
 PY_OPEN = (pybreaker.CircuitBreakerError,)
 
 
-def build_cases() -> dict[str, dict[str, Callable[[], float]]]:
-    """scenario -> {library: runner}; the "direct" runner is the baseline."""
+def bench_env() -> dict[str, Any]:
+    """The names the benchmarked statements use: each library's breakers in each state."""
     b_sync = ours()
     b_async = ours()
     b_open = opened_ours()
@@ -253,6 +253,12 @@ def build_cases() -> dict[str, dict[str, Callable[[], float]]]:
         op_fail_ours=op_fail_ours,
         op_fail_py=op_fail_py,
     )
+    return env
+
+
+def build_cases() -> dict[str, dict[str, Callable[[], float]]]:
+    """scenario -> {library: runner}; the "direct" runner is the baseline."""
+    env = bench_env()
     s = functools.partial(sync_loop, **env)
     a = functools.partial(async_loop, **env)
     return {

@@ -213,121 +213,165 @@ fn advance_ns(rng: &mut Rng, m: &Model, now: u64) -> u64 {
     }
 }
 
-fn generate(index: u64) -> String {
-    let mut rng = Rng::new(0xFAC7_0000 + index);
-    let config = random_config(&mut rng);
-    let mut m = Model::new(config.clone(), 0).expect("generated configs are valid");
-    let mut now: u64 = 0;
-    let mut held: Vec<(String, ModelPermit)> = Vec::new();
-    let mut next_permit = 0;
-    let mut steps = Vec::with_capacity(STEPS);
-    for i in 0..STEPS {
-        let mut fields: Vec<(&str, String)> = Vec::new();
-        let mut transition = None;
-        let roll = rng.below(100);
-        match roll {
+/// Fields of one step, as `(key, JSON text)` pairs in output order.
+type Fields = Vec<(&'static str, String)>;
+
+/// One random trace being generated: the model, its clock and the permits it holds.
+struct Trace {
+    rng: Rng,
+    m: Model,
+    now: u64,
+    held: Vec<(String, ModelPermit)>,
+    next_permit: u32,
+}
+
+impl Trace {
+    /// One random step: its fields and the transition it caused.
+    fn step(&mut self) -> (Fields, Option<Transition>) {
+        let mut fields: Fields = Vec::new();
+        let roll = self.rng.below(100);
+        let transition = match roll {
             0..=21 => {
-                let d = advance_ns(&mut rng, &m, now);
-                now += d;
+                let d = advance_ns(&mut self.rng, &self.m, self.now);
+                self.now += d;
                 fields.extend([
                     ("op", json!("advance").to_string()),
                     ("ms", ms(d).to_string()),
                 ]);
+                None
             }
-            22..=51 => {
-                fields.push(("op", json!("acquire").to_string()));
-                match m.try_acquire(now) {
-                    Decision::Admitted(p) => {
-                        next_permit += 1;
-                        let name = format!("p{next_permit}");
-                        fields.extend([
-                            ("permit", json!(name).to_string()),
-                            ("expect", json!("admitted").to_string()),
-                            ("probe", json!(p.probe).to_string()),
-                        ]);
-                        transition = p.transition;
-                        held.push((name, p));
-                    }
-                    Decision::Open { retry_after_ns } => fields.extend([
-                        ("expect", json!("open").to_string()),
-                        ("retry_after_ms", ms(retry_after_ns).to_string()),
-                    ]),
-                    Decision::Throttled => fields.push(("expect", json!("throttled").to_string())),
-                }
-            }
-            52..=90 if !held.is_empty() => {
-                let (name, p) = held.remove(rng.below(held.len() as u64) as usize);
-                let permit = json!(name).to_string();
-                match roll {
-                    52..=68 => {
-                        fields.extend([("op", json!("success").to_string()), ("permit", permit)]);
-                        transition = m.on_success(p, now);
-                    }
-                    69..=86 => {
-                        let error_type = *rng.pick(&TYPES);
-                        let message = *rng.pick(&MESSAGES);
-                        let operation = *rng.pick(&OPERATIONS);
-                        fields.extend([
-                            ("op", json!("failure").to_string()),
-                            ("permit", permit),
-                            ("error_type", json!(error_type).to_string()),
-                            ("message", json!(message).to_string()),
-                            ("operation", json!(operation).to_string()),
-                        ]);
-                        let ts = now as f64 / 1e9;
-                        transition = m.on_failure(p, error_type, message, operation, ts, now);
-                    }
-                    _ => {
-                        fields.extend([("op", json!("neutral").to_string()), ("permit", permit)]);
-                        m.on_neutral(p, now);
-                    }
-                }
-            }
-            52..=93 => {
-                fields.push(("op", json!("poll").to_string()));
-                transition = m.poll(now);
-            }
-            94 => {
-                fields.push(("op", json!("force_open").to_string()));
-                transition = m.force_open(now);
-            }
-            95 => {
-                fields.push(("op", json!("force_closed").to_string()));
-                transition = m.force_closed(now);
-            }
-            96 => {
-                fields.push(("op", json!("reset").to_string()));
-                transition = m.reset(now);
-            }
+            22..=51 => self.acquire(&mut fields),
+            52..=90 if !self.held.is_empty() => self.report(roll, &mut fields),
+            52..=93 => self.command("poll", &mut fields, Model::poll),
+            94 => self.command("force_open", &mut fields, Model::force_open),
+            95 => self.command("force_closed", &mut fields, Model::force_closed),
+            96 => self.command("reset", &mut fields, Model::reset),
             97 | 98 => {
-                let c = random_config(&mut rng);
-                m.set_config(c.clone()).expect("valid");
+                let c = random_config(&mut self.rng);
+                self.m.set_config(c.clone()).expect("valid");
                 fields.extend([
                     ("op", json!("set_config").to_string()),
                     ("config", config_json(&c)),
                 ]);
+                None
             }
             _ => {
-                let c = broken_config(&mut rng);
-                let field = m.set_config(c.clone()).expect_err("broken");
+                let c = broken_config(&mut self.rng);
+                let field = self.m.set_config(c.clone()).expect_err("broken");
                 fields.extend([
                     ("op", json!("set_config").to_string()),
                     ("config", config_json(&c)),
                     ("error", json!(field).to_string()),
                 ]);
+                None
+            }
+        };
+        (fields, transition)
+    }
+
+    fn acquire(&mut self, fields: &mut Fields) -> Option<Transition> {
+        fields.push(("op", json!("acquire").to_string()));
+        match self.m.try_acquire(self.now) {
+            Decision::Admitted(p) => {
+                self.next_permit += 1;
+                let name = format!("p{}", self.next_permit);
+                fields.extend([
+                    ("permit", json!(name).to_string()),
+                    ("expect", json!("admitted").to_string()),
+                    ("probe", json!(p.probe).to_string()),
+                ]);
+                let transition = p.transition;
+                self.held.push((name, p));
+                transition
+            }
+            Decision::Open { retry_after_ns } => {
+                fields.extend([
+                    ("expect", json!("open").to_string()),
+                    ("retry_after_ms", ms(retry_after_ns).to_string()),
+                ]);
+                None
+            }
+            Decision::Throttled => {
+                fields.push(("expect", json!("throttled").to_string()));
+                None
             }
         }
+    }
+
+    /// Reports the outcome of a held permit: success, failure or neutral by `roll`.
+    fn report(&mut self, roll: u64, fields: &mut Fields) -> Option<Transition> {
+        let (name, p) = self
+            .held
+            .remove(self.rng.below(self.held.len() as u64) as usize);
+        let permit = json!(name).to_string();
+        let now = self.now;
+        match roll {
+            52..=68 => {
+                fields.extend([("op", json!("success").to_string()), ("permit", permit)]);
+                self.m.on_success(p, now)
+            }
+            69..=86 => {
+                let error_type = *self.rng.pick(&TYPES);
+                let message = *self.rng.pick(&MESSAGES);
+                let operation = *self.rng.pick(&OPERATIONS);
+                fields.extend([
+                    ("op", json!("failure").to_string()),
+                    ("permit", permit),
+                    ("error_type", json!(error_type).to_string()),
+                    ("message", json!(message).to_string()),
+                    ("operation", json!(operation).to_string()),
+                ]);
+                let ts = now as f64 / 1e9;
+                self.m
+                    .on_failure(p, error_type, message, operation, ts, now)
+            }
+            _ => {
+                fields.extend([("op", json!("neutral").to_string()), ("permit", permit)]);
+                self.m.on_neutral(p, now);
+                None
+            }
+        }
+    }
+
+    fn command(
+        &mut self,
+        op: &str,
+        fields: &mut Fields,
+        f: fn(&mut Model, u64) -> Option<Transition>,
+    ) -> Option<Transition> {
+        fields.push(("op", json!(op).to_string()));
+        f(&mut self.m, self.now)
+    }
+}
+
+fn generate(index: u64) -> String {
+    let mut rng = Rng::new(0xFAC7_0000 + index);
+    let config = random_config(&mut rng);
+    let mut t = Trace {
+        m: Model::new(config.clone(), 0).expect("generated configs are valid"),
+        rng,
+        now: 0,
+        held: Vec::new(),
+        next_permit: 0,
+    };
+    let mut steps = Vec::with_capacity(STEPS);
+    for i in 0..STEPS {
+        let (mut fields, transition) = t.step();
         let full = i % FULL_EVERY == FULL_EVERY - 1;
         fields.extend([
             ("transition", transition_json(transition)),
-            ("state", json!(m.state().as_str()).to_string()),
-            ("metrics", metrics_json(&m.snapshot(now), full)),
+            ("state", json!(t.m.state().as_str()).to_string()),
+            ("metrics", metrics_json(&t.m.snapshot(t.now), full)),
         ]);
         if full {
-            fields.push(("recent_failures", recent_failures_json(&m)));
+            fields.push(("recent_failures", recent_failures_json(&t.m)));
         }
         steps.push(object(&fields));
     }
+    render(index, &config, &steps)
+}
+
+fn render(index: u64, config: &Config, steps: &[String]) -> String {
     let name = format!("random_{index:02}");
     let mut out = String::new();
     let _ = writeln!(out, "{{");
@@ -337,7 +381,7 @@ fn generate(index: u64) -> String {
         "  \"description\": \"Random trace {index} (seed {:#x}) from core/examples/gen_vectors.rs; expectations from the reference model in core/tests/model. Regenerate, do not edit.\",",
         0xFAC7_0000 + index
     );
-    let _ = writeln!(out, "  \"config\": {},", config_json(&config));
+    let _ = writeln!(out, "  \"config\": {},", config_json(config));
     let _ = writeln!(out, "  \"steps\": [");
     let _ = writeln!(out, "    {}", steps.join(",\n    "));
     let _ = writeln!(out, "  ]");

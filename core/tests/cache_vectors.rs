@@ -281,15 +281,9 @@ fn capabilities(cache: &Map<String, Value>) -> Capabilities {
     }
 }
 
-fn replay(path: &Path) -> Checked {
-    let name = path.display().to_string();
-    let at = At {
-        file: &name,
-        step: None,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| at.fail(e))?;
-    let doc: Value = serde_json::from_str(&text).map_err(|e| at.fail(e))?;
-    let config = parse_config(doc.get("config").unwrap_or(&json!({})), &at)?;
+/// The guard a vector's `cache` block describes, or `None` when the vector expects building
+/// it to fail (`cache_error`) and it did.
+fn guard_of(doc: &Value, at: &At) -> Result<Option<(CacheGuard, bool)>, String> {
     let empty = Map::new();
     let cache = doc
         .get("cache")
@@ -302,7 +296,7 @@ fn replay(path: &Path) -> Checked {
         .map_or(Ok(StaleKeysOption::Auto), StaleKeysOption::from_name)
         .map_err(|e| at.fail(e))?;
     let policy = match (option.resolve(caps), doc.get("cache_error")) {
-        (Err(_), Some(field)) if field == "stale_keys" => return Ok(()),
+        (Err(_), Some(field)) if field == "stale_keys" => return Ok(None),
         (Ok(_), Some(field)) => return Err(at.mismatch("cache_error", field, "accepted")),
         (Err(e), _) => return Err(at.fail(e)),
         (Ok(p), None) => p,
@@ -310,15 +304,58 @@ fn replay(path: &Path) -> Checked {
     let capacity = cache
         .get("max_pending")
         .and_then(Value::as_u64)
-        .unwrap_or(1024) as usize;
+        .unwrap_or(1024);
+    let degrade = cache
+        .get("degrade")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    Ok(Some((
+        CacheGuard::new(policy, caps, capacity as usize),
+        degrade,
+    )))
+}
+
+impl Replay<'_> {
+    /// Runs one step (advance, set, call) and checks its expectations.
+    fn step(&mut self, step: &Map<String, Value>) -> Checked {
+        let mut answer = None;
+        if let Some(seconds) = step.get("advance") {
+            let s = seconds
+                .as_f64()
+                .filter(|s| *s >= 0.0)
+                .ok_or_else(|| self.at.fail("advance needs seconds >= 0"))?;
+            self.now += (s * 1e9).round() as u64;
+        } else if let Some(set) = step.get("set") {
+            if let Some(d) = set.get("degrade").and_then(Value::as_bool) {
+                self.degrade = d;
+            }
+        } else if step.contains_key("call") {
+            answer = Some(self.call(step)?);
+        }
+        match step.get("expect").and_then(Value::as_object) {
+            Some(expect) => self.check(expect, answer.as_ref()),
+            None => Ok(()),
+        }
+    }
+}
+
+fn replay(path: &Path) -> Checked {
+    let name = path.display().to_string();
+    let at = At {
+        file: &name,
+        step: None,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| at.fail(e))?;
+    let doc: Value = serde_json::from_str(&text).map_err(|e| at.fail(e))?;
+    let config = parse_config(doc.get("config").unwrap_or(&json!({})), &at)?;
+    let Some((guard, degrade)) = guard_of(&doc, &at)? else {
+        return Ok(());
+    };
     let mut r = Replay {
         breaker: Breaker::new(config, Instant::ZERO).map_err(|e| at.fail(e))?,
-        guard: CacheGuard::new(policy, caps, capacity),
+        guard,
         cache: FakeCache::default(),
-        degrade: cache
-            .get("degrade")
-            .and_then(Value::as_bool)
-            .unwrap_or(true),
+        degrade,
         now: 0,
         at,
     };
@@ -329,35 +366,19 @@ fn replay(path: &Path) -> Checked {
         let step = step
             .as_object()
             .ok_or_else(|| r.at.fail("a step must be an object"))?;
-        let label =
-            step.get("call")
-                .and_then(Value::as_str)
-                .unwrap_or(if step.contains_key("advance") {
-                    "advance"
-                } else {
-                    "check"
-                });
+        let label = match (
+            step.get("call").and_then(Value::as_str),
+            step.contains_key("advance"),
+        ) {
+            (Some(call), _) => call,
+            (None, true) => "advance",
+            (None, false) => "check",
+        };
         r.at = At {
             file: &name,
             step: Some((i, label)),
         };
-        let mut answer = None;
-        if let Some(seconds) = step.get("advance") {
-            let s = seconds
-                .as_f64()
-                .filter(|s| *s >= 0.0)
-                .ok_or_else(|| r.at.fail("advance needs seconds >= 0"))?;
-            r.now += (s * 1e9).round() as u64;
-        } else if let Some(set) = step.get("set") {
-            if let Some(d) = set.get("degrade").and_then(Value::as_bool) {
-                r.degrade = d;
-            }
-        } else if step.contains_key("call") {
-            answer = Some(r.call(step)?);
-        }
-        if let Some(expect) = step.get("expect").and_then(Value::as_object) {
-            r.check(expect, answer.as_ref())?;
-        }
+        r.step(step)?;
     }
     if r.guard.counters().in_flight != 0 {
         return Err(r.at.fail("a call was left in flight"));
