@@ -8,9 +8,10 @@
 
 use crate::cache_key::CacheKey;
 use crate::errors;
-use crate::wrapper::{GuardState, PyWrapper};
+use crate::wrapper::PyWrapper;
 use fact_resilience_core::{
-    Begin, CacheOp, Capabilities, End, Flush, Outcome, OutcomeKind, StaleKeys, Ticket, Transition,
+    Begin, CacheGuard, CacheOp, Capabilities, End, Flush, Outcome, OutcomeKind, StaleKeys,
+    StaleKeysOption, Ticket, Transition,
 };
 use pyo3::exceptions::{PyAttributeError, PyValueError};
 use pyo3::prelude::*;
@@ -251,6 +252,31 @@ impl PyWrapper {
             .bind(py)
             .get_item(op.fallback_key())?
             .unwrap_or_else(|| py.None().into_bound(py)))
+    }
+}
+
+/// The guard and the option it was resolved from (kept to re-resolve for a new manager).
+pub struct GuardState {
+    pub guard: CacheGuard<CacheKey>,
+    pub option: StaleKeysOption,
+}
+
+impl GuardState {
+    /// The guard for `manager` under `option`; a `ValueError` naming `stale_keys` if the
+    /// manager cannot honour it.
+    pub fn new(
+        manager: &Bound<'_, PyAny>,
+        option: StaleKeysOption,
+        capacity: usize,
+    ) -> PyResult<GuardState> {
+        let caps = capabilities(manager);
+        let policy = option
+            .resolve(caps)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        Ok(GuardState {
+            guard: CacheGuard::new(policy, caps, capacity),
+            option,
+        })
     }
 }
 

@@ -14,6 +14,7 @@ mod config;
 mod errors;
 mod interop;
 mod listeners;
+mod manager_metrics;
 mod metrics;
 mod permit;
 mod sim;

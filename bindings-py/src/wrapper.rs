@@ -6,40 +6,15 @@
 //! which keys to remember and invalidate.
 
 use crate::breaker::PyBreaker;
-use crate::cache_calls::capabilities;
-use crate::cache_key::CacheKey;
+use crate::cache_calls::GuardState;
 use crate::errors::type_error;
-use fact_resilience_core::{CacheGuard, CacheOp, StaleKeysOption};
+use crate::manager_metrics::cache_metrics;
+use fact_resilience_core::{CacheOp, StaleKeysOption};
 use pyo3::exceptions::{PyAttributeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
+use pyo3::types::{PyBool, PyDict, PyInt, PyTuple};
 use std::sync::{Mutex, MutexGuard};
-
-/// The guard and the option it was resolved from (kept to re-resolve for a new manager).
-pub struct GuardState {
-    pub guard: CacheGuard<CacheKey>,
-    option: StaleKeysOption,
-}
-
-impl GuardState {
-    /// The guard for `manager` under `option`; a `ValueError` naming `stale_keys` if the
-    /// manager cannot honour it.
-    fn new(
-        manager: &Bound<'_, PyAny>,
-        option: StaleKeysOption,
-        capacity: usize,
-    ) -> PyResult<GuardState> {
-        let caps = capabilities(manager);
-        let policy = option
-            .resolve(caps)
-            .map_err(|e| PyValueError::new_err(e.to_string()))?;
-        Ok(GuardState {
-            guard: CacheGuard::new(policy, caps, capacity),
-            option,
-        })
-    }
-}
 
 /// The native half of `ResilientCacheWrapper`.
 #[pyclass(
@@ -100,83 +75,6 @@ fn dict_arg(v: &Bound<'_, PyAny>) -> PyResult<Py<PyDict>> {
         .map_err(|_| type_error("fallback_responses", "a dict", v))?
         .clone()
         .unbind())
-}
-
-/// A JSON-safe copy: scalars kept, dicts and sequences copied, anything else as `str()`.
-fn json_safe<'py>(v: &Bound<'py, PyAny>, depth: u32) -> PyResult<Bound<'py, PyAny>> {
-    let py = v.py();
-    if v.is_none()
-        || v.is_instance_of::<PyBool>()
-        || v.is_instance_of::<PyInt>()
-        || v.is_instance_of::<PyFloat>()
-        || v.is_instance_of::<PyString>()
-    {
-        return Ok(v.clone());
-    }
-    if depth < 16 {
-        if let Ok(d) = v.cast::<PyDict>() {
-            let out = PyDict::new(py);
-            for (k, x) in d.iter() {
-                let key = if k.is_instance_of::<PyString>() {
-                    k
-                } else {
-                    k.str()?.into_any()
-                };
-                out.set_item(key, json_safe(&x, depth + 1)?)?;
-            }
-            return Ok(out.into_any());
-        }
-        if v.is_instance_of::<PyList>() || v.is_instance_of::<PyTuple>() {
-            let out = PyList::empty(py);
-            for x in v.try_iter()? {
-                out.append(json_safe(&x?, depth + 1)?)?;
-            }
-            return Ok(out.into_any());
-        }
-    }
-    Ok(v.str()?.into_any())
-}
-
-/// The manager's metrics as a dict, or `{}` if it has none or they cannot be read.
-fn cache_metrics<'py>(manager: &Bound<'py, PyAny>) -> Bound<'py, PyDict> {
-    let py = manager.py();
-    let read = || -> PyResult<Bound<'py, PyAny>> {
-        let Ok(get_metrics) = manager.getattr("get_metrics") else {
-            return Ok(PyDict::new(py).into_any());
-        };
-        let m = get_metrics.call0()?;
-        if m.is_instance_of::<PyDict>() {
-            return json_safe(&m, 0);
-        }
-        let dataclasses = py.import("dataclasses")?;
-        if !m.is_instance_of::<PyType>()
-            && dataclasses
-                .call_method1("is_dataclass", (&m,))?
-                .is_truthy()?
-        {
-            return json_safe(&dataclasses.call_method1("asdict", (&m,))?, 0);
-        }
-        if let Ok(to_dict) = m.getattr("to_dict") {
-            let d = to_dict.call0()?;
-            if d.is_instance_of::<PyDict>() {
-                return json_safe(&d, 0);
-            }
-        }
-        let vars = py.import("builtins")?.getattr("vars")?.call1((&m,))?;
-        let out = PyDict::new(py);
-        for (k, x) in vars.cast::<PyDict>()?.iter() {
-            if k.cast::<PyString>()
-                .is_ok_and(|s| !s.to_string_lossy().starts_with('_'))
-            {
-                out.set_item(k, json_safe(&x, 1)?)?;
-            }
-        }
-        Ok(out.into_any())
-    };
-    match read() {
-        Ok(d) => d.cast_into::<PyDict>().unwrap_or_else(|_| PyDict::new(py)),
-        Err(_) => PyDict::new(py),
-    }
 }
 
 impl PyWrapper {
