@@ -78,6 +78,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sim::presets, m)?)?;
     m.add_function(wrap_pyfunction!(sim::simulate_scenario, m)?)?;
     m.add_function(wrap_pyfunction!(sim::simulate_trace, m)?)?;
+    m.add_function(wrap_pyfunction!(sim::timeline_figures, m)?)?;
     m.add_function(wrap_pyfunction!(set_error_class, m)?)?;
     m.add_function(wrap_pyfunction!(get_error_class, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;

@@ -4,7 +4,8 @@
 
 use crate::config::{Fields, PyConfig};
 use fact_resilience_core::{
-    Call, Config, Instant, MAX_SCENARIO_CALLS, PRESETS, Scenario, SimReport, Simulation,
+    Call, Config, Instant, MAX_SCENARIO_CALLS, PRESETS, Reason, Scenario, SimReport, Simulation,
+    State, TimelineFigures, Transition,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -184,5 +185,63 @@ fn report_dict<'py>(
         samples.append(e)?;
     }
     d.set_item("samples", samples)?;
+    Ok(d)
+}
+
+fn instant_of(field: &str, seconds: f64) -> PyResult<Instant> {
+    if seconds.is_finite() && seconds >= 0.0 {
+        Ok(Instant::from_nanos((seconds * 1e9) as u64))
+    } else {
+        Err(PyValueError::new_err(format!(
+            "{field} must be finite seconds >= 0, got {seconds}"
+        )))
+    }
+}
+
+fn state_of(field: &str, name: &str) -> PyResult<State> {
+    State::from_name(name).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "{field} must be 'closed', 'open' or 'half_open', got {name:?}"
+        ))
+    })
+}
+
+/// The core's figures for a real breaker's logged transitions, as `simulate` computes them:
+/// `transitions` are `(t, from, to)` with `t` in seconds since `0`; the breaker was in `state`
+/// at `end`; the faults ended at `fault_end`. Returns `{"time_open", "time_half_open",
+/// "recovery_time"}` in seconds (`recovery_time` None if it never closed).
+#[pyfunction]
+#[pyo3(signature = (transitions, end, state, fault_end=None))]
+pub fn timeline_figures<'py>(
+    py: Python<'py>,
+    transitions: Vec<(f64, String, String)>,
+    end: f64,
+    state: &str,
+    fault_end: Option<f64>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let timeline = transitions
+        .iter()
+        .map(|(t, from, to)| {
+            Ok(Transition {
+                from: state_of("transitions[].from", from)?,
+                to: state_of("transitions[].to", to)?,
+                // The figures depend on states and times only.
+                reason: Reason::Reset,
+                at: instant_of("transitions[].t", *t)?,
+            })
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    let fault_end = fault_end.map(|f| instant_of("fault_end", f)).transpose()?;
+    let f = TimelineFigures::of(
+        &timeline,
+        Instant::ZERO,
+        instant_of("end", end)?,
+        state_of("state", state)?,
+        fault_end,
+    );
+    let d = PyDict::new(py);
+    d.set_item("time_open", f.time_open.as_secs_f64())?;
+    d.set_item("time_half_open", f.time_half_open.as_secs_f64())?;
+    d.set_item("recovery_time", f.recovery_time.map(|r| r.as_secs_f64()))?;
     Ok(d)
 }

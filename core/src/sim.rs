@@ -275,24 +275,57 @@ impl Sim {
     fn finish(mut self, start: Instant, end: Instant) -> SimReport {
         let r = &mut self.report;
         r.duration = end.saturating_duration_since(start);
+        let f = TimelineFigures::of(&r.timeline, start, end, self.breaker.state(), r.fault_end);
+        r.time_open = f.time_open;
+        r.time_half_open = f.time_half_open;
+        r.recovery_time = f.recovery_time;
+        self.report
+    }
+}
+
+/// What a run's transitions add up to: the same figures for a simulation and for a host that
+/// logged a real breaker's transitions (the demo).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TimelineFigures {
+    /// Time spent OPEN.
+    pub time_open: Duration,
+    /// Time spent HALF_OPEN.
+    pub time_half_open: Duration,
+    /// Time from the end of the faults until the circuit was CLOSED (zero if it was CLOSED
+    /// then); `None` if it never closed, or there was no fault end.
+    pub recovery_time: Option<Duration>,
+}
+
+impl TimelineFigures {
+    /// The figures of `timeline` (oldest first) between `start` and `end`, the breaker being
+    /// in `state` at `end`; `fault_end`, when the faults stopped.
+    pub fn of(
+        timeline: &[Transition],
+        start: Instant,
+        end: Instant,
+        state: State,
+        fault_end: Option<Instant>,
+    ) -> TimelineFigures {
+        let mut f = TimelineFigures::default();
         let mut since = start;
-        for t in &r.timeline {
+        for t in timeline {
             let span = t.at.saturating_duration_since(since);
             match t.from {
-                State::Open => r.time_open += span,
-                State::HalfOpen => r.time_half_open += span,
+                State::Open => f.time_open += span,
+                State::HalfOpen => f.time_half_open += span,
                 State::Closed => {}
             }
             since = t.at;
         }
         let tail = end.saturating_duration_since(since);
-        match self.breaker.state() {
-            State::Open => r.time_open += tail,
-            State::HalfOpen => r.time_half_open += tail,
+        match state {
+            State::Open => f.time_open += tail,
+            State::HalfOpen => f.time_half_open += tail,
             State::Closed => {}
         }
-        r.recovery_time = r.fault_end.and_then(|f| recovery(&r.timeline, f));
-        self.report
+        f.recovery_time = fault_end.and_then(|at| recovery(timeline, at));
+        f
     }
 }
 

@@ -16,6 +16,14 @@ pub enum State {
 }
 
 impl State {
+    /// Every state.
+    pub const ALL: [State; 3] = [State::Closed, State::Open, State::HalfOpen];
+
+    /// The state with this [`as_str`](Self::as_str) name, if any.
+    pub fn from_name(name: &str) -> Option<State> {
+        State::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
     /// FACT's string value: `"closed"`, `"open"` or `"half_open"`.
     pub const fn as_str(self) -> &'static str {
         match self {

@@ -220,3 +220,18 @@ def test_module_entry_point_runs_without_a_traceback() -> None:
         "fact-resilience simulate: error: unknown preset 'nope' "
         "(choose from development, production, high_traffic)"
     )
+
+
+def test_timeline_figures_are_the_simulators_for_a_logged_timeline() -> None:
+    from fact_resilience import _native
+
+    log = [(1.0, "closed", "open"), (3.0, "open", "half_open"), (3.5, "half_open", "closed")]
+    f = _native.timeline_figures(log, 10.0, "closed", fault_end=3.2)
+    assert f["time_open"] == pytest.approx(2.0)
+    assert f["time_half_open"] == pytest.approx(0.5)
+    assert f["recovery_time"] == pytest.approx(0.3)
+    still_open = _native.timeline_figures(log[:1], 10.0, "open", fault_end=3.2)
+    assert still_open["time_open"] == pytest.approx(9.0)
+    assert still_open["recovery_time"] is None
+    with pytest.raises(ValueError, match="state must be 'closed', 'open' or 'half_open'"):
+        _native.timeline_figures([], 1.0, "shut")

@@ -33,6 +33,7 @@ __all__ = [
     "presets",
     "simulate_scenario",
     "simulate_trace",
+    "timeline_figures",
 ]
 
 __version__: Final[str]
@@ -85,6 +86,15 @@ def simulate_trace(
 ) -> list[dict[str, Any]]:
     """Replays a recorded trace of (arrival seconds, success, latency ms), pulled one call at a
     time, through every config in one pass on virtual time; one report per config."""
+
+def timeline_figures(
+    transitions: list[tuple[float, str, str]],
+    end: float,
+    state: str,
+    fault_end: Optional[float] = None,
+) -> dict[str, Optional[float]]:
+    """The core's figures (`time_open`, `time_half_open`, `recovery_time`, in seconds) for a
+    breaker's logged transitions `(t, from, to)`, as `simulate` computes them."""
 
 @final
 class CircuitBreakerConfig:
