@@ -80,6 +80,7 @@ mod cache;
 mod clock;
 mod config;
 mod half_open;
+mod health;
 mod metrics;
 mod pending;
 mod presets;
@@ -109,6 +110,10 @@ pub use clock::MonotonicClock;
 pub use clock::{Clock, Instant};
 pub use config::{
     Config, ConfigError, MAX_DURATION_SECONDS, MAX_WINDOW_BUCKETS, MIN_RECOVERY_FACTOR,
+};
+pub use health::{
+    Alert, ChangeCounter, HealthError, HealthFigures, HealthReport, HealthThresholds,
+    ReadinessPolicy, Rule, Severity, TRANSITION_KINDS, TransitionCounts,
 };
 pub use metrics::{Failure, FailureLog, FailureRecord, Metrics};
 pub use pending::{Flush, Overflow, PendingInvalidations};
