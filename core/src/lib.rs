@@ -79,6 +79,7 @@ mod breaker;
 mod cache;
 mod clock;
 mod config;
+mod exposition;
 mod half_open;
 mod health;
 mod metrics;
@@ -110,6 +111,9 @@ pub use clock::MonotonicClock;
 pub use clock::{Clock, Instant};
 pub use config::{
     Config, ConfigError, MAX_DURATION_SECONDS, MAX_WINDOW_BUCKETS, MIN_RECOVERY_FACTOR,
+};
+pub use exposition::{
+    DEFAULT_NAMESPACE, METRIC_FAMILIES, MetricFamily, MetricKind, NamespaceError, check_namespace,
 };
 pub use health::{
     Alert, ChangeCounter, HealthError, HealthFigures, HealthReport, HealthThresholds,
