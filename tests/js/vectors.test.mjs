@@ -11,7 +11,7 @@ import { CircuitBreaker, CircuitBreakerError } from "./pkg.mjs";
 
 const DIR = fileURLToPath(new URL("../vectors/", import.meta.url));
 const FILES = readdirSync(DIR, { recursive: true })
-  .filter((f) => f.endsWith(".json"))
+  .filter((f) => f.endsWith(".json") && !/^(cache|health)\//.test(f.replaceAll("\\", "/")))
   .sort();
 const MIN_VECTORS = 40;
 
