@@ -4,12 +4,13 @@
 PYTHON ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
-PY_TOOLS := maturin==1.16.0 pytest==9.2.0 pytest-asyncio==1.5.0 redis==8.1.0
+PY_TOOLS := maturin==1.16.0 pytest==9.2.0 pytest-asyncio==1.5.0 redis==8.1.0 \
+	prometheus_client==0.26.0 opentelemetry-api==1.45.2 opentelemetry-sdk==1.45.2
 PY_LINT_TOOLS := ruff==0.17.6 mypy==2.4.1
 PY_BENCH_PEERS := pybreaker==1.4.1 aiobreaker==1.2.0 purgatory==3.0.1 circuitbreaker==2.1.3
 PY_FILES := bindings-py/python tests/python benches tools
 
-.PHONY: venv-python develop-python setup-redis test-python lint-python bench-python gen
+.PHONY: venv-python develop-python setup-redis setup-prometheus test-python lint-python bench-python gen
 
 $(VPY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +28,13 @@ develop-python: venv-python
 setup-redis:
 	@command -v redis-server >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server)
 
+# tests/python/test_prometheus_server.py runs Debian's prometheus (2.42) by hand on a loopback
+# port; it is never started as a service here.
+setup-prometheus:
+	@command -v prometheus >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus)
+
 # FACT_SOAK=1 runs each fault for minutes instead of seconds.
-test-python: develop-python setup-redis
+test-python: develop-python setup-redis setup-prometheus
 	$(VPY) -m pytest tests/python -q
 
 lint-python: develop-python

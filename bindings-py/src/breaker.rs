@@ -10,11 +10,12 @@
 use crate::clock::{ClockSource, WallClock};
 use crate::config::{Fields, PyConfig};
 use crate::errors::{self, type_error};
+use crate::health::{self, PyHealthThresholds};
 use crate::interop::{self, state_member};
 use crate::listeners::Listeners;
 use crate::metrics::PyMetrics;
 use crate::permit::PyPermit;
-use fact_resilience_core::{Breaker, Instant, Permit, State, Transition};
+use fact_resilience_core::{Breaker, HealthThresholds, Instant, Permit, State, Transition};
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
@@ -26,6 +27,8 @@ struct Inner {
     config: Py<PyConfig>,
     /// The config version last given to the core; `None` after the object was replaced.
     applied: Option<u64>,
+    /// What `health_report()` evaluates against when given no thresholds.
+    thresholds: HealthThresholds,
 }
 
 impl Inner {
@@ -90,6 +93,19 @@ impl PyBreaker {
         let now = self.clock.now(py)?;
         let moved = self.with(now, f);
         self.listeners.notify(py, moved)
+    }
+
+    /// The core's health report now, under `thresholds` or the breaker's own.
+    fn report(
+        &self,
+        py: Python<'_>,
+        thresholds: Option<HealthThresholds>,
+    ) -> PyResult<fact_resilience_core::HealthReport> {
+        let now = self.clock.now(py)?;
+        let mut g = self.lock();
+        g.sync_config();
+        let t = thresholds.unwrap_or(g.thresholds);
+        Ok(g.core.health(now, &t))
     }
 
     /// The config's `max_message_bytes`: how much of an error's text the core keeps.
@@ -186,6 +202,7 @@ impl PyBreaker {
                 core,
                 config,
                 applied: Some(version),
+                thresholds: HealthThresholds::default(),
             }),
             clock,
             wall,
@@ -310,6 +327,61 @@ impl PyBreaker {
             )
         });
         PyMetrics::build(py, &m, &failures)
+    }
+
+    // ---- health ---------------------------------------------------------------------------
+
+    /// The thresholds `health_report()` uses by default (the seed's unless set).
+    #[getter]
+    fn health_thresholds(&self) -> PyHealthThresholds {
+        PyHealthThresholds {
+            core: self.lock().thresholds,
+        }
+    }
+
+    #[setter]
+    fn set_health_thresholds(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let t = value
+            .cast::<PyHealthThresholds>()
+            .map_err(|_| type_error("health_thresholds", "a HealthThresholds", value))?;
+        self.lock().thresholds = t.get().core;
+        Ok(())
+    }
+
+    /// The health report now: `{"status", "alerts", "figures"}` (no side effects).
+    #[pyo3(signature = (thresholds = None))]
+    fn health_report<'py>(
+        &self,
+        py: Python<'py>,
+        thresholds: Option<&Bound<'py, PyHealthThresholds>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let given = thresholds.map(|t| t.get().core);
+        let r = self.report(py, given)?;
+        health::report_dict(py, &r)
+    }
+
+    /// Whether a readiness probe should pass under the policy `unready_when` (`"open"`,
+    /// `"critical"` or `"warning"`), and the report it was read from, as `(ready, report)`.
+    #[pyo3(signature = (unready_when = "open"))]
+    fn readiness<'py>(
+        &self,
+        py: Python<'py>,
+        unready_when: &str,
+    ) -> PyResult<(bool, Bound<'py, PyDict>)> {
+        let policy = health::policy(unready_when)?;
+        let r = self.report(py, None)?;
+        Ok((r.is_ready(policy), health::report_dict(py, &r)?))
+    }
+
+    /// Transitions since creation or reset as `[(from, to, reason, count)]`, every kind the
+    /// breaker can make listed (zeros included).
+    fn transition_counts(&self) -> Vec<(&'static str, &'static str, &'static str, u64)> {
+        self.lock()
+            .core
+            .transition_counts()
+            .iter()
+            .map(|(f, t, r, n)| (f.as_str(), t.as_str(), r.as_str(), n))
+            .collect()
     }
 
     // ---- listeners -----------------------------------------------------------------------

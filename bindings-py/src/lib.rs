@@ -12,6 +12,7 @@ mod calls;
 mod clock;
 mod config;
 mod errors;
+mod health;
 mod interop;
 mod listeners;
 mod manager_metrics;
@@ -74,6 +75,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<metrics::PyMetrics>()?;
     m.add_class::<permit::PyPermit>()?;
     m.add_class::<breaker::PyBreaker>()?;
+    m.add_class::<health::PyHealthThresholds>()?;
+    health::register(m)?;
     m.add_class::<wrapper::PyWrapper>()?;
     m.add_function(wrap_pyfunction!(sim::presets, m)?)?;
     m.add_function(wrap_pyfunction!(sim::simulate_scenario, m)?)?;

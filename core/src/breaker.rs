@@ -4,6 +4,9 @@
 use crate::clock::Instant;
 use crate::config::{Config, ConfigError, Settings};
 use crate::half_open::HalfOpenGate;
+use crate::health::{
+    HealthFigures, HealthHistory, HealthReport, HealthThresholds, TransitionCounts,
+};
 use crate::metrics::{Failure, FailureLog, FailureRecord, Metrics};
 use crate::state::{Reason, State, Transition};
 use crate::window::RollingWindow;
@@ -115,6 +118,9 @@ pub struct Breaker {
     pub(crate) log: FailureLog,
     pub(crate) counters: Counters,
     pub(crate) last_failure_time: Option<f64>,
+    /// Not carried by a [`crate::Snapshot`]: a restored breaker starts its hourly change
+    /// count, recovery attempts and transition counters afresh.
+    pub(crate) health: HealthHistory,
 }
 
 impl Breaker {
@@ -136,6 +142,7 @@ impl Breaker {
             log: FailureLog::default(),
             counters: Counters::default(),
             last_failure_time: None,
+            health: HealthHistory::default(),
         })
     }
 
@@ -175,6 +182,27 @@ impl Breaker {
             half_open_in_flight: self.gate.in_flight,
             recent_failures_count: self.log.len() as u32,
         }
+    }
+
+    /// The health report at `now` under `thresholds` (no side effects: a due timeout is not
+    /// applied). See [`crate::HealthReport`].
+    pub fn health(&self, now: Instant, thresholds: &HealthThresholds) -> HealthReport {
+        let now = self.internal(now).max(self.latest);
+        let window = self.window.counts(now);
+        let figures = HealthFigures {
+            state: self.state,
+            time_in_state: now.saturating_duration_since(self.changed_at),
+            failure_rate: window.failure_rate(),
+            window_calls: window.calls,
+            state_changes_last_hour: self.health.changes.count(now),
+            recovery_attempts: self.health.recovery_attempts,
+        };
+        HealthReport::evaluate(figures, thresholds)
+    }
+
+    /// Transitions since creation or reset, by from, to and reason.
+    pub fn transition_counts(&self) -> TransitionCounts {
+        self.health.transitions
     }
 
     /// The newest failure records, oldest first (at most `max_recent_failures`).
@@ -345,6 +373,7 @@ impl Breaker {
         self.log.clear();
         self.counters = Counters::default();
         self.last_failure_time = None;
+        self.health = HealthHistory::default();
         (from != State::Closed).then_some(Transition {
             from,
             to: State::Closed,
@@ -404,11 +433,13 @@ impl Breaker {
             State::Closed => self.consecutive_failures = 0,
             State::HalfOpen => {}
         }
-        Transition {
+        let t = Transition {
             from,
             to,
             reason,
             at: self.external(now),
-        }
+        };
+        self.health.record(&t, now);
+        t
     }
 }

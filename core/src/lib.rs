@@ -87,7 +87,9 @@ mod breaker;
 mod cache;
 mod clock;
 mod config;
+mod exposition;
 mod half_open;
+mod health;
 mod metrics;
 mod pending;
 mod presets;
@@ -115,8 +117,15 @@ pub use clock::ManualClock;
 pub use clock::MonotonicClock;
 pub use clock::{Clock, Instant};
 pub use config::{
-    Config, ConfigError, FIELDS, Field, FieldError, FieldKind, FieldValue, MAX_DURATION_SECONDS,
-    MAX_WINDOW_BUCKETS, MIN_RECOVERY_FACTOR, Rule,
+    Config, ConfigError, FIELDS, Field, FieldError, FieldKind, FieldRule, FieldValue,
+    MAX_DURATION_SECONDS, MAX_WINDOW_BUCKETS, MIN_RECOVERY_FACTOR,
+};
+pub use exposition::{
+    DEFAULT_NAMESPACE, METRIC_FAMILIES, MetricFamily, MetricKind, NamespaceError, check_namespace,
+};
+pub use health::{
+    Alert, ChangeCounter, HealthError, HealthFigures, HealthReport, HealthThresholds,
+    ReadinessPolicy, Rule, Severity, TRANSITION_KINDS, TransitionCounts,
 };
 pub use metrics::{Failure, FailureRecord, Metrics};
 pub use pending::{Flush, Overflow, PendingInvalidations};

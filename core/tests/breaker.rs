@@ -444,3 +444,46 @@ fn shared_breaker_runs_calls_on_a_manual_clock() {
     assert_eq!(shared.state(), State::Closed);
     assert_eq!(shared.metrics().state_changes, 3);
 }
+
+#[test]
+fn transitions_are_counted_by_from_to_and_reason_until_reset() {
+    let mut b = opened_at(at(0.0), |c| c.timeout_seconds = 1.0);
+    let _ = b.poll(at(1.0)); // open -> half_open
+    let _ = fail_once(&mut b, at(1.0)); // half_open -> open (probe failed)
+    let _ = b.force_closed(at(1.5));
+    let count = |b: &Breaker, from, to, reason| {
+        b.transition_counts()
+            .iter()
+            .find(|k| (k.0, k.1, k.2) == (from, to, reason))
+            .map(|k| k.3)
+    };
+    use State::{Closed, HalfOpen, Open};
+    assert_eq!(count(&b, Closed, Open, Reason::FailureThreshold), Some(1));
+    assert_eq!(count(&b, Open, HalfOpen, Reason::TimeoutElapsed), Some(1));
+    assert_eq!(count(&b, HalfOpen, Open, Reason::ProbeFailed), Some(1));
+    assert_eq!(count(&b, Open, Closed, Reason::ForcedClosed), Some(1));
+    assert_eq!(
+        count(&b, HalfOpen, Closed, Reason::ProbesSucceeded),
+        Some(0)
+    );
+    let total: u64 = b.transition_counts().iter().map(|k| k.3).sum();
+    assert_eq!(
+        total,
+        b.metrics(at(2.0)).state_changes,
+        "every change is in one series"
+    );
+    let _ = b.reset(at(2.0));
+    assert!(b.transition_counts().iter().all(|k| k.3 == 0));
+}
+
+#[test]
+fn health_report_has_no_side_effects_and_reads_the_breakers_own_history() {
+    use fact_resilience_core::{HealthThresholds, Severity};
+    let b = opened_at(at(0.0), |c| c.timeout_seconds = 10.0);
+    let r = b.health(at(301.0), &HealthThresholds::default());
+    // The timeout is long due, but the report (like metrics) does not apply it.
+    assert_eq!((b.state(), r.status), (State::Open, Severity::Critical));
+    let rules: Vec<&str> = r.alerts().map(|a| a.rule.as_str()).collect();
+    // The one failure has left the 300 s window, so only the open time fires.
+    assert_eq!(rules, ["critical_open_seconds"]);
+}

@@ -12,7 +12,7 @@ import { CircuitBreaker, CircuitBreakerError } from "./pkg.mjs";
 
 const DIR = fileURLToPath(new URL("../vectors/", import.meta.url));
 const FILES = readdirSync(DIR, { recursive: true })
-  .filter((f) => f.endsWith(".json") && !f.replaceAll("\\", "/").startsWith("cache/"))
+  .filter((f) => f.endsWith(".json") && !/^(cache|health)\//.test(f.replaceAll("\\", "/")))
   .sort();
 const MIN_VECTORS = 40;
 

@@ -44,3 +44,39 @@ async def test_demo_check_catches_stale_answers_when_skipped_writes_are_forgotte
     assert s.stale_answers > 0, text
     assert s.user_errors == 0, text
     assert not s.ok and "FAILED" in text, text
+
+
+async def test_demo_serves_metrics_on_loopback_and_reports_the_peak_health() -> None:
+    # Issue 13: --metrics-port. A short run; the scrape happens mid-run from a thread.
+    import asyncio
+    import io
+    import urllib.request
+
+    out = io.StringIO()
+    task = asyncio.ensure_future(
+        run_demo(
+            queries=300,
+            duration=3.0,
+            concurrency=10,
+            timeout_seconds=0.25,
+            out=out,
+            metrics_port=0,
+            live=False,
+        )
+    )
+    url = None
+    for _ in range(100):  # at most 5 s for the server line
+        await asyncio.sleep(0.05)
+        line = next((x for x in out.getvalue().splitlines() if x.startswith("metrics: ")), None)
+        if line:
+            url = line.split(" ", 1)[1]
+            break
+    assert url and url.startswith("http://127.0.0.1:")
+    text = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=5).read().decode())
+    assert 'fact_resilience_state{breaker="cache",state="closed"}' in text
+    s = await task
+    # More than 10 state changes within the hour is critical, and they stay counted, so the
+    # progress loop (every 0.1 s) must have seen it.
+    assert len(s.transitions) > 10, out.getvalue()
+    assert s.peak_health == "critical"
+    assert f"peak health status                      {s.peak_health}" in out.getvalue()

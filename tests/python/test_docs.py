@@ -14,7 +14,10 @@ import pytest
 README = Path(__file__).resolve().parents[2] / "bindings-py" / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
 SHIM = next(b for b in BLOCKS if "from ..core.errors import CacheError" in b)
-EXAMPLES = [b for b in BLOCKS if b is not SHIM]
+# The observability blocks are run by their own tests (test_readiness.py runs the ASGI app);
+# here they only have to run.
+OBSERVABILITY = [b for b in BLOCKS if "prometheus_client" in b or "readiness probe" in b]
+EXAMPLES = [b for b in BLOCKS if b is not SHIM and b not in OBSERVABILITY]
 
 FACT_ERRORS = """
 from typing import Any, Dict, Optional
@@ -60,6 +63,11 @@ print("ok")
 def test_readme_example_runs(block: str, capsys: pytest.CaptureFixture[str]) -> None:
     exec(compile(block, str(README), "exec"), {"__name__": "__readme__"})
     assert "closed -> open (failure_threshold)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("block", OBSERVABILITY, ids=lambda b: b.split("\n", 1)[0][:40])
+def test_readme_observability_example_runs(block: str) -> None:
+    exec(compile(block, str(README), "exec"), {"__name__": "__readme__"})
 
 
 def fact_tree(root: Path) -> Path:

@@ -248,12 +248,15 @@ async def test_health_check_and_monitoring_are_idempotent(
     fact_manager: FactCacheManager, clock: ManualClock
 ) -> None:
     w = make(fact_manager, clock)
-    assert await w.health_check() == {
+    health = await w.health_check()
+    report = health.pop("health")
+    assert health == {
         "healthy": True,
         "state": "closed",
         "call_permitted": True,
         "degradation_enabled": True,
     }
+    assert (report["status"], report["alerts"]) == ("ok", [])
     await w.start_monitoring()
     await w.start_monitoring()
     assert w.breaker.is_monitoring
@@ -264,6 +267,12 @@ async def test_health_check_and_monitoring_are_idempotent(
     w.breaker.force_open()
     health = await w.health_check()
     assert health["healthy"] is False and health["call_permitted"] is False
+    # Issue 13: the report rides along under a key of its own; FACT's keys are unchanged.
+    w.breaker.config.timeout_seconds = 1000.0
+    clock.advance(301)
+    health = await w.health_check()
+    assert health["health"]["status"] == "critical"
+    assert [a["rule"] for a in health["health"]["alerts"]] == ["critical_open_seconds"]
 
 
 async def test_refused_calls_raise_the_breakers_error_without_degradation(

@@ -342,7 +342,8 @@ class ResilientCacheWrapper(_native.ResilientCacheWrapper):
         await self.breaker.stop_health_monitoring()
 
     async def health_check(self) -> dict[str, Any]:
-        """``{"healthy", "state", "call_permitted", "degradation_enabled"}``."""
+        """``{"healthy", "state", "call_permitted", "degradation_enabled", "health"}``:
+        ``health`` is the breaker's ``health_report()`` (status, alerts, figures)."""
         breaker = self.circuit_breaker
         permitted = breaker.is_call_permitted()
         state = breaker.get_state()
@@ -351,6 +352,7 @@ class ResilientCacheWrapper(_native.ResilientCacheWrapper):
             "state": state.value,
             "call_permitted": permitted,
             "degradation_enabled": self.enable_graceful_degradation,
+            "health": breaker.health_report(),
         }
 
 

@@ -26,6 +26,13 @@ __all__ = [
     "CircuitBreakerMetrics",
     "Permit",
     "CacheCircuitBreaker",
+    "HealthThresholds",
+    "METRIC_FAMILIES",
+    "DEFAULT_NAMESPACE",
+    "HEALTH_STATUS_LEVELS",
+    "READINESS_POLICIES",
+    "HEALTH_RULES",
+    "check_namespace",
     "ResilientCacheWrapper",
     "set_error_class",
     "get_error_class",
@@ -248,6 +255,50 @@ class Permit:
     @property
     def reported(self) -> bool: ...
 
+METRIC_FAMILIES: Final[list[tuple[str, str, list[str], str]]]
+"""The exported metric families, declared in the core: ``(name, kind, labels, help)``."""
+DEFAULT_NAMESPACE: Final[str]
+HEALTH_STATUS_LEVELS: Final[dict[str, int]]
+"""``{"ok": 0, "warning": 1, "critical": 2}``: the health-status gauge's values."""
+READINESS_POLICIES: Final[list[str]]
+HEALTH_RULES: Final[list[tuple[str, str]]]
+"""Every health rule as ``(rule, severity)``, in report order."""
+
+def check_namespace(namespace: str) -> None:
+    """Raises ``ValueError`` unless Prometheus accepts ``namespace`` as a metric-name prefix."""
+
+@final
+class HealthThresholds:
+    """The health report's thresholds; every argument left out takes the seed's default
+    (critical: OPEN > 300 s, > 10 state changes in the last hour, failure rate > 0.5; warning:
+    failure rate > 0.1, > 5 recovery attempts since the last close, HALF_OPEN > 60 s). Each must
+    be a finite number >= 0 (failure rates at most 1): otherwise ``ValueError`` naming it."""
+
+    def __new__(
+        cls,
+        *,
+        critical_open_seconds: Optional[float] = None,
+        critical_state_changes_per_hour: Optional[float] = None,
+        critical_failure_rate: Optional[float] = None,
+        warning_failure_rate: Optional[float] = None,
+        warning_recovery_attempts: Optional[float] = None,
+        warning_half_open_seconds: Optional[float] = None,
+    ) -> Self: ...
+    @property
+    def critical_open_seconds(self) -> float: ...
+    @property
+    def critical_state_changes_per_hour(self) -> float: ...
+    @property
+    def critical_failure_rate(self) -> float: ...
+    @property
+    def warning_failure_rate(self) -> float: ...
+    @property
+    def warning_recovery_attempts(self) -> float: ...
+    @property
+    def warning_half_open_seconds(self) -> float: ...
+    def to_dict(self) -> dict[str, float]: ...
+    def __eq__(self, value: object, /) -> bool: ...
+
 @disjoint_base
 class CacheCircuitBreaker:
     """The native half of `fact_resilience.CacheCircuitBreaker` (sync members)."""
@@ -284,6 +335,16 @@ class CacheCircuitBreaker:
     def force_closed(self) -> None: ...
     def reset(self) -> None: ...
     def get_metrics(self) -> CircuitBreakerMetrics: ...
+    health_thresholds: HealthThresholds
+    def health_report(self, thresholds: Optional[HealthThresholds] = None) -> dict[str, Any]:
+        """``{"status": "ok"|"warning"|"critical", "alerts": [{"rule", "severity", "value",
+        "threshold"}], "figures": {"state", "time_in_state_seconds", "failure_rate",
+        "window_calls", "state_changes_last_hour", "recovery_attempts"}}`` (no side effects)."""
+    def readiness(self, unready_when: str = "open") -> tuple[bool, dict[str, Any]]:
+        """``(ready, report)``: unready while OPEN (``"open"``), while critical
+        (``"critical"``) or while warning or critical (``"warning"``)."""
+    def transition_counts(self) -> list[tuple[str, str, str, int]]:
+        """``[(from, to, reason, count)]`` since creation or reset, zeros included."""
     def on_state_change(self, listener: _L) -> _L: ...
     def remove_state_change_listener(
         self, listener: Callable[[CircuitState, CircuitState, str], object]

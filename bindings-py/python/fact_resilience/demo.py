@@ -250,6 +250,7 @@ class Summary:
     recovery_time: Optional[float] = None
     transitions: list[tuple[float, str, str, str]] = field(default_factory=list)
     wall_time: float = 0.0
+    peak_health: str = "ok"  # the worst health-report status seen while running
 
     @property
     def ok(self) -> bool:
@@ -305,12 +306,15 @@ async def run_demo(
     seed: int = 11,
     changed_figures: int = 8,
     remember_skipped_writes: bool = True,
+    metrics_port: Optional[int] = None,
 ) -> Summary:
     """Runs the scripted outage and returns the summary (also printed to `out`).
 
     ``changed_figures`` rows change in SQLite halfway through the outage.
     ``remember_skipped_writes=False`` turns the wrapper's pending invalidations off (the
     control experiment: the old figures are then served after recovery).
+    ``metrics_port`` serves Prometheus metrics on 127.0.0.1 while it runs (needs the
+    ``prometheus`` extra).
     """
     live = out.isatty() if live is None else live
     phases = schedule(duration)
@@ -352,6 +356,17 @@ async def run_demo(
     )
     summary = Summary(queries=queries)
     console = Console(out, queries, live)
+    server = None
+    if metrics_port is not None:
+        from prometheus_client import CollectorRegistry, start_http_server
+
+        from .prometheus import BreakerCollector
+
+        registry = CollectorRegistry()
+        BreakerCollector({"cache": wrapper}, registry=registry)
+        server, _ = start_http_server(metrics_port, addr="127.0.0.1", registry=registry)
+        out.write(f"metrics: http://127.0.0.1:{server.server_port}/metrics\n")
+    levels = ("ok", "warning", "critical")
     opened_at: Optional[float] = None
 
     out.write(
@@ -442,6 +457,9 @@ async def run_demo(
 
     async def progress() -> None:
         while True:
+            status = breaker.health_report()["status"]
+            if levels.index(status) > levels.index(summary.peak_health):
+                summary.peak_health = status
             console.progress(
                 summary.answered + summary.user_errors, breaker.get_state().value, cache.mode()
             )
@@ -459,6 +477,9 @@ async def run_demo(
         await breaker.stop_health_monitoring()
         if redis_url:
             await inner.close()
+        if server is not None:
+            server.shutdown()
+            server.server_close()
     console.clear()
     end = time.monotonic() - started
     if opened_at is not None:
@@ -489,6 +510,7 @@ def format_summary(s: Summary) -> str:
             "not recovered" if s.recovery_time is None else f"{s.recovery_time:.2f}s",
         ),
         ("state transitions", f"{len(s.transitions)}"),
+        ("peak health status", s.peak_health),
         ("wall time", f"{s.wall_time:.1f}s"),
     ]
     w = max(len(k) for k, _ in rows)
@@ -510,6 +532,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     p.add_argument("--queries", type=int, default=3000)
     p.add_argument("--duration", type=float, default=12.0, help="seconds the schedule spans")
     p.add_argument("--concurrency", type=int, default=50)
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve Prometheus metrics on 127.0.0.1:PORT while running (0: any free port)",
+    )
     args = p.parse_args(argv)
     # The timeline below already tells the story; per-call fallback warnings would drown it.
     logging.getLogger("fact_resilience").setLevel(logging.ERROR)
@@ -520,7 +548,17 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.metrics_port is not None and not 0 <= args.metrics_port <= 65535:
+        print("fact-resilience demo: error: --metrics-port must be in 0..65535", file=sys.stderr)
+        return 2
     summary = asyncio.run(
-        run_demo(args.queries, args.duration, args.concurrency, redis_url=args.redis, out=out)
+        run_demo(
+            args.queries,
+            args.duration,
+            args.concurrency,
+            redis_url=args.redis,
+            out=out,
+            metrics_port=args.metrics_port,
+        )
     )
     return 0 if summary.ok else 1

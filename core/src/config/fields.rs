@@ -5,7 +5,7 @@
 //!
 //! To add a field: one entry below (and the behaviour that reads it in `Settings`).
 
-use super::rule::Rule;
+use super::rule::FieldRule;
 use super::{FieldKind, FieldValue, MAX_WINDOW_BUCKETS, MIN_RECOVERY_FACTOR};
 
 /// One field of [`Config`], as the bindings and the docs see it.
@@ -20,7 +20,7 @@ pub struct Field {
     /// The unit ("seconds", "calls", ...), or empty.
     pub unit: &'static str,
     /// What a value must be.
-    pub rule: Rule,
+    pub rule: FieldRule,
     /// What the field does, in one or more sentences.
     pub doc: &'static str,
 }
@@ -127,25 +127,25 @@ const FRACTION_WHY: &str =
 
 config_fields! {
     /// Consecutive failures in CLOSED that open the circuit.
-    failure_threshold: U32 = 5, unit "failures", rule Rule::AtLeast(1);
+    failure_threshold: U32 = 5, unit "failures", rule FieldRule::AtLeast(1);
     /// Successful probes in HALF_OPEN that close the circuit.
-    success_threshold: U32 = 3, unit "probes", rule Rule::AtLeast(1);
+    success_threshold: U32 = 3, unit "probes", rule FieldRule::AtLeast(1);
     /// Time spent OPEN before the next call may probe.
-    timeout_seconds: F64 = 60.0, unit "seconds", rule Rule::Seconds;
+    timeout_seconds: F64 = 60.0, unit "seconds", rule FieldRule::Seconds;
     /// History behind `failure_rate`.
-    rolling_window_seconds: F64 = 300.0, unit "seconds", rule Rule::Seconds;
+    rolling_window_seconds: F64 = 300.0, unit "seconds", rule FieldRule::Seconds;
     /// Time buckets the rolling window is divided into: more buckets, finer expiry, more memory (4 bytes each).
-    window_buckets: U32 = 60, unit "buckets", rule Rule::Between(1, MAX_WINDOW_BUCKETS);
+    window_buckets: U32 = 60, unit "buckets", rule FieldRule::Between(1, MAX_WINDOW_BUCKETS);
     /// Throttle calls in HALF_OPEN to `recovery_factor` of those offered.
-    gradual_recovery: Bool = true, unit "", rule Rule::Any;
+    gradual_recovery: Bool = true, unit "", rule FieldRule::Any;
     /// Share of HALF_OPEN calls let through when `gradual_recovery` is on.
-    recovery_factor: F64 = 0.5, unit "share", rule Rule::Fraction { min: MIN_RECOVERY_FACTOR, max: 1.0, why: FRACTION_WHY };
+    recovery_factor: F64 = 0.5, unit "share", rule FieldRule::Fraction { min: MIN_RECOVERY_FACTOR, max: 1.0, why: FRACTION_WHY };
     /// Failure records kept for `recent_failures` (oldest dropped first).
-    max_recent_failures: U32 = 50, unit "records", rule Rule::AtLeast(1);
+    max_recent_failures: U32 = 50, unit "records", rule FieldRule::AtLeast(1);
     /// Longest stored error text; longer text is cut on a char boundary.
-    max_message_bytes: U32 = 256, unit "bytes", rule Rule::AtLeast(1);
+    max_message_bytes: U32 = 256, unit "bytes", rule FieldRule::AtLeast(1);
     /// Most probes in flight at once in HALF_OPEN; unset for unlimited (as FACT).
-    half_open_max_in_flight: OptU32 = None, unit "probes", rule Rule::AtLeast(1);
+    half_open_max_in_flight: OptU32 = None, unit "probes", rule FieldRule::AtLeast(1);
     /// Time after which an unanswered HALF_OPEN probe is presumed lost, freeing its slot; unset for never.
-    probe_lease_seconds: OptF64 = None, unit "seconds", rule Rule::Seconds;
+    probe_lease_seconds: OptF64 = None, unit "seconds", rule FieldRule::Seconds;
 }

@@ -10,7 +10,7 @@ mod fields;
 mod rule;
 
 pub use fields::{Config, FIELDS, Field, FieldError};
-pub use rule::{ConfigError, MAX_DURATION_SECONDS, Rule};
+pub use rule::{ConfigError, FieldRule, MAX_DURATION_SECONDS};
 
 use core::num::NonZeroU32;
 use core::time::Duration;

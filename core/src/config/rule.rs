@@ -13,7 +13,7 @@ pub const MAX_DURATION_SECONDS: f64 = 100.0 * 365.25 * 24.0 * 3600.0;
 /// What makes a value valid. An optional field may always be unset; the rule is for its value.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
-pub enum Rule {
+pub enum FieldRule {
     /// Any value of the field's type.
     Any,
     /// A count of at least this.
@@ -98,7 +98,7 @@ impl ConfigError {
     }
 }
 
-impl Rule {
+impl FieldRule {
     /// Checks `value` of `field`; an unset optional value always passes.
     pub fn check(&self, field: &'static str, value: FieldValue) -> Result<(), ConfigError> {
         let unset = if value.is_optional() {
@@ -110,25 +110,25 @@ impl Rule {
             return Ok(()); // unset, or a bool
         };
         match *self {
-            Rule::Any => Ok(()),
-            Rule::AtLeast(min) if v >= f64::from(min) => Ok(()),
-            Rule::AtLeast(min) => Err(ConfigError::TooSmall {
+            FieldRule::Any => Ok(()),
+            FieldRule::AtLeast(min) if v >= f64::from(min) => Ok(()),
+            FieldRule::AtLeast(min) => Err(ConfigError::TooSmall {
                 field,
                 min,
                 unset,
                 value: v as u32,
             }),
-            Rule::Between(min, max) if v >= f64::from(min) && v <= f64::from(max) => Ok(()),
-            Rule::Between(min, max) => Err(ConfigError::OutOfRange {
+            FieldRule::Between(min, max) if v >= f64::from(min) && v <= f64::from(max) => Ok(()),
+            FieldRule::Between(min, max) => Err(ConfigError::OutOfRange {
                 field,
                 min,
                 max,
                 value: v as u32,
             }),
-            Rule::Seconds if seconds(v).is_some() => Ok(()),
-            Rule::Seconds => Err(ConfigError::Seconds { field, value: v }),
-            Rule::Fraction { min, max, .. } if v >= min && v <= max => Ok(()),
-            Rule::Fraction { min, max, why } => Err(ConfigError::Fraction {
+            FieldRule::Seconds if seconds(v).is_some() => Ok(()),
+            FieldRule::Seconds => Err(ConfigError::Seconds { field, value: v }),
+            FieldRule::Fraction { min, max, .. } if v >= min && v <= max => Ok(()),
+            FieldRule::Fraction { min, max, why } => Err(ConfigError::Fraction {
                 field,
                 min,
                 max,
@@ -141,11 +141,11 @@ impl Rule {
     /// The rule in words, for the docs ("at least 1", "in [0.001, 1]"...).
     pub fn describe(&self) -> String {
         match *self {
-            Rule::Any => String::from("any"),
-            Rule::AtLeast(min) => format!("at least {min}"),
-            Rule::Between(min, max) => format!("{min} to {max}"),
-            Rule::Seconds => String::from("finite, > 0, at most 100 years"),
-            Rule::Fraction { min, max, .. } => format!("in [{min}, {max}]"),
+            FieldRule::Any => String::from("any"),
+            FieldRule::AtLeast(min) => format!("at least {min}"),
+            FieldRule::Between(min, max) => format!("{min} to {max}"),
+            FieldRule::Seconds => String::from("finite, > 0, at most 100 years"),
+            FieldRule::Fraction { min, max, .. } => format!("in [{min}, {max}]"),
         }
     }
 }

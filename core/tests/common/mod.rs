@@ -11,12 +11,13 @@ pub fn vectors_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors")
 }
 
-/// The breaker's vectors: every file except those under `cache/` (see `cache_vectors.rs`).
+/// The breaker's vectors: every file except those under `cache/` (see `cache_vectors.rs`) and
+/// `health/` (see `health_vectors.rs`).
 pub fn breaker_vector_files() -> Vec<PathBuf> {
-    let cache = vectors_dir().join("cache");
+    let (cache, health) = (vectors_dir().join("cache"), vectors_dir().join("health"));
     json_files(&vectors_dir())
         .into_iter()
-        .filter(|p| !p.starts_with(&cache))
+        .filter(|p| !p.starts_with(&cache) && !p.starts_with(&health))
         .collect()
 }
 
