@@ -9,6 +9,7 @@ Each block sits between a BEGIN GENERATED and an END GENERATED line in its file.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import textwrap
@@ -74,6 +75,23 @@ def typescript(fields: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def js_table(fields: list[dict[str, Any]]) -> str:
+    readers = {
+        "int": "count",
+        "float": "number",
+        "bool": "boolean",
+        "Optional[int]": "count?",
+        "Optional[float]": "number?",
+    }
+    lines = ["export const CONFIG_FIELDS = ["]
+    for f in fields:
+        lines.append(
+            f'  ["{camel(f["name"])}", "{readers[f["kind"]]}", {json.dumps(f["requirement"])}],'
+        )
+    lines.append("];")
+    return "\n".join(lines)
+
+
 def table(fields: list[dict[str, Any]], name: Callable[[str], str], value: Callable[[Any], str]) -> str:
     rows = [
         "| field | default | unit | rule | what it does |",
@@ -89,10 +107,11 @@ def table(fields: list[dict[str, Any]], name: Callable[[str], str], value: Calla
 
 def blocks() -> dict[Path, str]:
     fields: list[dict[str, Any]] = list(_native._config_fields())
-    core = [f for f in fields if f["core"]]
+    core = sorted((f for f in fields if f["core"]), key=lambda f: int(f["index"]))
     return {
         ROOT / "bindings-py/python/fact_resilience/_native.pyi": pyi(fields),
         ROOT / "bindings-wasm/src/lib.rs": typescript(fields),
+        ROOT / "bindings-wasm/js/config_fields.js": js_table(core),
         ROOT / "bindings-py/README.md": table(fields, str, py_value),
         ROOT / "bindings-wasm/js/README.md": table(core, camel, js_value),
         ROOT / "tests/vectors/README.md": table(core, str, js_value),

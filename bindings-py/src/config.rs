@@ -216,8 +216,8 @@ fn bool_field(field: &str, v: &Bound<'_, PyAny>) -> PyResult<bool> {
     }
 }
 
-/// Every field as a dict (`name`, `kind`, `default`, `unit`, `rule`, `doc`, `positional`,
-/// `core`), in signature order: what `make gen` writes the stubs and docs from.
+/// Every field as a dict (`name`, `kind`, `default`, `unit`, `rule`, `requirement`, `doc`,
+/// `positional`, `core`, `index` in the core's table), in signature order: what `make gen` writes the stubs and docs from.
 #[pyfunction]
 pub fn _config_fields(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
     let defaults = Fields::default();
@@ -267,8 +267,13 @@ pub fn _config_fields(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
             ),
         )?;
         d.set_item("doc", field_doc(name))?;
+        d.set_item(
+            "requirement",
+            core.map(|f| f.rule.requirement(f.default.is_optional())),
+        )?;
         d.set_item("positional", POSITIONAL.contains(&name))?;
         d.set_item("core", core.is_some())?;
+        d.set_item("index", FIELDS.iter().position(|f| f.name == name))?;
         out.append(d)?;
     }
     Ok(out)

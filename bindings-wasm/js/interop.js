@@ -5,14 +5,15 @@
 //   the caller wrote it (`config.timeoutSeconds`, `snapshot.window[3][1]`): a TypeError for a
 //   wrong shape or type, a RangeError for a value out of bounds;
 // - passes the values to the core, which checks its own rules and answers with the refused
-//   field's code; the message (`config.timeoutSeconds must be ... got NaN`) is written here,
-//   with the value the caller gave;
+//   field's code; the message is the core's requirement text (from the generated
+//   `config_fields.js`) after the field as written, with the value the caller gave;
 // - builds the plain objects (config, metrics, failure records, snapshots) from flat arrays
 //   whose layouts are documented in bindings-wasm/src/interop.rs and config.rs;
 // - holds what index.js and cache.js share for options and thrown values (checkFunction,
 //   readOptions, errorType, errorMessage, report).
 // Cold paths only: nothing here runs per call (errorType and errorMessage run per failure).
 
+import { CONFIG_FIELDS } from "./config_fields.js";
 import {
   breakerConfig,
   breakerCreate,
@@ -208,29 +209,21 @@ export function report(err, what) {
 
 // ---- config ---------------------------------------------------------------------------------
 
-const DURATION = "a finite number of seconds > 0 and at most 100 years";
-// In the core's field order (bindings-wasm/src/config.rs FIELDS): JS name, reader, and the
-// core's rule in words (for the message when the core refuses the value).
-const CONFIG_FIELDS = [
-  ["failureThreshold", count, "at least 1"],
-  ["successThreshold", count, "at least 1"],
-  ["timeoutSeconds", number, DURATION],
-  ["rollingWindowSeconds", number, DURATION],
-  ["windowBuckets", count, "in 1..=4096"],
-  ["gradualRecovery", boolean, ""],
-  ["recoveryFactor", number, "in (0, 1]"],
-  ["maxRecentFailures", count, "at least 1"],
-  ["maxMessageBytes", count, "at least 1"],
-  ["halfOpenMaxInFlight", nullable(count), "at least 1 (or null for unlimited)"],
-  ["probeLeaseSeconds", nullable(number), DURATION],
-];
+// Readers by the kind the generated table gives each field.
+const READERS = {
+  count,
+  number,
+  boolean,
+  "count?": nullable(count),
+  "number?": nullable(number),
+};
 const CONFIG_KEYS = CONFIG_FIELDS.map(([name]) => name);
 
-/** A config array (from breakerConfig / configDefaults) as values: NaN is null, 0/1 a boolean. */
+/** A config array (from breakerConfig / configDefaults) as values: NaN is null, booleans by kind. */
 function configValues(n) {
-  const v = Array.from(n, (x) => (Number.isNaN(x) ? null : x));
-  v[5] = v[5] === 1;
-  return v;
+  return Array.from(n, (x, i) =>
+    Number.isNaN(x) ? null : CONFIG_FIELDS[i][1] === "boolean" ? x === 1 : x,
+  );
 }
 
 let defaults;
@@ -249,7 +242,7 @@ export function copyConfig(prefix, value) {
     if (x === undefined) continue;
     const i = CONFIG_KEYS.indexOf(k);
     if (i < 0) throw refusal(new TypeError(`${prefix}.${k} is not a known field`));
-    c[k] = CONFIG_FIELDS[i][1](`${prefix}.${k}`, x);
+    c[k] = READERS[CONFIG_FIELDS[i][1]](`${prefix}.${k}`, x);
   }
   return c;
 }
@@ -262,17 +255,20 @@ function configNumbers(copy) {
   return v;
 }
 
-/** The error for a core rule code (1 + the refused field's index). */
+/** The error for a core rule code (1 + the refused field's index), in the core's words. */
 function ruleError(prefix, code, v) {
   const field = CONFIG_FIELDS[code - 1];
   if (field === undefined) return refusal(new RangeError(`${prefix} was refused by the core (rule ${code})`));
-  return rangeError(`${prefix}.${field[0]}`, field[2], v[code - 1]);
+  return refusal(new RangeError(`${prefix}.${field[0]} ${field[2]}, got ${v[code - 1]}`));
 }
 
 /** Stages a config copy (from `copyConfig`) in the core; throws naming a field it refuses. */
 function stageConfig(prefix, copy) {
   const v = configNumbers(copy);
-  const code = configStage(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9] ?? undefined, v[10] ?? undefined);
+  const code = configStage(
+    Float64Array.from(v, (x) => (x === null ? 0 : Number(x))),
+    Uint8Array.from(v, (x) => (x === null ? 1 : 0)),
+  );
   if (code !== 0) throw ruleError(prefix, code, v);
 }
 

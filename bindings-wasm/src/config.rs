@@ -1,15 +1,16 @@
-//! The config crossing the boundary. JS checks the object's shape and types (unknown keys,
-//! wrong types, non-integer counts: see `js/interop.js`, which names fields as written) and
-//! passes the eleven values as numbers to [`config_stage`]; the core then checks the rules.
-//! A refused value comes back as the field's index in [`FIELDS`], and JS writes the message
-//! (`config.timeoutSeconds must be … got NaN`) with the value it passed. No message, and no
-//! number, is formatted in Rust: `core::fmt` float formatting alone would cost several KB
-//! of the module's size budget.
+//! The config crossing the boundary, generically over the core's field table (`FIELDS`): JS
+//! reads the object by the generated `js/config_fields.js` (each field's camelCase name, kind
+//! and the core's requirement text), checks types, and passes the values as one array in the
+//! core's field order to [`config_stage`]; the core then checks the rules. A refused value
+//! comes back as the field's index in `FIELDS`, and JS writes the core's message
+//! (`config.timeoutSeconds must be finite, > 0 and at most 100 years, got NaN`) with the value
+//! it passed, so that no message and no float is formatted in Rust (`core::fmt`'s float
+//! formatting would cost several KB of the size budget).
 //!
 //! A staged config is consumed by the next `breakerCreate`, `breakerSetConfig` or
 //! `breakerRestore` (the JS layer always stages right before).
 
-use fact_resilience_core::{Config, ConfigError, FIELDS};
+use fact_resilience_core::{Config, ConfigError, FIELDS, FieldValue};
 use std::cell::RefCell;
 use wasm_bindgen::prelude::wasm_bindgen;
 
@@ -28,37 +29,32 @@ pub fn error_code(e: &ConfigError) -> i32 {
         + 1
 }
 
-/// Checks a config and stages it for the next create, set-config or restore. Counts arrive as
-/// whole numbers in `[0, 2^32)` (checked by JS); `None` is `null`. Returns 0, or the refused
-/// field's [`error_code`].
-#[allow(clippy::too_many_arguments)]
+/// A field's value from its number (booleans as 0/1, counts whole numbers in `[0, 2^32)`,
+/// checked by JS) and whether it is unset. A NaN is a value, which the core refuses.
+fn value_of(default: FieldValue, n: f64, unset: bool) -> FieldValue {
+    match default {
+        FieldValue::U32(_) => FieldValue::U32(n as u32),
+        FieldValue::Bool(_) => FieldValue::Bool(n != 0.0),
+        FieldValue::OptU32(_) => FieldValue::OptU32((!unset).then_some(n as u32)),
+        FieldValue::OptF64(_) => FieldValue::OptF64((!unset).then_some(n)),
+        _ => FieldValue::F64(n),
+    }
+}
+
+/// Checks a config given as one number per field in [`FIELDS`] order, with `unset[i] != 0`
+/// for an optional field left unset (see [`value_of`]), and stages it for the next create,
+/// set-config or restore. Returns 0, or the refused field's [`error_code`] (`FIELDS.len() + 1`
+/// for the wrong number of values).
 #[wasm_bindgen(js_name = configStage)]
-pub fn config_stage(
-    failure_threshold: u32,
-    success_threshold: u32,
-    timeout_seconds: f64,
-    rolling_window_seconds: f64,
-    window_buckets: u32,
-    gradual_recovery: bool,
-    recovery_factor: f64,
-    max_recent_failures: u32,
-    max_message_bytes: u32,
-    half_open_max_in_flight: Option<u32>,
-    probe_lease_seconds: Option<f64>,
-) -> i32 {
-    let c = Config {
-        failure_threshold,
-        success_threshold,
-        timeout_seconds,
-        rolling_window_seconds,
-        window_buckets,
-        gradual_recovery,
-        recovery_factor,
-        max_recent_failures,
-        max_message_bytes,
-        half_open_max_in_flight,
-        probe_lease_seconds,
-    };
+pub fn config_stage(values: &[f64], unset: &[u8]) -> i32 {
+    if values.len() != FIELDS.len() || unset.len() != FIELDS.len() {
+        return FIELDS.len() as i32 + 1;
+    }
+    let mut c = Config::default();
+    for ((f, &n), &u) in FIELDS.iter().zip(values).zip(unset) {
+        // Every name is a field and every value of its kind: this cannot be refused.
+        let _ = c.set(f.name, value_of(f.default, n, u != 0));
+    }
     match c.validate() {
         Ok(()) => {
             STAGED.set(Some(c));
@@ -82,21 +78,16 @@ pub fn take_staged() -> Config {
 }
 
 /// A config as the numbers `breakerConfig` returns, in [`FIELDS`] order: booleans as 0/1,
-/// `None` as NaN (no valid value is NaN).
+/// unset as NaN (no valid value is NaN).
 pub fn config_to_numbers(c: &Config, out: &mut Vec<f64>) {
-    out.extend_from_slice(&[
-        f64::from(c.failure_threshold),
-        f64::from(c.success_threshold),
-        c.timeout_seconds,
-        c.rolling_window_seconds,
-        f64::from(c.window_buckets),
-        f64::from(u8::from(c.gradual_recovery)),
-        c.recovery_factor,
-        f64::from(c.max_recent_failures),
-        f64::from(c.max_message_bytes),
-        c.half_open_max_in_flight.map_or(f64::NAN, f64::from),
-        c.probe_lease_seconds.unwrap_or(f64::NAN),
-    ]);
+    for f in FIELDS {
+        let n = match c.get(f.name) {
+            Some(FieldValue::Bool(b)) => f64::from(u8::from(b)),
+            Some(v) => v.number().unwrap_or(f64::NAN),
+            None => f64::NAN,
+        };
+        out.push(n);
+    }
 }
 
 #[cfg(test)]
@@ -124,27 +115,26 @@ mod tests {
     #[test]
     fn a_refused_config_is_not_staged() {
         let nan = f64::NAN;
-        assert_eq!(
-            config_stage(5, 3, nan, 300.0, 60, true, 0.5, 50, 256, None, None),
-            3
-        );
+        let mut values = config_defaults();
+        // The defaults leave the optional fields unset (NaN out); say so going in.
+        let mut unset: Vec<u8> = values.iter().map(|v| u8::from(v.is_nan())).collect();
+        values[2] = nan;
+        assert_eq!(config_stage(&values, &unset), 3);
+        assert_eq!(config_stage(&values[1..], &unset), FIELDS.len() as i32 + 1);
         assert_eq!(take_staged(), Config::default());
+        values[2] = 60.0;
+        values[10] = nan;
+        unset[10] = 0;
         assert_eq!(
-            config_stage(
-                7,
-                3,
-                60.0,
-                300.0,
-                60,
-                true,
-                0.5,
-                50,
-                256,
-                Some(2),
-                Some(1.5)
-            ),
-            0
+            config_stage(&values, &unset),
+            11,
+            "a NaN is a value: refused"
         );
+        values[0] = 7.0;
+        values[9] = 2.0;
+        values[10] = 1.5;
+        unset[9] = 0;
+        assert_eq!(config_stage(&values, &unset), 0);
         let c = take_staged();
         assert_eq!(
             (c.failure_threshold, c.half_open_max_in_flight),

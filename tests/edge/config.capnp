@@ -18,6 +18,7 @@ const edgeWorker :Workerd.Worker = (
     (name = "fact-resilience/cache.js", esModule = embed "../../bindings-wasm/js/cache.js"),
     (name = "fact-resilience/low_level.js", esModule = embed "../../bindings-wasm/js/low_level.js"),
     (name = "fact-resilience/interop.js", esModule = embed "../../bindings-wasm/js/interop.js"),
+    (name = "fact-resilience/config_fields.js", esModule = embed "../../bindings-wasm/js/config_fields.js"),
     (name = "fact-resilience/wasm.js", esModule = embed "../../bindings-wasm/js/wasm.js"),
     (name = "fact-resilience/pkg/fact_resilience_wasm.js", esModule = embed "../../bindings-wasm/js/pkg/fact_resilience_wasm.js"),
     (name = "fact-resilience/pkg/fact_resilience_wasm_bg.wasm", wasm = embed "../../bindings-wasm/js/pkg/fact_resilience_wasm_bg.wasm"),

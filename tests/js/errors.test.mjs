@@ -33,17 +33,17 @@ test("an ill-typed field is a TypeError naming it", () => {
 
 test("NaN, negative, zero and huge durations are RangeErrors naming the field", () => {
   for (const bad of [NaN, -1, 0, Infinity, 1e300, 4e9]) {
-    refused(() => new CircuitBreaker({ timeoutSeconds: bad }), RangeError, /^config\.timeoutSeconds must be a finite number of seconds > 0/);
+    refused(() => new CircuitBreaker({ timeoutSeconds: bad }), RangeError, /^config\.timeoutSeconds must be finite, > 0 and at most 100 years, got /);
     refused(() => new CircuitBreaker({ rollingWindowSeconds: bad }), RangeError, /^config\.rollingWindowSeconds /);
     refused(() => new CircuitBreaker({ probeLeaseSeconds: bad }), RangeError, /^config\.probeLeaseSeconds /);
   }
 });
 
-test("counts must be whole numbers; zero thresholds and factors out of (0, 1] are RangeErrors", () => {
+test("counts must be whole numbers; zero thresholds and factors out of [0.001, 1] are RangeErrors in the core's words", () => {
   refused(() => new CircuitBreaker({ failureThreshold: 2.5 }), RangeError, /^config\.failureThreshold must be an integer/);
   refused(() => new CircuitBreaker({ successThreshold: -1 }), RangeError, /^config\.successThreshold /);
   refused(() => new CircuitBreaker({ failureThreshold: 0 }), RangeError, /^config\.failureThreshold must be at least 1, got 0/);
-  refused(() => new CircuitBreaker({ recoveryFactor: 1.5 }), RangeError, /^config\.recoveryFactor must be in \(0, 1\], got 1\.5/);
+  refused(() => new CircuitBreaker({ recoveryFactor: 1.5 }), RangeError, /^config\.recoveryFactor must be in \[0\.001, 1\] \(at least one probe per 1000 half-open calls, so the circuit can close\), got 1\.5$/);
   refused(() => new CircuitBreaker({ halfOpenMaxInFlight: 0 }), RangeError, /^config\.halfOpenMaxInFlight /);
 });
 

@@ -50,8 +50,9 @@ _END_AFTER_FAILURE: Final[int]
 _END_RAISE: Final[int]
 
 def _config_fields() -> list[dict[str, Any]]:
-    """Every config field (name, kind, default, unit, rule, doc, positional, core), in
-    signature order: what `make gen` writes the stubs and docs from."""
+    """Every config field (name, kind, default, unit, rule, requirement, doc, positional, core,
+    index in the core's table), in signature order: what `make gen` writes the stubs, the JS
+    table and the docs from."""
 
 MAX_SCENARIO_CALLS: Final[int]
 """The most calls `simulate_scenario` generates (rate x duration)."""

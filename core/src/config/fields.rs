@@ -72,7 +72,11 @@ macro_rules! config_fields {
             /// assert!(Config::default().validate().is_ok());
             /// let bad = Config { recovery_factor: 1.5, ..Config::default() };
             /// assert_eq!(bad.validate().unwrap_err().field(), "recovery_factor");
-            /// assert!(matches!(bad.validate(), Err(ConfigError::Fraction { value: 1.5, .. })));
+            /// assert_eq!(
+            ///     bad.validate().unwrap_err().to_string(),
+            ///     "recovery_factor must be in [0.001, 1] (at least one probe per 1000 \
+            ///      half-open calls, so the circuit can close), got 1.5"
+            /// );
             /// ```
             pub fn validate(&self) -> Result<(), crate::ConfigError> {
                 $($rule.check(stringify!($name), FieldValue::$kind(self.$name))?;)*

@@ -34,111 +34,78 @@ pub enum FieldRule {
 }
 
 /// Why a [`Config`](crate::Config) was refused: the field, the rule it broke, and the value.
-/// The message is the same in every binding (which may rename the field, e.g. camelCase).
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+/// The message, `"{field} {requirement}, got {value}"`, is the same in every binding (which
+/// may rename the field, e.g. camelCase, and renders the value in its own language).
+#[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
-pub enum ConfigError {
-    /// A count below its minimum.
-    #[error("{field} must be at least {min}{unset}, got {value}")]
-    TooSmall {
-        /// The field.
-        field: &'static str,
-        /// The smallest count accepted.
-        min: u32,
-        /// `" (or unset for none)"` for an optional field, else empty.
-        unset: &'static str,
-        /// The refused value.
-        value: u32,
-    },
-    /// A count outside its range.
-    #[error("{field} must be in {min}..={max}, got {value}")]
-    OutOfRange {
-        /// The field.
-        field: &'static str,
-        /// The smallest count accepted.
-        min: u32,
-        /// The largest count accepted.
-        max: u32,
-        /// The refused value.
-        value: u32,
-    },
-    /// A duration that is not finite, not positive, under a nanosecond, or over 100 years.
-    #[error("{field} must be finite, > 0 and at most 100 years, got {value}")]
-    Seconds {
-        /// The field.
-        field: &'static str,
-        /// The refused value.
-        value: f64,
-    },
-    /// A number outside `[min, max]`.
-    #[error("{field} must be in [{min}, {max}]{why}, got {value}")]
-    Fraction {
-        /// The field.
-        field: &'static str,
-        /// The smallest value accepted.
-        min: f64,
-        /// The largest value accepted.
-        max: f64,
-        /// Why the bound is there, as `" (...)"`, or empty.
-        why: &'static str,
-        /// The refused value.
-        value: f64,
-    },
+pub struct ConfigError {
+    /// The field.
+    pub field: &'static str,
+    /// The rule it broke.
+    pub rule: FieldRule,
+    /// The refused value.
+    pub value: FieldValue,
 }
 
 impl ConfigError {
     /// The name of the offending `Config` field.
     pub fn field(&self) -> &'static str {
-        match self {
-            ConfigError::TooSmall { field, .. }
-            | ConfigError::OutOfRange { field, .. }
-            | ConfigError::Seconds { field, .. }
-            | ConfigError::Fraction { field, .. } => field,
+        self.field
+    }
+}
+
+impl core::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let requirement = self.rule.requirement(self.value.is_optional());
+        match self.value.number() {
+            Some(v) if matches!(self.value, FieldValue::U32(_) | FieldValue::OptU32(_)) => {
+                write!(f, "{} {requirement}, got {}", self.field, v as u32)
+            }
+            Some(v) => write!(f, "{} {requirement}, got {v}", self.field),
+            None => write!(f, "{} {requirement}", self.field),
         }
     }
 }
 
+impl core::error::Error for ConfigError {}
+
 impl FieldRule {
     /// Checks `value` of `field`; an unset optional value always passes.
     pub fn check(&self, field: &'static str, value: FieldValue) -> Result<(), ConfigError> {
-        let unset = if value.is_optional() {
-            " (or unset for none)"
+        let ok = match (value.number(), *self) {
+            (None, _) | (_, FieldRule::Any) => true, // unset, or a bool
+            (Some(v), FieldRule::AtLeast(min)) => v >= f64::from(min),
+            (Some(v), FieldRule::Between(min, max)) => v >= f64::from(min) && v <= f64::from(max),
+            (Some(v), FieldRule::Seconds) => seconds(v).is_some(),
+            (Some(v), FieldRule::Fraction { min, max, .. }) => v >= min && v <= max,
+        };
+        if ok {
+            Ok(())
         } else {
-            ""
-        };
-        let Some(v) = value.number() else {
-            return Ok(()); // unset, or a bool
-        };
-        match *self {
-            FieldRule::Any => Ok(()),
-            FieldRule::AtLeast(min) if v >= f64::from(min) => Ok(()),
-            FieldRule::AtLeast(min) => Err(ConfigError::TooSmall {
+            Err(ConfigError {
                 field,
-                min,
-                unset,
-                value: v as u32,
-            }),
-            FieldRule::Between(min, max) if v >= f64::from(min) && v <= f64::from(max) => Ok(()),
-            FieldRule::Between(min, max) => Err(ConfigError::OutOfRange {
-                field,
-                min,
-                max,
-                value: v as u32,
-            }),
-            FieldRule::Seconds if seconds(v).is_some() => Ok(()),
-            FieldRule::Seconds => Err(ConfigError::Seconds { field, value: v }),
-            FieldRule::Fraction { min, max, .. } if v >= min && v <= max => Ok(()),
-            FieldRule::Fraction { min, max, why } => Err(ConfigError::Fraction {
-                field,
-                min,
-                max,
-                why,
-                value: v,
-            }),
+                rule: *self,
+                value,
+            })
         }
     }
 
-    /// The rule in words, for the docs ("at least 1", "in [0.001, 1]"...).
+    /// What a value must be, as the message says it after the field's name ("must be at
+    /// least 1"); `optional`: the field may also be unset.
+    pub fn requirement(&self, optional: bool) -> String {
+        let unset = if optional { " (or unset for none)" } else { "" };
+        match *self {
+            FieldRule::Any => String::from("may be any value"),
+            FieldRule::AtLeast(min) => format!("must be at least {min}{unset}"),
+            FieldRule::Between(min, max) => format!("must be in {min}..={max}{unset}"),
+            FieldRule::Seconds => format!("must be finite, > 0 and at most 100 years{unset}"),
+            FieldRule::Fraction { min, max, why } => {
+                format!("must be in [{min}, {max}]{why}{unset}")
+            }
+        }
+    }
+
+    /// The rule in words, for the docs' tables ("at least 1", "in [0.001, 1]"...).
     pub fn describe(&self) -> String {
         match *self {
             FieldRule::Any => String::from("any"),
