@@ -4,7 +4,7 @@
 //! Python code runs (the operation, a clock callable, a listener, an error class), so a
 //! re-entrant call or a GIL switch cannot deadlock. Decisions (admission, outcomes,
 //! transitions, metrics) are the core's; this file converts arguments and results, and the
-//! Python subclass in `_async.py` only awaits. The steps of one guarded call are in
+//! Python subclass in `_breaker.py` only awaits. The steps of one guarded call are in
 //! `calls.rs`, the listeners in `listeners.rs`, and `Permit` in `permit.rs`.
 
 use crate::clock::{ClockSource, WallClock};

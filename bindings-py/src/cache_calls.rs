@@ -1,6 +1,6 @@
 //! One cache call of `ResilientCacheWrapper`, carried out as the core's `CacheGuard` answers:
 //! `begin` (run, with any flush first; fallback; or refuse), `flushed`, and `end` with the
-//! outcome. The async layer (`_async.py`) only awaits between these steps.
+//! outcome. The async layer (`_wrapper.py`) only awaits between these steps.
 //!
 //! Locks: the guard's mutex, then the breaker's, both only around core calls. Every Python
 //! call (clock, key conversion, method lookup, listeners, error construction) happens outside

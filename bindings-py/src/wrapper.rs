@@ -1,6 +1,6 @@
 //! `ResilientCacheWrapper` (native half): the wrapped objects, the degradation switch, the
 //! fallback values, the sync members (`generate_hash`, `get_metrics`), and the cache guard.
-//! The async members (`store`, `get`, ...) are in the Python subclass in `_async.py`, which
+//! The async members (`store`, `get`, ...) are in the Python subclass in `_wrapper.py`, which
 //! carries out one call through `_begin` / `_flushed` / `_end_ok` / `_end_error`
 //! (`cache_calls.rs`): the core's `CacheGuard` decides fallbacks, what a failure means, and
 //! which keys to remember and invalidate.
@@ -49,7 +49,7 @@ fn breaker_arg(v: &Bound<'_, PyAny>) -> PyResult<Py<PyBreaker>> {
     if v.is_none() {
         let py = v.py();
         let cls = py
-            .import("fact_resilience._async")?
+            .import("fact_resilience._breaker")?
             .getattr("CacheCircuitBreaker")?;
         return Ok(cls.call0()?.cast_into::<PyBreaker>()?.unbind());
     }

@@ -22,8 +22,9 @@ Example::
 
 from __future__ import annotations
 
-from ._async import CacheCircuitBreaker, CallGuard, ResilientCacheWrapper
+from ._breaker import CacheCircuitBreaker
 from ._errors import CacheError, CacheShedError
+from ._guard import CallGuard
 from ._native import (
     CIRCUIT_BREAKER_OPEN,
     CIRCUIT_BREAKER_THROTTLING,
@@ -38,6 +39,7 @@ from ._native import (
     set_error_class,
 )
 from ._state import CircuitState
+from ._wrapper import ResilientCacheWrapper
 
 __all__ = [
     "CIRCUIT_BREAKER_OPEN",

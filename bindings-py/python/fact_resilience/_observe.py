@@ -7,8 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Union
 
-from ._async import CacheCircuitBreaker, ResilientCacheWrapper
+from ._breaker import CacheCircuitBreaker
 from ._native import HEALTH_RULES, HEALTH_STATUS_LEVELS
+from ._wrapper import ResilientCacheWrapper
 
 Observable = Union[CacheCircuitBreaker, ResilientCacheWrapper]
 STATES = ("closed", "open", "half_open")

@@ -30,8 +30,8 @@ from typing import Any, Callable, Optional
 from opentelemetry import metrics, trace
 from opentelemetry.metrics import CallbackOptions, Observation
 
-from ._async import _AFTER_FAILURE, _RAISE, CacheCircuitBreaker, ResilientCacheWrapper
-from ._async import _is_awaitable as is_awaitable
+from ._awaiting import is_awaitable
+from ._breaker import CacheCircuitBreaker
 from ._native import (
     CIRCUIT_BREAKER_OPEN,
     CIRCUIT_BREAKER_THROTTLING,
@@ -41,6 +41,7 @@ from ._native import (
     check_namespace,
 )
 from ._observe import STATES, Observable, breaker_of, observe
+from ._wrapper import _AFTER_FAILURE, _RAISE, ResilientCacheWrapper
 
 __all__ = ["BreakerInstruments", "trace_calls"]
 

@@ -1,0 +1,125 @@
+"""`ResilientCacheWrapper` as FACT knows it: the native wrapper, whose cache guard (the core's
+`CacheGuard`) decides, plus the ``async`` members, which carry one call out between its steps
+(`_begin`, `_flushed`, `_end_ok`, `_end_error`) and only await."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, cast
+
+from . import _native
+from ._awaiting import is_awaitable as _is_awaitable
+from ._breaker import CacheCircuitBreaker
+from ._guard import CallGuard
+from ._state import CircuitState
+
+__all__ = ["ResilientCacheWrapper"]
+
+_log = logging.getLogger("fact_resilience")
+
+# What `ResilientCacheWrapper._end_error` asks of the async layer (see `cache_calls.rs`).
+_AFTER_FAILURE = _native._END_AFTER_FAILURE
+_RAISE = _native._END_RAISE
+
+
+class ResilientCacheWrapper(_native.ResilientCacheWrapper):
+    """FACT's resilient cache wrapper: runs the cache manager's methods through the breaker
+    and, with ``enable_graceful_degradation`` (default), answers from ``fallback_responses``
+    when the breaker refuses a call or the manager fails.
+
+    ``ResilientCacheWrapper(cache_manager, circuit_breaker=None,
+    enable_graceful_degradation=True, fallback_responses=None, *,
+    max_pending_invalidations=1024, stale_keys="auto")``. The manager's methods are looked up
+    on every call and may be sync or async.
+
+    Every decision is the core's cache guard's: which outcomes count (a ``TimeoutError`` is a
+    failure counted apart; a `CacheShedError` is *shed*, answered with the fallback but never
+    charged to the breaker; a cancellation or one of the breaker's ``neutral_exceptions``
+    propagates and counts for nothing), when a fallback is served, and which writes to
+    remember. A store or invalidation that did not complete leaves its key pending when the
+    manager can invalidate one key (``invalidate`` or ``delete``; ``stale_keys="auto"``): the
+    next call the breaker admits first invalidates those keys (``invalidate_many(keys)`` when
+    the manager has it), inside the same permit, so a value updated during an outage is never
+    served stale after recovery. A prefix-only manager such as FACT's gets no such protection
+    unless ``stale_keys="prefix"`` asks for its whole prefix to be flushed instead.
+    """
+
+    @property
+    def breaker(self) -> CacheCircuitBreaker:
+        """The breaker, typed as the async subclass."""
+        return cast(CacheCircuitBreaker, self.circuit_breaker)
+
+    async def _call(self, op: str, key: Any, *args: Any) -> Any:
+        ticket, method, flush = self._begin(op, key)
+        if ticket < 0:
+            return method  # the fallback value
+        try:
+            if flush is not None:
+                for invalidate, arg in flush:
+                    done = invalidate(arg)
+                    if _is_awaitable(done):
+                        await done
+                self._flushed(ticket)
+            result = method(*args)
+            if _is_awaitable(result):
+                result = await result
+        except BaseException as exc:
+            action, fallback = self._end_error(ticket, op, exc)
+            if action == _RAISE:
+                raise
+            if action == _AFTER_FAILURE:
+                _log.warning(
+                    "cache %s failed (%s: %s); serving the fallback",
+                    op,
+                    type(exc).__name__,
+                    exc,
+                )
+            return fallback
+        return self._end_ok(ticket, result)
+
+    async def store(self, query_hash: str, content: str) -> Any:
+        """Stores through the breaker; returns True when stored (False only if the manager
+        returned False), or ``fallback_responses["store"]`` under degradation."""
+        return await self._call("store", query_hash, query_hash, content)
+
+    async def get(self, query_hash: str) -> Any:
+        """The manager's entry for ``query_hash`` (the very object it returned), None on a miss,
+        or ``fallback_responses["get"]`` under degradation."""
+        return await self._call("get", query_hash, query_hash)
+
+    async def invalidate_by_prefix(self, prefix: str) -> Any:
+        """The manager's count of removed entries, or ``fallback_responses["invalidate"]``."""
+        return await self._call("invalidate_by_prefix", prefix, prefix)
+
+    async def invalidate(self, key: str) -> Any:
+        """The manager's ``invalidate(key)`` (or ``delete(key)``) if it has one, else
+        ``invalidate_by_prefix(key)``; fallback ``fallback_responses["invalidate"]``."""
+        return await self._call("invalidate", key, key)
+
+    async def start_monitoring(self) -> None:
+        """Starts the breaker's health monitoring (idempotent)."""
+        await self.breaker.start_health_monitoring()
+
+    async def stop_monitoring(self) -> None:
+        """Stops the breaker's health monitoring (idempotent)."""
+        await self.breaker.stop_health_monitoring()
+
+    async def health_check(self) -> dict[str, Any]:
+        """``{"healthy", "state", "call_permitted", "degradation_enabled", "health"}``:
+        ``health`` is the breaker's ``health_report()`` (status, alerts, figures)."""
+        breaker = self.circuit_breaker
+        permitted = breaker.is_call_permitted()
+        state = breaker.get_state()
+        return {
+            "healthy": state is CircuitState.CLOSED,
+            "state": state.value,
+            "call_permitted": permitted,
+            "degradation_enabled": self.enable_graceful_degradation,
+            "health": breaker.health_report(),
+        }
+
+
+# Public names live in `fact_resilience`; say so in reprs and tracebacks.
+for _cls in (CacheCircuitBreaker, ResilientCacheWrapper, CallGuard):
+    _cls.__module__ = "fact_resilience"
+del _cls
