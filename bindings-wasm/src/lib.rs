@@ -10,6 +10,7 @@
 //! - [`cache`]: the cache guard's exported functions, over guard handles;
 //! - [`registry`]: the handle table (and why handles rather than a class);
 //! - [`config`]: the config as numbers, and refused fields as codes;
+//! - [`health`]: the health report, readiness, transition counts and metric families;
 //! - [`interop`]: time, codes, metrics and snapshots as numbers;
 //! - [`panic`]: the panic hook and the test-only panic.
 #![forbid(unsafe_code)]
@@ -17,6 +18,7 @@
 pub mod breaker;
 pub mod cache;
 pub mod config;
+pub mod health;
 pub mod interop;
 pub mod panic;
 pub mod registry;
