@@ -2,7 +2,9 @@
 #   build-wasm  cargo (wasm32) -> wasm-bindgen --target web -> wasm-opt -Oz -> sizes (pkg/sizes.json)
 #   check-wasm-size  fails if the .wasm is over budget (96 KB after wasm-opt, 40 KB gzipped)
 #   test-js     the size check, then node --test: tests/js (API, errors, vectors, panic,
-#               packaging) and tests/edge (workerd); so `make test` enforces the budget
+#               health, Prometheus, OpenTelemetry, packaging) and tests/edge (workerd); so
+#               `make test` enforces the budget. npm ci also installs the OpenTelemetry
+#               SDK the otel tests use (dev dependencies only)
 #   bench-js    benches/js_overhead.mjs against opossum and cockatiel
 #   lint-js     the Rust side of the binding under clippy for wasm32
 WASM_BINDGEN_VERSION := 0.2.130
@@ -23,7 +25,8 @@ WASM_CARGO_FLAGS := --release --target wasm32-unknown-unknown -p fact-resilience
 setup-js: setup-rust
 	@wasm-bindgen --version 2>/dev/null | grep -q ' $(WASM_BINDGEN_VERSION)$$' || \
 		cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
-	@test -x $(WASM_JS)/node_modules/.bin/wasm-opt -a -x $(WASM_JS)/node_modules/.bin/workerd || \
+	@test -x $(WASM_JS)/node_modules/.bin/wasm-opt -a -x $(WASM_JS)/node_modules/.bin/workerd \
+		-a -d $(WASM_JS)/node_modules/@opentelemetry/sdk-trace-base || \
 		(cd $(WASM_JS) && npm ci --no-audit --no-fund)
 
 build-wasm: setup-js

@@ -2,9 +2,39 @@
 // Config, Metrics, FailureRecord, Snapshot and State are declared once, at the wasm boundary
 // (the typescript_custom_section in bindings-wasm/src/lib.rs), and generated into
 // pkg/fact_resilience_wasm.d.ts by wasm-bindgen; the JS layer's classes are declared here.
-import type { Config, FailureRecord, Metrics, Snapshot, State } from "./pkg/fact_resilience_wasm.js";
+import type {
+  Config,
+  FailureRecord,
+  HealthAlert,
+  HealthReport,
+  HealthRule,
+  HealthThresholds,
+  Metrics,
+  MetricFamily,
+  Readiness,
+  ReadinessPolicy,
+  Severity,
+  Snapshot,
+  State,
+  TransitionCount,
+} from "./pkg/fact_resilience_wasm.js";
 
-export type { Config, FailureRecord, Metrics, Snapshot, State };
+export type {
+  Config,
+  FailureRecord,
+  HealthAlert,
+  HealthReport,
+  HealthRule,
+  HealthThresholds,
+  Metrics,
+  MetricFamily,
+  Readiness,
+  ReadinessPolicy,
+  Severity,
+  Snapshot,
+  State,
+  TransitionCount,
+};
 
 /** Why a transition happened. */
 export type Reason =
@@ -87,6 +117,15 @@ export declare class CircuitBreaker {
   metrics(): Metrics;
   recentFailures(): FailureRecord[];
   snapshot(): Snapshot;
+  /**
+   * The health report now under `thresholds` (the seed's defaults for absent fields); no side
+   * effects. @throws TypeError / RangeError naming the bad threshold (`thresholds.criticalFailureRate`).
+   */
+  health(thresholds?: HealthThresholds): HealthReport;
+  /** 200 or 503 for a readiness probe, by `unreadyWhen` (default "open"), and the report. */
+  readiness(unreadyWhen?: ReadinessPolicy, thresholds?: HealthThresholds): Readiness;
+  /** Transitions since creation or reset, every kind the core counts (zeros included). */
+  transitionCounts(): TransitionCount[];
 
   /**
    * Runs `fn` if admitted and records its outcome. Always returns a promise: fn's result
@@ -211,3 +250,56 @@ export declare class ResilientCache<C extends CacheLike = CacheLike> {
   invalidateByPrefix(prefix: string, ...rest: any[]): Promise<any>;
   metrics(): { circuitBreaker: Metrics; guard: GuardMetrics };
 }
+
+/** Named breakers or caches: an object, a Map, or `[name, target]` pairs (a name given twice is a RangeError). */
+export type NamedBreakers =
+  | Record<string, CircuitBreaker | ResilientCache<any>>
+  | Map<string, CircuitBreaker | ResilientCache<any>>
+  | Iterable<readonly [string, CircuitBreaker | ResilientCache<any>]>;
+
+/** The families every exporter writes, as the core declares them. */
+export declare function metricFamilies(): readonly MetricFamily[];
+
+/**
+ * Readiness of one breaker or cache, or of many named ones (ready only if every one is; the
+ * body then has `breakers: { name: { ready, status, alerts, figures } }`).
+ */
+export declare function readiness(
+  target: CircuitBreaker | ResilientCache<any>,
+  options?: { unreadyWhen?: ReadinessPolicy; thresholds?: HealthThresholds },
+): Readiness;
+export declare function readiness(
+  target: NamedBreakers,
+  options?: { unreadyWhen?: ReadinessPolicy; thresholds?: HealthThresholds },
+): {
+  status: 200 | 503;
+  body: {
+    ready: boolean;
+    unreadyWhen: ReadinessPolicy;
+    breakers: Record<string, { ready: boolean } & HealthReport>;
+  };
+};
+
+export interface ExporterOptions {
+  /** The metric-name prefix (default `fact_resilience`); a RangeError if Prometheus would refuse it. */
+  namespace?: string;
+  /** The health report's thresholds, for `health_status` and `health_alert`. */
+  thresholds?: HealthThresholds;
+}
+
+/** `text/plain; version=0.0.4; charset=utf-8` */
+export declare const PROMETHEUS_CONTENT_TYPE: string;
+
+/** Named breakers and caches in the Prometheus text format (the families of `metricFamilies()`). */
+export declare class PrometheusExporter {
+  constructor(breakers?: NamedBreakers, options?: ExporterOptions);
+  readonly namespace: string;
+  /** @throws RangeError if `name` is taken or empty. */
+  add(name: string, breaker: CircuitBreaker | ResilientCache<any>): this;
+  remove(name: string): boolean;
+  names(): string[];
+  render(): string;
+}
+
+/** `new PrometheusExporter(breakers, options).render()`. */
+export declare function renderPrometheus(breakers: NamedBreakers, options?: ExporterOptions): string;

@@ -20,6 +20,7 @@ import {
 import {
   MissingBreaker,
   NO_BREAKER,
+  REASONS,
   STATES,
   checkFunction,
   configOf,
@@ -30,27 +31,23 @@ import {
   errorMessage,
   errorType,
   failuresOf,
+  healthOf,
   metricsOf,
   readOptions,
+  readPolicy,
+  readThresholds,
   report,
   restoreBreaker,
   setBreakerConfig,
   snapshotOf,
+  transitionCountsOf,
 } from "./interop.js";
 import { damaged, defaultClock, fault, heal, track, untrack } from "./low_level.js";
 
 export { ResilientCache, ShedError } from "./cache.js";
+export { PROMETHEUS_CONTENT_TYPE, PrometheusExporter, renderPrometheus } from "./prometheus.js";
+export { readiness, metricFamilies } from "./observe.js";
 
-const REASONS = [
-  "failure_threshold",
-  "timeout_elapsed",
-  "probe_failed",
-  "probes_succeeded",
-  "forced_open",
-  "forced_closed",
-  "reset",
-  "unknown",
-];
 const REJECTED_OPEN = -1;
 // The transition code of OPEN -> HALF_OPEN (timeout_elapsed): (1 + 1) << 4 | 1 << 2 | 2.
 const OPEN_TO_HALF_OPEN = (2 << 4) | (1 << 2) | 2;
@@ -216,6 +213,53 @@ export class CircuitBreaker {
   recentFailures() {
     this._int(() => breakerState(this._h));
     return this._call(() => failuresOf(this._h));
+  }
+
+  /**
+   * The health report at this instant under `thresholds` (camelCase threshold fields, all
+   * optional; the seed's defaults otherwise): `{ status, alerts, figures }`. The core
+   * evaluates the rules; a bad threshold is a TypeError/RangeError naming it. No side
+   * effects (a due OPEN -> HALF_OPEN move is not applied), as `metrics()`.
+   */
+  health(thresholds) {
+    const now = this._now();
+    return this._call(() => healthOf(this._h, now, readThresholds("thresholds", thresholds)))[0];
+  }
+
+  /**
+   * For a readiness probe: `{ status: 200 | 503, body: { ready, unreadyWhen, status, alerts,
+   * figures } }`. `unreadyWhen` picks the policy (`"open"`: unready while OPEN, the default;
+   * `"critical"`; `"warning"`); the core decides readiness from the report.
+   */
+  readiness(unreadyWhen = "open", thresholds) {
+    const policy = this._call(() => readPolicy("unreadyWhen", unreadyWhen));
+    return this._readiness(unreadyWhen, policy, this._call(() => readThresholds("thresholds", thresholds)));
+  }
+
+  /** `readiness` with the policy's index (`readPolicy`) and checked thresholds (`readThresholds`). */
+  _readiness(unreadyWhen, policy, limits) {
+    const now = this._now();
+    const [report, bits] = this._call(() => healthOf(this._h, now, limits));
+    // The core decided readiness under every policy (one bit each); this picks the asked one.
+    const ready = ((bits >> policy) & 1) === 1;
+    return { status: ready ? 200 : 503, body: { ready, unreadyWhen, ...report } };
+  }
+
+  /** Transitions since creation or reset: `[{ from, to, reason, count }]`, every kind the core counts. */
+  transitionCounts() {
+    return this._call(() => transitionCountsOf(this._h));
+  }
+
+  /**
+   * For exporters: metrics, the health report and its readiness bits, and the transition
+   * counts, read at one instant. `limits` are checked thresholds (`readThresholds`).
+   */
+  _observation(limits) {
+    const now = this._now();
+    return this._call(() => {
+      const [report, readyBits] = healthOf(this._h, now, limits);
+      return { metrics: metricsOf(this._h, now), report, readyBits, transitions: transitionCountsOf(this._h) };
+    });
   }
 
   /** The whole state as a versioned, JSON-safe object (for Durable Objects or KV). */

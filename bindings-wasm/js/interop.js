@@ -19,17 +19,34 @@ import {
   breakerCreate,
   breakerFailureTexts,
   breakerFailureTimes,
+  breakerHealth,
   breakerMetrics,
   breakerRestore,
   breakerSetConfig,
   breakerSnapshot,
+  breakerTransitionCounts,
   configDefaults,
   configStage,
+  healthCheckThresholds,
+  healthRuleNames,
+  healthRuleTable,
+  readinessPolicyNames,
   restoreStageFailure,
+  severityNames,
   snapshotVersion,
 } from "./wasm.js";
 
 export const STATES = ["closed", "open", "half_open"];
+export const REASONS = [
+  "failure_threshold",
+  "timeout_elapsed",
+  "probe_failed",
+  "probes_succeeded",
+  "forced_open",
+  "forced_closed",
+  "reset",
+  "unknown",
+];
 export const NO_BREAKER = -3;
 
 /** Thrown when a handle names no breaker: disposed, or lost with a damaged instance. */
@@ -440,4 +457,114 @@ export function restoreBreaker(snapshot, now, at = -1) {
   const rule = SNAPSHOT_RULES[-h - SNAPSHOT_RULE_BASE];
   if (rule !== undefined) throw rule({ halfOpen, window });
   throw ruleError("snapshot.config", -h, configNumbers(config));
+}
+
+// ---- health -----------------------------------------------------------------------------------
+
+/** `snake_case` -> `camelCase`: the core names thresholds and figures in Rust's case. */
+const camel = (s) => s.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
+
+// The core's tables (bindings-wasm/src/health.rs), read once: the rules (their names are the
+// threshold fields'), each rule's default threshold and severity, the severities by level,
+// the readiness policies in the order of the report's readiness bits.
+let health;
+function healthTables() {
+  if (health === undefined) {
+    const rules = Array.from(healthRuleNames());
+    const table = healthRuleTable();
+    health = {
+      rules,
+      keys: rules.map(camel),
+      defaults: new Float64Array(rules.map((_, i) => table[2 * i])),
+      severities: Array.from(severityNames()),
+      ruleSeverities: rules.map((_, i) => table[2 * i + 1]),
+      policies: Array.from(readinessPolicyNames()),
+    };
+  }
+  return health;
+}
+
+/** The rules as `[rule, severity]` pairs (every one, fired or not: for `health_alert` series). */
+export function healthRules() {
+  const t = healthTables();
+  return t.rules.map((r, i) => [r, t.severities[t.ruleSeverities[i]]]);
+}
+
+/** The severity names by level (`["ok", "warning", "critical"]`). */
+export function severityLevels() {
+  return healthTables().severities;
+}
+
+// Why the core refused a threshold, by the kind in its code (bindings-wasm/src/health.rs).
+const THRESHOLD_KINDS = ["a finite number", "a number >= 0", "a failure rate, at most 1"];
+
+/**
+ * Thresholds (an object of camelCase threshold fields, all optional) as the six numbers the
+ * core takes: a TypeError for an unknown field or a non-number, a RangeError naming the field
+ * the core refuses. `undefined`/`null` is the seed's defaults.
+ */
+export function readThresholds(path, value) {
+  const t = healthTables();
+  if (value === undefined || value === null) return t.defaults;
+  const o = object(path, value);
+  const n = t.defaults.slice();
+  for (const k of keys(path, o, t.keys)) n[t.keys.indexOf(k)] = number(`${path}.${k}`, get(o, k));
+  const code = healthCheckThresholds(n);
+  if (code !== 0) {
+    const i = (code >> 2) - 1;
+    const field = t.keys[i];
+    if (field === undefined) throw refusal(new RangeError(`${path} was refused by the core (rule ${code})`));
+    throw rangeError(`${path}.${field}`, THRESHOLD_KINDS[code & 3] ?? "accepted by the core", n[i]);
+  }
+  return n;
+}
+
+/** The readiness policy's index in the report's readiness bits, naming `path` if it is none. */
+export function readPolicy(path, value) {
+  const { policies } = healthTables();
+  if (typeof value !== "string") throw typeError(path, `one of ${policies.join(", ")}`, value);
+  const i = policies.indexOf(value);
+  if (i < 0) throw refusal(new RangeError(`${path} must be one of ${policies.join(", ")}, got "${value}"`));
+  return i;
+}
+
+const HEALTH_HEAD = 8;
+
+/**
+ * The health report at `now` under checked thresholds (from `readThresholds`), as a plain
+ * object (layout: bindings-wasm/src/health.rs HEALTH_LAYOUT), and its readiness bits.
+ */
+export function healthOf(h, now, thresholds) {
+  const n = breakerHealth(h, now, thresholds);
+  if (n.length === 0) throw disposedError();
+  const t = healthTables();
+  const alerts = [];
+  for (let i = HEALTH_HEAD; i + 3 < n.length; i += 4) {
+    alerts.push({ rule: t.rules[n[i]], severity: t.severities[n[i + 1]], value: n[i + 2], threshold: n[i + 3] });
+  }
+  const report = {
+    status: t.severities[n[0]],
+    alerts,
+    figures: {
+      state: STATES[n[2]],
+      timeInStateSeconds: n[3],
+      failureRate: n[4],
+      windowCalls: n[5],
+      stateChangesLastHour: n[6],
+      recoveryAttempts: n[7],
+    },
+  };
+  return [report, n[1]];
+}
+
+/** Transitions by from, to and reason (every kind the core counts, zeros included). */
+export function transitionCountsOf(h) {
+  const n = breakerTransitionCounts(h);
+  if (n.length === 0) throw disposedError();
+  const out = [];
+  for (let i = 0; i + 1 < n.length; i += 2) {
+    const code = n[i];
+    out.push({ from: STATES[(code >> 2) & 3], to: STATES[code & 3], reason: REASONS[(code >> 4) - 1], count: n[i + 1] });
+  }
+  return out;
 }

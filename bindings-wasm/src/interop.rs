@@ -63,11 +63,14 @@ fn reason_code(r: Reason) -> u32 {
     }
 }
 
-/// A transition as one integer: 0 for none, else `(reason + 1) << 4 | from << 2 | to`.
+/// A transition as one integer: 0 for none, else [`pack_transition`].
 pub fn transition_code(t: Option<Transition>) -> i32 {
-    t.map_or(0, |t| {
-        ((reason_code(t.reason) + 1) << 4 | state_code(t.from) << 2 | state_code(t.to)) as i32
-    })
+    t.map_or(0, |t| pack_transition(t.from, t.to, t.reason))
+}
+
+/// `(reason + 1) << 4 | from << 2 | to`: never 0, so 0 can mean "no transition".
+pub fn pack_transition(from: State, to: State, reason: Reason) -> i32 {
+    ((reason_code(reason) + 1) << 4 | state_code(from) << 2 | state_code(to)) as i32
 }
 
 fn push_option(out: &mut Vec<f64>, v: Option<f64>) {

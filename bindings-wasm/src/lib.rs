@@ -10,6 +10,7 @@
 //! - [`cache`]: the cache guard's exported functions, over guard handles;
 //! - [`registry`]: the handle table (and why handles rather than a class);
 //! - [`config`]: the config as numbers, and refused fields as codes;
+//! - [`health`]: the health report, readiness, transition counts and metric families;
 //! - [`interop`]: time, codes, metrics and snapshots as numbers;
 //! - [`panic`]: the panic hook and the test-only panic.
 #![forbid(unsafe_code)]
@@ -17,6 +18,7 @@
 pub mod breaker;
 pub mod cache;
 pub mod config;
+pub mod health;
 pub mod interop;
 pub mod panic;
 pub mod registry;
@@ -86,6 +88,85 @@ export interface FailureRecord {
   errorType: string;
   errorMessage: string;
   operation: string;
+}
+
+/**
+ * The health report's thresholds (the core's `HealthThresholds`), all optional: absent ones
+ * take the seed's defaults. Each a finite number >= 0; the failure rates at most 1.
+ */
+export interface HealthThresholds {
+  /** Critical when OPEN longer than this many seconds. Default 300. */
+  criticalOpenSeconds?: number;
+  /** Critical when more state changes than this happened in the last hour. Default 10. */
+  criticalStateChangesPerHour?: number;
+  /** Critical when the window's failure rate is above this. Default 0.5. */
+  criticalFailureRate?: number;
+  /** Warning when the window's failure rate is above this. Default 0.1. */
+  warningFailureRate?: number;
+  /** Warning when the circuit half-opened more often than this since it last closed. Default 5. */
+  warningRecoveryAttempts?: number;
+  /** Warning when HALF_OPEN longer than this many seconds. Default 60. */
+  warningHalfOpenSeconds?: number;
+}
+
+export type Severity = "ok" | "warning" | "critical";
+
+/** A rule's name: the threshold field that sets it, as the core (and Prometheus labels) spell it. */
+export type HealthRule =
+  | "critical_open_seconds"
+  | "critical_state_changes_per_hour"
+  | "critical_failure_rate"
+  | "warning_failure_rate"
+  | "warning_recovery_attempts"
+  | "warning_half_open_seconds";
+
+/** One alert that fired: the measured value exceeded the threshold. */
+export interface HealthAlert {
+  rule: HealthRule;
+  severity: Exclude<Severity, "ok">;
+  value: number;
+  threshold: number;
+}
+
+/** The health report: the worst severity that fired, the alerts, the figures behind them. */
+export interface HealthReport {
+  status: Severity;
+  alerts: HealthAlert[];
+  figures: {
+    state: State;
+    timeInStateSeconds: number;
+    failureRate: number;
+    windowCalls: number;
+    stateChangesLastHour: number;
+    /** HALF_OPEN entries since the circuit last closed (or was created or reset). */
+    recoveryAttempts: number;
+  };
+}
+
+/** When a readiness probe fails: while OPEN, while critical, or while warning or critical. */
+export type ReadinessPolicy = "open" | "critical" | "warning";
+
+/** A breaker's readiness for an HTTP probe: `Response.json(body, { status })`. */
+export interface Readiness {
+  status: 200 | 503;
+  body: { ready: boolean; unreadyWhen: ReadinessPolicy } & HealthReport;
+}
+
+/** Transitions of one kind since creation or reset. */
+export interface TransitionCount {
+  from: State;
+  to: State;
+  reason: "failure_threshold" | "timeout_elapsed" | "probe_failed" | "probes_succeeded" | "forced_open" | "forced_closed";
+  count: number;
+}
+
+/** A metric family as the core declares it (counters are exported as `<name>_total`). */
+export interface MetricFamily {
+  name: string;
+  kind: "gauge" | "counter";
+  /** Labels beside `breaker`. */
+  labels: readonly string[];
+  help: string;
 }
 
 /** A breaker's whole state, versioned and JSON-safe (store it in a Durable Object or KV). */

@@ -16,6 +16,8 @@ const edgeWorker :Workerd.Worker = (
     (name = "fact-resilience/entry/workerd.js", esModule = embed "../../bindings-wasm/js/entry/workerd.js"),
     (name = "fact-resilience/index.js", esModule = embed "../../bindings-wasm/js/index.js"),
     (name = "fact-resilience/cache.js", esModule = embed "../../bindings-wasm/js/cache.js"),
+    (name = "fact-resilience/observe.js", esModule = embed "../../bindings-wasm/js/observe.js"),
+    (name = "fact-resilience/prometheus.js", esModule = embed "../../bindings-wasm/js/prometheus.js"),
     (name = "fact-resilience/low_level.js", esModule = embed "../../bindings-wasm/js/low_level.js"),
     (name = "fact-resilience/interop.js", esModule = embed "../../bindings-wasm/js/interop.js"),
     (name = "fact-resilience/config_fields.js", esModule = embed "../../bindings-wasm/js/config_fields.js"),

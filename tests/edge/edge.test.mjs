@@ -2,7 +2,8 @@
 // protects a cache that fails on demand; over HTTP we check that the breaker trips after the
 // threshold, serves degraded answers while OPEN without touching the cache, remembers the
 // writes it skipped and invalidates them when it recovers after its 0.3 s timeout (a read
-// then gets the new value or a miss, never the old one). This is the one suite that waits on
+// then gets the new value or a miss, never the old one), and that /ready and /metrics (the
+// Prometheus text, parsed strictly) follow the outage. This is the one suite that waits on
 // the real clock.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -11,6 +12,7 @@ import { createServer } from "node:net";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
+import { parse, sample } from "../js/prometheus_text.mjs";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 const WORKERD = fileURLToPath(new URL("../../bindings-wasm/js/node_modules/.bin/workerd", import.meta.url));
@@ -95,6 +97,22 @@ test("workerd: trips after the threshold, degrades while open, recovers after th
     assert.equal(r.rejected, 3);
     assert.equal(r.pendingKeys, 2, "a and c are remembered");
 
+    // Observability while OPEN: the readiness probe fails, /metrics shows the trip.
+    let res = await fetch(`${base}/ready`, { signal: AbortSignal.timeout(5000) });
+    assert.equal(res.status, 503, "not ready while open");
+    assert.deepEqual([(await res.json()).ready, r.state], [false, "open"]);
+    res = await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(5000) });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+    let metrics = parse(await res.text());
+    assert.equal(sample(metrics, "fact_resilience_state", { breaker: "cache", state: "open" }), 1);
+    assert.equal(sample(metrics, "fact_resilience_calls_total", { breaker: "cache", outcome: "rejected" }), 3);
+    assert.equal(sample(metrics, "fact_resilience_calls_total", { breaker: "cache", outcome: "failure" }), 3);
+    assert.equal(
+      sample(metrics, "fact_resilience_transitions_total", { breaker: "cache", from: "closed", to: "open", reason: "failure_threshold" }),
+      1,
+    );
+
     // The cache heals; after the 0.3 s timeout the next call probes and closes the circuit.
     // The cache still holds a=1, which the skipped put made stale: the probe invalidates a
     // and c first, so the read is a miss, never the old "1".
@@ -110,6 +128,14 @@ test("workerd: trips after the threshold, degrades while open, recovers after th
       "open->half_open:timeout_elapsed",
       "half_open->closed:probes_succeeded",
     ]);
+    res = await fetch(`${base}/ready`, { signal: AbortSignal.timeout(5000) });
+    assert.equal(res.status, 200, "ready again once closed");
+    metrics = parse(await (await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(5000) })).text());
+    assert.equal(sample(metrics, "fact_resilience_state", { breaker: "cache", state: "closed" }), 1);
+    assert.equal(
+      sample(metrics, "fact_resilience_transitions_total", { breaker: "cache", from: "half_open", to: "closed", reason: "probes_succeeded" }),
+      1,
+    );
     assert.equal((await call("/put?k=a&v=3")).result, true);
     assert.equal((await call("/get?k=a")).result, "3");
   } finally {

@@ -1,7 +1,7 @@
 // A Worker that protects a cache with the package, served by the real workerd runtime.
 // The cache is a Map behind async methods that fail on demand (`/fail?on=1`). Module-level
 // state lives as long as the isolate, as a breaker would in production.
-import { CircuitBreaker, ResilientCache } from "fact-resilience";
+import { CircuitBreaker, PROMETHEUS_CONTENT_TYPE, PrometheusExporter, ResilientCache } from "fact-resilience";
 import { liveBreakers } from "fact-resilience/pkg/fact_resilience_wasm.js";
 
 const store = new Map();
@@ -28,6 +28,8 @@ const breaker = new CircuitBreaker({ failureThreshold: 3, successThreshold: 1, t
 const transitions = [];
 breaker.onStateChange((e) => transitions.push(`${e.from}->${e.to}:${e.reason}`));
 const resilient = new ResilientCache(cache, breaker);
+// Created once per isolate, as the breakers are: /metrics renders them on every scrape.
+const exporter = new PrometheusExporter({ cache: resilient });
 
 export default {
   async fetch(request) {
@@ -38,6 +40,13 @@ export default {
       case "/health":
         result = "ok";
         break;
+      case "/metrics":
+        return new Response(exporter.render(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
+      case "/ready": {
+        // A readiness probe: 503 while the circuit is OPEN (the cache is being bypassed).
+        const { status, body } = breaker.readiness("open");
+        return Response.json(body, { status });
+      }
       case "/fail":
         cache.failing = url.searchParams.get("on") === "1";
         result = cache.failing;
