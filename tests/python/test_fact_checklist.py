@@ -244,14 +244,21 @@ def test_sync_e2e_circuit_breaker_failure_scenarios(fact_manager: FactCacheManag
     assert run(wrapper.get(wrapper.generate_hash("anything"))) is None
 
 
-def test_sync_e2e_circuit_breaker_recovery_mechanisms(
-    fact_manager: FactCacheManager, clock: ManualClock
+def trip_with_failing_gets(
+    wrapper: ResilientCacheWrapper, breaker: CacheCircuitBreaker, fact_manager: FactCacheManager
 ) -> None:
-    wrapper, breaker = sync_e2e_setup(fact_manager, clock)
+    """The sync e2e test's trip: three gets on a manager patched to raise a generic Exception."""
     with patch.object(fact_manager, "get", side_effect=Exception("down")):
         for i in range(3):
             run(wrapper.get(f"k{i}"))
     assert breaker.is_open()
+
+
+def test_sync_e2e_circuit_breaker_recovery_mechanisms(
+    fact_manager: FactCacheManager, clock: ManualClock
+) -> None:
+    wrapper, breaker = sync_e2e_setup(fact_manager, clock)
+    trip_with_failing_gets(wrapper, breaker, fact_manager)
     clock.advance(0.1)
     assert breaker.is_open()
     breaker.config.timeout_seconds = 0.5  # live: applies to the circuit already OPEN
@@ -279,10 +286,7 @@ def test_recovery_items_survive_recovery_with_facts_prefix_only_manager(
     # Issue #9: a throttled store used to pend a flush of FACT's whole prefix, so the items
     # stored during recovery vanished ("Cache invalidated by prefix ... entries_removed: 1").
     wrapper, breaker = sync_e2e_setup(fact_manager, clock)
-    with patch.object(fact_manager, "get", side_effect=Exception("down")):
-        for i in range(3):
-            run(wrapper.get(f"k{i}"))
-    assert breaker.is_open()
+    trip_with_failing_gets(wrapper, breaker, fact_manager)
     clock.advance(breaker.config.timeout_seconds)
     stored: list[str] = []
     for i in range(10):

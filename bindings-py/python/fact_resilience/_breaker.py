@@ -70,6 +70,8 @@ class CacheCircuitBreaker(HealthMonitor, _native.CacheCircuitBreaker):
         permit = self._admit_or(operation, operation_name, _REJECTED)
         if permit < 0:
             return fallback
+        # The same steps as `execute`, written out: a shared helper coroutine would add a
+        # coroutine frame to every guarded call.
         try:
             result = operation(*args, **kwargs)
             if _is_awaitable(result):

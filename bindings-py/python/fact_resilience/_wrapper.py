@@ -5,7 +5,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any, Optional, cast
 
 from . import _native
 from ._awaiting import is_awaitable as _is_awaitable
@@ -20,6 +21,10 @@ _log = logging.getLogger("fact_resilience")
 # What `ResilientCacheWrapper._end_error` asks of the async layer (see `cache_calls.rs`).
 _AFTER_FAILURE = _native._END_AFTER_FAILURE
 _RAISE = _native._END_RAISE
+# How a call that raised ended, by that answer (the other answer: a shed call's fallback).
+_OUTCOMES = {_AFTER_FAILURE: "failure", _RAISE: "raised"}
+
+Observe = Callable[[str, Optional[BaseException]], None]
 
 
 class ResilientCacheWrapper(_native.ResilientCacheWrapper):
@@ -49,9 +54,14 @@ class ResilientCacheWrapper(_native.ResilientCacheWrapper):
         """The breaker, typed as the async subclass."""
         return cast(CacheCircuitBreaker, self.circuit_breaker)
 
-    async def _call(self, op: str, key: Any, *args: Any) -> Any:
+    async def _call(self, op: str, key: Any, *args: Any, observe: Optional[Observe] = None) -> Any:
+        """One cache call, carried out as the core's guard answers. ``observe(outcome, exc)``
+        (for tracing) hears how it ended: ``refused``, ``success``, ``failure``, ``shed`` or
+        ``raised``."""
         ticket, method, flush = self._begin(op, key)
         if ticket < 0:
+            if observe is not None:
+                observe("refused", None)
             return method  # the fallback value
         try:
             if flush is not None:
@@ -65,6 +75,8 @@ class ResilientCacheWrapper(_native.ResilientCacheWrapper):
                 result = await result
         except BaseException as exc:
             action, fallback = self._end_error(ticket, op, exc)
+            if observe is not None:
+                observe(_OUTCOMES.get(action, "shed"), exc)
             if action == _RAISE:
                 raise
             if action == _AFTER_FAILURE:
@@ -75,6 +87,8 @@ class ResilientCacheWrapper(_native.ResilientCacheWrapper):
                     exc,
                 )
             return fallback
+        if observe is not None:
+            observe("success", None)
         return self._end_ok(ticket, result)
 
     async def store(self, query_hash: str, content: str) -> Any:

@@ -30,7 +30,6 @@ from typing import Any, Callable, Optional
 from opentelemetry import metrics, trace
 from opentelemetry.metrics import CallbackOptions, Observation
 
-from ._awaiting import is_awaitable
 from ._breaker import CacheCircuitBreaker
 from ._native import (
     CIRCUIT_BREAKER_OPEN,
@@ -41,7 +40,7 @@ from ._native import (
     check_namespace,
 )
 from ._observe import STATES, Observable, breaker_of, observe
-from ._wrapper import _AFTER_FAILURE, _RAISE, ResilientCacheWrapper
+from ._wrapper import Observe, ResilientCacheWrapper
 
 __all__ = ["BreakerInstruments", "trace_calls"]
 
@@ -183,10 +182,11 @@ def _trace_breaker(breaker: CacheCircuitBreaker, tracer: trace.Tracer) -> None:
 
 
 def _trace_wrapper(wrapper: ResilientCacheWrapper, tracer: trace.Tracer) -> None:
-    # The same steps as ResilientCacheWrapper._call (every decision is the core's, through
-    # _begin/_flushed/_end_ok/_end_error), with the span noting which way each went. Kept out
-    # of the untraced path so that it pays nothing.
-    async def call(op: str, key: Any, *args: Any) -> Any:
+    # The wrapper's own steps (every decision is the core's), told to report how each call
+    # ended; the untraced path pays only for a `None` check.
+    plain = type(wrapper)._call
+
+    async def call(op: str, key: Any, *args: Any, observe: Optional[Observe] = None) -> Any:
         with tracer.start_as_current_span(
             f"circuit_breaker {op}",
             attributes={
@@ -196,35 +196,18 @@ def _trace_wrapper(wrapper: ResilientCacheWrapper, tracer: trace.Tracer) -> None
             record_exception=False,
             set_status_on_exception=False,
         ) as span:
-            ticket, method, flush = wrapper._begin(op, key)
-            if ticket < 0:
-                refused = "rejected" if wrapper.circuit_breaker.is_open() else "fallback"
-                span.set_attribute("outcome", refused)
-                return method
-            try:
-                if flush is not None:
-                    for invalidate, arg in flush:
-                        done = invalidate(arg)
-                        if is_awaitable(done):
-                            await done
-                    wrapper._flushed(ticket)
-                result = method(*args)
-                if is_awaitable(result):
-                    result = await result
-            except BaseException as exc:
-                action, fallback = wrapper._end_error(ticket, op, exc)
-                # The core said: fallback after a failure, fallback after a shed call, or
-                # raise (a failure without degradation, or a neutral/cancelled call).
-                outcome = {_AFTER_FAILURE: "failure", _RAISE: "raised"}.get(action, "shed")
+
+            def note(outcome: str, exc: Optional[BaseException]) -> None:
+                if observe is not None:
+                    observe(outcome, exc)
+                if outcome == "refused":
+                    outcome = "rejected" if wrapper.circuit_breaker.is_open() else "fallback"
                 span.set_attribute("outcome", outcome)
-                if outcome != "shed":
+                if exc is not None and outcome != "shed":
                     span.set_attribute("error.type", type(exc).__name__)
                 if outcome == "failure":
                     span.set_status(trace.StatusCode.ERROR)
-                if action == _RAISE:
-                    raise
-                return fallback
-            span.set_attribute("outcome", "success")
-            return wrapper._end_ok(ticket, result)
+
+            return await plain(wrapper, op, key, *args, observe=note)
 
     wrapper._call = call  # type: ignore[method-assign]
