@@ -144,17 +144,29 @@ def test_scenario_beyond_the_call_bound_is_refused(capsys: pytest.CaptureFixture
     one_error_line(capsys, f"more than the {sim.MAX_SCENARIO_CALLS:,} a scenario may simulate")
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def test_long_scenario_stops_on_ctrl_c() -> None:
-    # At the call bound, a run takes long enough that SIGINT lands inside the native loop.
+    # At the call bound a run needs over a second of CPU; once it has used 0.4 s (start-up
+    # takes far less), it is inside the native loop with most of it still to go. Waiting on
+    # its CPU time, not the wall clock, holds however busy the machine is.
     proc = subprocess.Popen(
         [*COMMAND, "simulate", "--rate", str(sim.MAX_SCENARIO_CALLS / 1000), "--duration", "1000"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(1.5)  # a real process and a real signal: there is no clock to inject here
+    deadline = time.monotonic() + 60
+    while cpu_seconds(proc.pid) < 0.4:
+        assert proc.poll() is None, "the run ended before it could be interrupted"
+        assert time.monotonic() < deadline, "the run never got going"
+        time.sleep(0.01)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=15)
+    _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert err == "fact-resilience simulate: interrupted\n"
 
