@@ -125,17 +125,11 @@ test("a bad namespace, a name given twice and anything but a breaker are clear e
   b.dispose();
 });
 
-test("rendering 1,000 breakers takes well under a scrape interval", () => {
+test("rendering 1,000 breakers exports every breaker's series", () => {
+  // How long it takes is a benchmark figure (bindings-wasm/js/README.md), not a timed test.
   const breakers = new Map();
   for (let i = 0; i < 1000; i++) breakers.set(`b${i}`, new CircuitBreaker({ windowBuckets: 10 }));
-  const exporter = new PrometheusExporter(breakers);
-  exporter.render(); // warm up
-  const t0 = performance.now();
-  const text = exporter.render();
-  const ms = performance.now() - t0;
-  const f = parse(text);
+  const f = parse(new PrometheusExporter(breakers).render());
   assert.equal(f.get("fact_resilience_state").samples.length, 3000);
-  console.log(`rendered 1,000 breakers (${text.length} bytes) in ${ms.toFixed(1)} ms`);
-  assert.ok(ms < 1000, `${ms} ms`);
   for (const b of breakers.values()) b.dispose();
 });

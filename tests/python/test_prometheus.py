@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -111,15 +110,13 @@ def test_two_breakers_under_one_name_is_a_clear_error() -> None:
     assert c.names() == ["cache"]
 
 
-def test_collecting_a_thousand_breakers_takes_well_under_a_scrape_interval() -> None:
-    # The figure is in bindings-py/README.md (benches/python_metrics.py measures it); here only
-    # a bound loose enough for a loaded 2-core machine: the 1 s scrape interval itself, while
-    # the measured time is a few percent of it.
+def test_collecting_a_thousand_breakers_exports_every_breakers_series() -> None:
+    # How long it takes is a benchmark (benches/python_metrics.py; the figure is in
+    # bindings-py/README.md), not a timed test; here, that 1,000 breakers come out whole.
     registry = CollectorRegistry()
     BreakerCollector({f"b{i}": CacheCircuitBreaker() for i in range(1000)}, registry=registry)
-    best = float("inf")
-    for _ in range(3):
-        t0 = time.perf_counter()
-        generate_latest(registry)
-        best = min(best, time.perf_counter() - t0)
-    assert best < 1.0, f"collecting 1,000 breakers took {best:.3f} s"
+    families = list(text_string_to_metric_families(generate_latest(registry).decode()))
+    assert families
+    for family in families:
+        names = {s.labels.get("breaker") for s in family.samples}
+        assert len(names) == 1000, family.name
