@@ -150,6 +150,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def default_sigint() -> None:
+    """In the child, before exec: a process started in the background without job control (a
+    CI runner, say) inherits SIGINT ignored, and Python then installs no handler for it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_long_scenario_stops_on_ctrl_c() -> None:
     # At the call bound a run needs several seconds of CPU; once it has used 1 s (start-up,
     # bytecode compilation in a fresh clone included, takes far less), it is inside the
@@ -160,6 +166,7 @@ def test_long_scenario_stops_on_ctrl_c() -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_sigint,
     )
     deadline = time.monotonic() + 60
     while cpu_seconds(proc.pid) < 1.0:
