@@ -91,6 +91,39 @@ export function addTarget(table, path, name, target) {
   table.set(name, target);
 }
 
+/**
+ * A set of named breakers and caches, for the exporters (`PrometheusExporter`,
+ * `BreakerInstruments`): built from what `namedTargets` takes, then `add`, `remove`, `names`.
+ */
+export class NamedTargets {
+  #targets;
+
+  constructor(breakers) {
+    this.#targets = namedTargets("breakers", breakers);
+  }
+
+  /** Adds a breaker or cache under `name`; a RangeError if the name is taken. */
+  add(name, breaker) {
+    addTarget(this.#targets, "add", name, breaker);
+    return this;
+  }
+
+  /** Stops following `name`; whether it was there. */
+  remove(name) {
+    return this.#targets.delete(name);
+  }
+
+  /** The names followed, in the order they were added. */
+  names() {
+    return [...this.#targets.keys()];
+  }
+
+  /** The `[name, target]` pairs, in the order they were added (for the exporters). */
+  targets() {
+    return this.#targets.entries();
+  }
+}
+
 /** Each family's series for one observation, as `[labelValues, value]` (labels beside `breaker`). */
 export const SERIES = {
   state: (o) => STATES.map((s) => [[s], o.state === s ? 1 : 0]),

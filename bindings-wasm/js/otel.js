@@ -15,7 +15,7 @@ import { SpanStatusCode, metrics, trace } from "@opentelemetry/api";
 // The main entry for this runtime: loads and starts the wasm module before any call below.
 import "fact-resilience";
 import { CircuitBreaker, CircuitBreakerError, ErrorCode, ResilientCache } from "./index.js";
-import { SERIES, addTarget, metricFamilies, namedTargets, observe, readNamespace, wasm } from "./observe.js";
+import { NamedTargets, SERIES, metricFamilies, observe, readNamespace, wasm } from "./observe.js";
 import { describe, errorType, readOptions, readThresholds, report } from "./interop.js";
 
 const SCOPE = "fact-resilience";
@@ -30,8 +30,7 @@ const UNITS = { time_in_state_seconds: "s", failure_rate: "1" };
  * the names survive an OTLP-to-Prometheus pipeline), `thresholds` (the health report's),
  * `meterProvider` (default: the global one).
  */
-export class BreakerInstruments {
-  #targets;
+export class BreakerInstruments extends NamedTargets {
   #limits;
   #meter;
   #instruments;
@@ -40,8 +39,9 @@ export class BreakerInstruments {
   constructor(breakers, options) {
     const o = readOptions(options, ["namespace", "thresholds", "meterProvider"]);
     const namespace = readNamespace("options.namespace", o.namespace);
-    this.#limits = wasm(() => readThresholds("options.thresholds", o.thresholds));
-    this.#targets = namedTargets("breakers", breakers);
+    const limits = wasm(() => readThresholds("options.thresholds", o.thresholds));
+    super(breakers); // options first: their errors come before the breakers', as before
+    this.#limits = limits;
     this.namespace = namespace;
     const provider = o.meterProvider ?? metrics.getMeterProvider();
     this.#meter = provider.getMeter(SCOPE);
@@ -59,22 +59,6 @@ export class BreakerInstruments {
     );
   }
 
-  /** Adds a breaker or cache under `name`; a RangeError if the name is taken. */
-  add(name, breaker) {
-    addTarget(this.#targets, "add", name, breaker);
-    return this;
-  }
-
-  /** Stops observing `name`; whether it was there. */
-  remove(name) {
-    return this.#targets.delete(name);
-  }
-
-  /** The names observed, in the order they were added. */
-  names() {
-    return [...this.#targets.keys()];
-  }
-
   /** Unregisters the callback: the instruments report nothing more. */
   close() {
     this.#meter.removeBatchObservableCallback(
@@ -84,7 +68,7 @@ export class BreakerInstruments {
   }
 
   #observe(result) {
-    for (const [name, target] of this.#targets) {
+    for (const [name, target] of this.targets()) {
       let o;
       try {
         o = observe(target, this.#limits);

@@ -4,7 +4,7 @@
 // Python package's `BreakerCollector` writes: every series carries a `breaker` label, and
 // counters are written as `<namespace>_<name>_total`, as prometheus_client does.
 
-import { SERIES, addTarget, metricFamilies, namedTargets, observe, readNamespace, wasm } from "./observe.js";
+import { NamedTargets, SERIES, metricFamilies, observe, readNamespace, wasm } from "./observe.js";
 import { readOptions, readThresholds } from "./interop.js";
 
 /** The Content-Type of `render()`'s text. */
@@ -28,37 +28,22 @@ function value(x) {
  * would refuse it) and `thresholds` (the health report's, for `health_status` and
  * `health_alert`). A name given twice is a RangeError.
  */
-export class PrometheusExporter {
-  #targets;
+export class PrometheusExporter extends NamedTargets {
   #limits;
 
   constructor(breakers, options) {
     const o = readOptions(options, ["namespace", "thresholds"]);
-    this.namespace = readNamespace("options.namespace", o.namespace);
-    this.#limits = wasm(() => readThresholds("options.thresholds", o.thresholds));
-    this.#targets = namedTargets("breakers", breakers);
-  }
-
-  /** Adds a breaker or cache under `name`; a RangeError if the name is taken. */
-  add(name, breaker) {
-    addTarget(this.#targets, "add", name, breaker);
-    return this;
-  }
-
-  /** Stops exporting `name`; whether it was there. */
-  remove(name) {
-    return this.#targets.delete(name);
-  }
-
-  /** The names exported, in the order they were added. */
-  names() {
-    return [...this.#targets.keys()];
+    const namespace = readNamespace("options.namespace", o.namespace);
+    const limits = wasm(() => readThresholds("options.thresholds", o.thresholds));
+    super(breakers); // options first: their errors come before the breakers', as before
+    this.namespace = namespace;
+    this.#limits = limits;
   }
 
   /** The exposition text: every family, each breaker's series in it (one reading per breaker). */
   render() {
     const observed = [];
-    for (const [name, target] of this.#targets) observed.push([escapeLabel(name), observe(target, this.#limits)]);
+    for (const [name, target] of this.targets()) observed.push([escapeLabel(name), observe(target, this.#limits)]);
     let out = "";
     for (const f of metricFamilies()) {
       const name = `${this.namespace}_${f.name}${f.kind === "counter" ? "_total" : ""}`;
