@@ -136,7 +136,7 @@ pub use sim::{
     Call, MAX_SAMPLES, MAX_SCENARIO_CALLS, Sample, Scenario, SimReport, Simulation,
     TimelineFigures, simulate,
 };
-pub use snapshot::{SNAPSHOT_VERSION, Snapshot, SnapshotError};
+pub use snapshot::{Inconsistency, SNAPSHOT_VERSION, Snapshot, SnapshotError};
 pub use state::{Reason, State, Transition};
 /// The rolling window on its own, public on purpose: a host can count outcomes over time
 /// without a breaker, and the benches measure it alone.

@@ -64,11 +64,20 @@ pub enum SnapshotError {
     /// The snapshot's configuration is invalid.
     #[error("config.{}", .0)]
     Config(#[from] ConfigError),
+    /// The counters are not ones a breaker can hold.
+    #[error(transparent)]
+    Inconsistent(#[from] Inconsistency),
+}
+
+/// A snapshot's counters that no breaker could hold. Apart from [`SnapshotError`] so that a
+/// host can render these messages (integers only) without the config's, whose values it
+/// renders in its own language, and name the fields as its users write them
+/// ([`Inconsistency::write`]).
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Inconsistency {
     /// `half_open` held counts while the state was not HALF_OPEN (a breaker keeps them only
     /// while HALF_OPEN).
-    #[error(
-        "half_open must be [0, 0, 0] unless the state is half_open, got [{attempts}, {admitted}, {successes}]"
-    )]
     HalfOpenOutsideHalfOpen {
         /// The refused `half_open[0]`.
         attempts: u32,
@@ -78,9 +87,6 @@ pub enum SnapshotError {
         successes: u32,
     },
     /// More probes succeeded than were admitted.
-    #[error(
-        "half_open[2] (probe successes) must be at most half_open[1] (admitted probes, {admitted}), got {successes}"
-    )]
     ProbeSuccesses {
         /// Admitted probes.
         admitted: u32,
@@ -89,17 +95,11 @@ pub enum SnapshotError {
     },
     /// So many probes were admitted that the gate could never admit another under the
     /// snapshot's config, however many calls came: the circuit could never close.
-    #[error(
-        "half_open[1] (admitted probes) must leave room for another probe under this config, got {admitted}"
-    )]
     ProbesExhausted {
         /// The refused admitted count.
         admitted: u32,
     },
     /// A window bucket counted more failures than calls.
-    #[error(
-        "window bucket of age {age} must have at most its calls ({calls}) as failures, got {failures}"
-    )]
     WindowFailures {
         /// The bucket's age, in buckets.
         age: u64,
@@ -109,6 +109,59 @@ pub enum SnapshotError {
         failures: u64,
     },
 }
+
+impl Inconsistency {
+    /// Writes the message with the snapshot's fields named `half_open` and `window` (as the
+    /// [`Display`](core::fmt::Display) message does, in Rust's and Python's spelling).
+    pub fn write(
+        &self,
+        f: &mut impl core::fmt::Write,
+        half_open: &str,
+        window: &str,
+    ) -> core::fmt::Result {
+        match self {
+            Inconsistency::HalfOpenOutsideHalfOpen {
+                attempts,
+                admitted,
+                successes,
+            } => write!(
+                f,
+                "{half_open} must be [0, 0, 0] unless the state is half_open, got \
+                 [{attempts}, {admitted}, {successes}]"
+            ),
+            Inconsistency::ProbeSuccesses {
+                admitted,
+                successes,
+            } => write!(
+                f,
+                "{half_open}[2] (probe successes) must be at most {half_open}[1] (admitted \
+                 probes, {admitted}), got {successes}"
+            ),
+            Inconsistency::ProbesExhausted { admitted } => write!(
+                f,
+                "{half_open}[1] (admitted probes) must leave room for another probe under \
+                 this config, got {admitted}"
+            ),
+            Inconsistency::WindowFailures {
+                age,
+                calls,
+                failures,
+            } => write!(
+                f,
+                "{window} bucket of age {age} must have at most its calls ({calls}) as \
+                 failures, got {failures}"
+            ),
+        }
+    }
+}
+
+impl core::fmt::Display for Inconsistency {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.write(f, "half_open", "window")
+    }
+}
+
+impl core::error::Error for Inconsistency {}
 
 impl Breaker {
     /// The whole state at `now`, as plain data.
@@ -227,17 +280,17 @@ impl Snapshot {
     /// failure is a call. `admitted` may exceed `attempts` (gradual recovery switched on
     /// mid-episode by `set_config`), so the rule is the one that matters: the gate must still
     /// be able to admit a probe.
-    fn check_counters(&self, settings: &Settings) -> Result<(), SnapshotError> {
+    fn check_counters(&self, settings: &Settings) -> Result<(), Inconsistency> {
         let [attempts, admitted, successes] = self.half_open;
         if self.state != State::HalfOpen && self.half_open != [0; 3] {
-            return Err(SnapshotError::HalfOpenOutsideHalfOpen {
+            return Err(Inconsistency::HalfOpenOutsideHalfOpen {
                 attempts,
                 admitted,
                 successes,
             });
         }
         if successes > admitted {
-            return Err(SnapshotError::ProbeSuccesses {
+            return Err(Inconsistency::ProbeSuccesses {
                 admitted,
                 successes,
             });
@@ -250,10 +303,10 @@ impl Snapshot {
             ..HalfOpenGate::default()
         };
         if self.state == State::HalfOpen && !last.admit(settings, Instant::ZERO) {
-            return Err(SnapshotError::ProbesExhausted { admitted });
+            return Err(Inconsistency::ProbesExhausted { admitted });
         }
         if let Some(&[age, calls, failures]) = self.window.iter().find(|[_, c, f]| f > c) {
-            return Err(SnapshotError::WindowFailures {
+            return Err(Inconsistency::WindowFailures {
                 age,
                 calls,
                 failures,
@@ -371,7 +424,7 @@ mod tests {
         s.half_open = [0, u32::MAX, 0];
         assert_eq!(
             Breaker::restore(s.clone(), at(0)).unwrap_err(),
-            SnapshotError::ProbesExhausted { admitted: u32::MAX }
+            SnapshotError::Inconsistent(Inconsistency::ProbesExhausted { admitted: u32::MAX })
         );
         // At factor 0.5 the last attempt's quota is 2^31: one fewer admitted still has room.
         s.half_open = [0, 1 << 31, 0];
@@ -387,10 +440,10 @@ mod tests {
         let e = Breaker::restore(s, at(0)).unwrap_err();
         assert_eq!(
             e,
-            SnapshotError::ProbeSuccesses {
+            SnapshotError::Inconsistent(Inconsistency::ProbeSuccesses {
                 admitted: 1,
                 successes: 2
-            }
+            })
         );
         assert!(alloc::format!("{e}").starts_with("half_open[2]"), "{e}");
     }
@@ -403,7 +456,7 @@ mod tests {
         s.half_open = [1, 1, 0];
         assert!(matches!(
             Breaker::restore(s, at(0)).unwrap_err(),
-            SnapshotError::HalfOpenOutsideHalfOpen { admitted: 1, .. }
+            SnapshotError::Inconsistent(Inconsistency::HalfOpenOutsideHalfOpen { admitted: 1, .. })
         ));
     }
 
@@ -415,11 +468,11 @@ mod tests {
         s.window = alloc::vec![[0, 2, 2], [1, 1, 3]];
         assert_eq!(
             Breaker::restore(s, at(0)).unwrap_err(),
-            SnapshotError::WindowFailures {
+            SnapshotError::Inconsistent(Inconsistency::WindowFailures {
                 age: 1,
                 calls: 1,
                 failures: 3
-            }
+            })
         );
     }
 

@@ -29,6 +29,20 @@ pub enum Fallback {
     Zero = 2,
 }
 
+impl Fallback {
+    /// Every fallback, in code order (`as u8`).
+    pub const ALL: [Fallback; 3] = [Fallback::Stored, Fallback::Missing, Fallback::Zero];
+
+    /// The name bindings use (`stored`, `missing`, `zero`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Fallback::Stored => "stored",
+            Fallback::Missing => "missing",
+            Fallback::Zero => "zero",
+        }
+    }
+}
+
 impl CacheOp {
     /// Every operation, in code order.
     pub const ALL: [CacheOp; 4] = [
@@ -93,6 +107,28 @@ pub enum FallbackReason {
     Failed = 3,
     /// The call never reached the cache: the client had no capacity.
     Shed = 4,
+}
+
+impl FallbackReason {
+    /// Every reason, in code order (`as u8`).
+    pub const ALL: [FallbackReason; 5] = [
+        FallbackReason::Open,
+        FallbackReason::Throttled,
+        FallbackReason::Flushing,
+        FallbackReason::Failed,
+        FallbackReason::Shed,
+    ];
+
+    /// The name bindings use (`open`, `throttled`, `flushing`, `failed`, `shed`).
+    pub fn name(self) -> &'static str {
+        match self {
+            FallbackReason::Open => "open",
+            FallbackReason::Throttled => "throttled",
+            FallbackReason::Flushing => "flushing",
+            FallbackReason::Failed => "failed",
+            FallbackReason::Shed => "shed",
+        }
+    }
 }
 
 /// How a cache call ended, as the host observed it.
