@@ -18,9 +18,9 @@ import {
   guardFlushed,
   guardTicket,
 } from "./wasm.js";
-import { CircuitBreaker } from "./index.js";
+import { CircuitBreaker } from "./breaker.js";
+import { boundary, field } from "./codes.js";
 import {
-  NO_BREAKER,
   checkFunction,
   describe,
   disposedError,
@@ -31,44 +31,46 @@ import {
 } from "./interop.js";
 import { createGuard, damaged, epoch, fault, heal } from "./low_level.js";
 
-// The core's codes (fact_resilience_core::cache, as `repr(u8)`); layouts in src/cache.rs.
-const GET = 0; // CacheOp::Get
-const STORE = 1; // CacheOp::Store
-const INVALIDATE = 2; // CacheOp::Invalidate
-const PREFIX = 3; // CacheOp::InvalidateByPrefix
-// Operation names as the user calls them (failure records and CircuitBreakerError.operation).
-const OP_NAMES = ["get", "put", "delete", "invalidateByPrefix"];
-// The CacheOp code of the manager call for a per-key invalidation.
-const M_INVALIDATE = 2;
-// OutcomeKind codes.
-const SUCCESS = 0;
-const FAILURE = 1;
-const TIMEOUT = 2;
-const SHED = 3;
-const CANCELLED = 4;
-// Fallback codes -> values: Stored, Missing, Zero.
-const FALLBACKS = [true, undefined, 0];
-// guardBegin kinds and flushes.
-const RUN = 1;
-const FALLBACK = 2;
-const REFUSE_OPEN = 3;
-const REFUSE_THROTTLED = 4;
-const BEGIN_NO_BREAKER = 5;
-const FLUSH_KEYS = 1;
-const FLUSH_ALL = 2;
-// guardEnd answers.
-const END_VALUE = 0;
-const END_STORED = 1;
-const END_FALLBACK = 2;
-const END_UNKNOWN_TICKET = -1;
-const END_UNKNOWN_OUTCOME = -2;
-const END_NO_GUARD = -4;
-// Breaker rejection codes (breakerTryAcquire), for CircuitBreaker#_rejection.
-const REJECTED_OPEN = -1;
-const REJECTED_THROTTLED = -2;
+// The core's codes, as the wasm module declares them (bindings-wasm/src/interop.rs, CODES),
+// set by readCodes() before the first guard is made (the module is not instantiated when this
+// file is evaluated). Module variables, not lookups: some are read on every call.
+let GET, STORE, INVALIDATE, PREFIX; // CacheOp
+let SUCCESS, FAILURE, TIMEOUT, SHED, CANCELLED; // OutcomeKind
+let RUN, FALLBACK, REFUSE_OPEN, REFUSE_THROTTLED, BEGIN_NO_BREAKER; // guardBegin kinds
+let FLUSH_KEYS, FLUSH_ALL; // guardBegin flushes
+let END_VALUE, END_STORED, END_FALLBACK, END_UNKNOWN_TICKET, END_UNKNOWN_OUTCOME, END_NO_GUARD;
+let BEGIN_FIELDS, END_FIELDS, NO_BREAKER, REJECTED_OPEN, REJECTED_THROTTLED;
+let OP_NAMES; // by CacheOp code: the names the user calls (failure records, errors)
+let FALLBACKS; // by Fallback code: the value answered
+let STALE_KEYS; // StaleKeysOption codes by name (the core's names, and perKey for JS)
 
-// StaleKeysOption codes by name (the core's names, and perKey for JS).
-const STALE_KEYS = { auto: 0, off: 1, perKey: 2, per_key: 2, prefix: 3 };
+// What JS owns: its method names for the core's operations, its values for the core's fallbacks.
+const JS_OP_NAMES = { get: "get", store: "put", invalidate: "delete", invalidate_by_prefix: "invalidateByPrefix" };
+const FALLBACK_VALUES = { stored: true, missing: undefined, zero: 0 };
+
+/** `table[name] = code` as an array indexed by code, of `values[name]`. */
+function byCode(table, values) {
+  const out = [];
+  for (const [name, code] of Object.entries(table)) out[code] = values[name];
+  return out;
+}
+
+function readCodes() {
+  if (GET !== undefined) return;
+  const c = boundary();
+  ({ get: GET, store: STORE, invalidate: INVALIDATE, invalidate_by_prefix: PREFIX } = c.op);
+  ({ success: SUCCESS, failure: FAILURE, timeout: TIMEOUT, shed: SHED, cancelled: CANCELLED } = c.outcome);
+  ({ run: RUN, fallback: FALLBACK, refuseOpen: REFUSE_OPEN, refuseThrottled: REFUSE_THROTTLED } = c.begin);
+  BEGIN_NO_BREAKER = c.begin.noBreaker;
+  ({ keys: FLUSH_KEYS, all: FLUSH_ALL } = c.flush);
+  ({ value: END_VALUE, stored: END_STORED, fallback: END_FALLBACK } = c.end);
+  ({ unknownTicket: END_UNKNOWN_TICKET, unknownOutcome: END_UNKNOWN_OUTCOME, noGuard: END_NO_GUARD } = c.end);
+  ({ beginFields: BEGIN_FIELDS, endFields: END_FIELDS, noBreaker: NO_BREAKER } = c);
+  ({ rejectedOpen: REJECTED_OPEN, rejectedThrottled: REJECTED_THROTTLED } = c);
+  OP_NAMES = byCode(c.op, JS_OP_NAMES);
+  FALLBACKS = byCode(c.fallback, FALLBACK_VALUES);
+  STALE_KEYS = { ...c.staleKeys, perKey: c.staleKeys.per_key };
+}
 
 /**
  * A cache call that never reached the cache because the client had no capacity (every
@@ -167,6 +169,7 @@ function internalError(what, code) {
  * guard refused. Internal (not re-exported by index.js); tested directly.
  */
 export function guardError(fn, code, { ticket, outcome } = {}) {
+  readCodes();
   switch (code) {
     case END_UNKNOWN_TICKET:
       return new RangeError(`${fn}: ticket ${ticket} is not a cache call in flight (already ended, or never issued)`);
@@ -198,6 +201,7 @@ export function guardError(fn, code, { ticket, outcome } = {}) {
  */
 export class ResilientCache {
   constructor(cache, breaker, options) {
+    readCodes();
     const o = readOptions(options, ["gracefulDegradation", "staleKeys", "maxPendingInvalidations", "isNeutral"]);
     if (!isObject(cache)) throw new TypeError(`cache must be an object, got ${describe(cache)}`);
     const b = breaker ?? new CircuitBreaker();
@@ -253,7 +257,11 @@ export class ResilientCache {
     this._del = del;
     // Method names by CacheOp. The core names the manager call for a key's invalidation: a
     // prefix invalidation of the key on a cache that cannot remove one key.
-    this._methods = [get, put, method === M_INVALIDATE ? del : byPrefix, byPrefix];
+    this._methods = [];
+    this._methods[GET] = get;
+    this._methods[STORE] = put;
+    this._methods[INVALIDATE] = method === INVALIDATE ? del : byPrefix;
+    this._methods[PREFIX] = byPrefix;
   }
 
   /** The cached value (`undefined` on a miss), or undefined while degraded. */
@@ -278,22 +286,8 @@ export class ResilientCache {
 
   /** The breaker's metrics, and the cache layer's counters. */
   metrics() {
-    const c = wasm(() => guardCounters(this._g));
-    return {
-      circuitBreaker: this.breaker.metrics(),
-      guard: {
-        fallbacks: c[0],
-        shed: c[1],
-        timeouts: c[2],
-        cancelled: c[3],
-        flushes: c[4],
-        flushFailures: c[5],
-        pendingKeys: c[6],
-        pendingAll: c[7] === 1,
-        droppedKeys: c[8],
-        inFlight: c[9],
-      },
-    };
+    const guard = wasm(() => guardCounters(this._g));
+    return { circuitBreaker: this.breaker.metrics(), guard };
   }
 
   // ---- internals ------------------------------------------------------------------------
@@ -318,21 +312,21 @@ export class ResilientCache {
       started = epoch; // the instance the ticket belongs to
       if (r >= 0) return this._run(started, op, r, 0, null, key, args);
       // Read now: the next guardBegin overwrites them.
-      if ((-r & 7) === RUN) {
+      if (field(-r, BEGIN_FIELDS.kind) === RUN) {
         ticket = wasm(() => guardTicket());
-        if (((-r >> 3) & 3) === FLUSH_KEYS) keys = wasm(() => guardFlushKeys());
+        if (field(-r, BEGIN_FIELDS.flush) === FLUSH_KEYS) keys = wasm(() => guardFlushKeys());
       }
     } catch (err) {
       return Promise.reject(err);
     }
     const c = -r;
-    const transition = c >> 10;
-    if (transition !== 0) b._emit(transition);
-    switch (c & 7) {
+    b._emit(field(c, BEGIN_FIELDS.transition));
+    const kind = field(c, BEGIN_FIELDS.kind);
+    switch (kind) {
       case RUN:
-        return this._run(started, op, ticket, (c >> 3) & 3, keys, key, args);
+        return this._run(started, op, ticket, field(c, BEGIN_FIELDS.flush), keys, key, args);
       case FALLBACK:
-        return Promise.resolve(FALLBACKS[(c >> 5) & 3]);
+        return Promise.resolve(FALLBACKS[field(c, BEGIN_FIELDS.fallback)]);
       case REFUSE_OPEN:
         return Promise.reject(b._rejection(REJECTED_OPEN, OP_NAMES[op]));
       case REFUSE_THROTTLED:
@@ -340,7 +334,7 @@ export class ResilientCache {
       case BEGIN_NO_BREAKER:
         return Promise.reject(disposedError()); // disposed (one lost with an instance was revived)
       default:
-        return Promise.reject(internalError("a call", c & 7));
+        return Promise.reject(internalError("a call", kind));
     }
   }
 
@@ -426,15 +420,14 @@ export class ResilientCache {
       return op === STORE ? true : value;
     }
     if (e < 0) throw guardError("guardEnd", e, { ticket, outcome });
-    const transition = e >> 7;
-    if (transition !== 0) b._emit(transition);
-    switch (e & 3) {
+    b._emit(field(e, END_FIELDS.transition));
+    switch (field(e, END_FIELDS.answer)) {
       case END_VALUE:
         return value;
       case END_STORED:
         return true;
       case END_FALLBACK:
-        return FALLBACKS[(e >> 2) & 3];
+        return FALLBACKS[field(e, END_FIELDS.fallback)];
       default:
         throw err;
     }

@@ -1,29 +1,31 @@
-// Plain JS objects <-> the numbers and strings the wasm exports take and return. The Rust
-// side reads and builds no JS object and formats no message (that keeps serde, js-sys and
-// Rust's float formatting out of the .wasm's size budget), so this file:
+// Plain JS objects in, checked; the core's objects out. This file:
 // - checks inputs (config, snapshot) field by field and names every problem by its path as
 //   the caller wrote it (`config.timeoutSeconds`, `snapshot.window[3][1]`): a TypeError for a
 //   wrong shape or type, a RangeError for a value out of bounds;
-// - passes the values to the core, which checks its own rules and answers with the refused
-//   field's code; the message is the core's requirement text (from the generated
-//   `config_fields.js`) after the field as written, with the value the caller gave;
-// - builds the plain objects (config, metrics, failure records, snapshots) from flat arrays
-//   whose layouts are documented in bindings-wasm/src/interop.rs and config.rs;
+// - passes them to the core, which checks its own rules. A config field it refuses comes back
+//   as the field's code, and the message is the core's requirement text (from the generated
+//   `config_fields.js`: the core renders its floats, which the module does not link) after the
+//   field as written, with the value the caller gave; a snapshot it refuses comes back as the
+//   RangeError the core wrote;
+// - hands out the objects the wasm exports build (metrics, failure records, snapshots, health
+//   reports: their shapes are declared once, in bindings-wasm/src/objects.rs), adding only
+//   what JS owns (the config object);
 // - holds what index.js and cache.js share for options and thrown values (checkFunction,
 //   readOptions, errorType, errorMessage, report).
 // Cold paths only: nothing here runs per call (errorType and errorMessage run per failure).
 
+import { boundary } from "./codes.js";
 import { CONFIG_FIELDS } from "./config_fields.js";
 import {
   breakerConfig,
   breakerCreate,
-  breakerFailureTexts,
-  breakerFailureTimes,
+  breakerFailures,
   breakerHealth,
   breakerMetrics,
   breakerRestore,
   breakerSetConfig,
   breakerSnapshot,
+  breakerState,
   breakerTransitionCounts,
   configDefaults,
   configStage,
@@ -31,23 +33,10 @@ import {
   healthRuleNames,
   healthRuleTable,
   readinessPolicyNames,
-  restoreStageFailure,
   severityNames,
   snapshotVersion,
 } from "./wasm.js";
 
-export const STATES = ["closed", "open", "half_open"];
-export const REASONS = [
-  "failure_threshold",
-  "timeout_elapsed",
-  "probe_failed",
-  "probes_succeeded",
-  "forced_open",
-  "forced_closed",
-  "reset",
-  "unknown",
-];
-export const NO_BREAKER = -3;
 
 /** Thrown when a handle names no breaker: disposed, or lost with a damaged instance. */
 export class MissingBreaker extends Error {
@@ -299,7 +288,7 @@ export function createBreaker(copy, now, at = -1) {
 export function setBreakerConfig(h, copy) {
   stageConfig("config", copy);
   const code = breakerSetConfig(h);
-  if (code === NO_BREAKER) throw disposedError();
+  if (code === boundary().noBreaker) throw disposedError();
   if (code !== 0) throw ruleError("config", code, configNumbers(copy));
 }
 
@@ -315,43 +304,27 @@ export function configOf(h) {
 
 // ---- outputs --------------------------------------------------------------------------------
 
-/** Counters and rates at `now` as a plain object (layout: bindings-wasm/src/interop.rs). */
+/** `v`, an export's answer, unless it is `null` (no such breaker). */
+function present(v) {
+  if (v === null || v === undefined) throw disposedError();
+  return v;
+}
+
+/** "closed" | "open" | "half_open". */
+export function stateOf(h) {
+  return present(breakerState(h));
+}
+
+/** Counters and rates at `now` as a plain object. */
 export function metricsOf(h, now) {
-  const m = breakerMetrics(h, now);
-  if (m.length === 0) throw disposedError();
-  return {
-    state: STATES[m[0]],
-    failureCount: m[1],
-    successCount: m[2],
-    totalOperations: m[3],
-    failureRate: m[4],
-    windowCalls: m[5],
-    stateChanges: m[6],
-    timeInCurrentStateMs: m[7],
-    lastFailureTime: m[8] === 1 ? m[9] : null,
-    consecutiveFailures: m[10],
-    rejectedCount: m[11],
-    throttledCount: m[12],
-    neutralCount: m[13],
-    halfOpenAdmitted: m[14],
-    halfOpenSuccesses: m[15],
-    halfOpenInFlight: m[16],
-    recentFailuresCount: m[17],
-  };
+  return present(breakerMetrics(h, now));
 }
 
 /** The failure log, oldest first. */
 export function failuresOf(h) {
-  const times = breakerFailureTimes(h);
-  const texts = breakerFailureTexts(h);
-  const out = new Array(times.length);
-  for (let i = 0; i < times.length; i++) {
-    out[i] = { timestamp: times[i], errorType: texts[3 * i], errorMessage: texts[3 * i + 1], operation: texts[3 * i + 2] };
-  }
-  return out;
+  return present(breakerFailures(h));
 }
 
-const SNAPSHOT_HEAD = 15;
 const SNAPSHOT_KEYS = [
   "version",
   "config",
@@ -369,46 +342,15 @@ const FAILURE_KEYS = ["timestamp", "errorType", "errorMessage", "operation"];
 
 /** The whole state at `now` as a versioned, JSON-safe object. */
 export function snapshotOf(h, now) {
-  const n = breakerSnapshot(h, now);
-  if (n.length === 0) throw disposedError();
-  const window = [];
-  for (let i = SNAPSHOT_HEAD; i + 2 < n.length; i += 3) window.push([n[i], n[i + 1], n[i + 2]]);
-  return {
-    version: snapshotVersion(),
-    config: configOf(h),
-    state: STATES[n[0]],
-    openedAgoNs: n[1],
-    changedAgoNs: n[2],
-    consecutiveFailures: n[3],
-    halfOpen: [n[4], n[5], n[6]],
-    counters: [n[7], n[8], n[9], n[10], n[11], n[12]],
-    lastFailureTime: n[13] === 1 ? n[14] : null,
-    window,
-    recentFailures: failuresOf(h),
-  };
+  const s = present(breakerSnapshot(h, now));
+  s.config = configOf(h);
+  return s;
 }
-
-// The core's consistency rules for a snapshot's counters, in the order of their codes
-// (bindings-wasm/src/interop.rs snapshot_error_code): the field, the rule, the value given.
-const SNAPSHOT_RULE_BASE = CONFIG_FIELDS.length + 2;
-const SNAPSHOT_RULES = [
-  (s) => rangeError("snapshot.halfOpen", `[0, 0, 0] unless snapshot.state is "half_open"`, `[${s.halfOpen}]`),
-  (s) => rangeError("snapshot.halfOpen[2]", `at most snapshot.halfOpen[1] (probe successes cannot exceed admitted probes, ${s.halfOpen[1]})`, s.halfOpen[2]),
-  (s) =>
-    rangeError(
-      "snapshot.halfOpen[1]",
-      "small enough that snapshot.config still admits another probe (else the circuit could never close)",
-      s.halfOpen[1],
-    ),
-  (s) => {
-    const i = s.window.findIndex(([, calls, failures]) => failures > calls);
-    return rangeError(`snapshot.window[${i}]`, "a bucket [age, calls, failures] with no more failures than calls", `[${s.window[i]}]`);
-  },
-];
 
 /**
  * A new breaker (its handle: `at` if given) in the state `snapshot` describes, checked field
- * by field; returns `[handle, config]`, the config as a copy (see `copyConfig`).
+ * by field (shapes and types here; the counters' consistency in the core); returns
+ * `[handle, config]`, the config as a copy (see `copyConfig`).
  */
 export function restoreBreaker(snapshot, now, at = -1) {
   const p = "snapshot";
@@ -424,39 +366,37 @@ export function restoreBreaker(snapshot, now, at = -1) {
   // is harmless: every create, set-config or restore stages its own config first.
   const config = copyConfig("snapshot.config", required(p, o, "config")) ?? {};
   stageConfig("snapshot.config", config);
-  const state = STATES.indexOf(field("state", string));
-  if (state < 0) throw refusal(new TypeError(`${p}.state must be "closed", "open" or "half_open", got another string`));
-  const halfOpen = field("halfOpen", (path, v) => array(path, v, 3, count));
-  const counters = field("counters", (path, v) => array(path, v, 6, whole));
-  const window = field("window", (path, v) => array(path, v, null, (q, b) => array(q, b, 3, whole)));
-  const failures = field("recentFailures", (path, v) =>
-    array(path, v, null, (q, r) => {
-      keys(q, object(q, r), FAILURE_KEYS);
-      const f = (key, read) => read(`${q}.${key}`, required(q, r, key));
-      // JSON writes an unknown stamp (NaN) as null: read it back as NaN.
-      const timestamp = f("timestamp", nullable(number)) ?? NaN;
-      return [timestamp, f("errorType", string), f("errorMessage", string), f("operation", string)];
-    }),
-  );
-  const lastFailureTime = field("lastFailureTime", nullable(number));
-  const numbers = [
-    state,
-    field("openedAgoNs", whole),
-    field("changedAgoNs", whole),
-    field("consecutiveFailures", count),
-    ...halfOpen,
-    ...counters,
-    lastFailureTime === null ? 0 : 1,
-    lastFailureTime ?? 0,
-    ...window.flat(),
-  ];
-  // Everything is checked: stage the failure log and restore. Nothing can throw in between.
-  for (const [timestamp, type, message, operation] of failures) restoreStageFailure(timestamp, type, message, operation);
-  const h = breakerRestore(new Float64Array(numbers), now, at);
-  if (h >= 0) return [h, config];
-  const rule = SNAPSHOT_RULES[-h - SNAPSHOT_RULE_BASE];
-  if (rule !== undefined) throw rule({ halfOpen, window });
-  throw ruleError("snapshot.config", -h, configNumbers(config));
+  const checked = {
+    version,
+    state: field("state", string),
+    openedAgoNs: field("openedAgoNs", whole),
+    changedAgoNs: field("changedAgoNs", whole),
+    consecutiveFailures: field("consecutiveFailures", count),
+    halfOpen: field("halfOpen", (path, v) => array(path, v, 3, count)),
+    counters: field("counters", (path, v) => array(path, v, 6, whole)),
+    lastFailureTime: field("lastFailureTime", nullable(number)),
+    window: field("window", (path, v) => array(path, v, null, (q, b) => array(q, b, 3, whole))),
+    recentFailures: field("recentFailures", (path, v) =>
+      array(path, v, null, (q, r) => {
+        keys(q, object(q, r), FAILURE_KEYS);
+        const f = (key, read) => read(`${q}.${key}`, required(q, r, key));
+        // JSON writes an unknown stamp (NaN) as null: the core reads it back as NaN.
+        return {
+          timestamp: f("timestamp", nullable(number)),
+          errorType: f("errorType", string),
+          errorMessage: f("errorMessage", string),
+          operation: f("operation", string),
+        };
+      }),
+    ),
+  };
+  if (!boundary().states.includes(checked.state)) {
+    throw refusal(new TypeError(`${p}.state must be "closed", "open" or "half_open", got another string`));
+  }
+  const r = breakerRestore(checked, now, at);
+  if (typeof r !== "number") throw refusal(r); // the core's RangeError for its counters
+  if (r >= 0) return [r, config];
+  throw ruleError("snapshot.config", -r, configNumbers(config));
 }
 
 // ---- health -----------------------------------------------------------------------------------
@@ -528,43 +468,16 @@ export function readPolicy(path, value) {
   return i;
 }
 
-const HEALTH_HEAD = 8;
-
 /**
  * The health report at `now` under checked thresholds (from `readThresholds`), as a plain
- * object (layout: bindings-wasm/src/health.rs HEALTH_LAYOUT), and its readiness bits.
+ * object, and its readiness bits.
  */
 export function healthOf(h, now, thresholds) {
-  const n = breakerHealth(h, now, thresholds);
-  if (n.length === 0) throw disposedError();
-  const t = healthTables();
-  const alerts = [];
-  for (let i = HEALTH_HEAD; i + 3 < n.length; i += 4) {
-    alerts.push({ rule: t.rules[n[i]], severity: t.severities[n[i + 1]], value: n[i + 2], threshold: n[i + 3] });
-  }
-  const report = {
-    status: t.severities[n[0]],
-    alerts,
-    figures: {
-      state: STATES[n[2]],
-      timeInStateSeconds: n[3],
-      failureRate: n[4],
-      windowCalls: n[5],
-      stateChangesLastHour: n[6],
-      recoveryAttempts: n[7],
-    },
-  };
-  return [report, n[1]];
+  const { report, readyBits } = present(breakerHealth(h, now, thresholds));
+  return [report, readyBits];
 }
 
 /** Transitions by from, to and reason (every kind the core counts, zeros included). */
 export function transitionCountsOf(h) {
-  const n = breakerTransitionCounts(h);
-  if (n.length === 0) throw disposedError();
-  const out = [];
-  for (let i = 0; i + 1 < n.length; i += 2) {
-    const code = n[i];
-    out.push({ from: STATES[(code >> 2) & 3], to: STATES[code & 3], reason: REASONS[(code >> 4) - 1], count: n[i + 1] });
-  }
-  return out;
+  return present(breakerTransitionCounts(h));
 }

@@ -3,10 +3,11 @@
 // their names, kinds, labels and help, the health rules and severities, and the namespace rule
 // are the core's (bindings-wasm/src/health.rs); this file only reads and arranges them.
 
-import { CircuitBreaker } from "./index.js";
+import { CircuitBreaker } from "./breaker.js";
 import { ResilientCache } from "./cache.js";
 import { WasmFault, checkNamespace, defaultNamespace, metricFamilies as familyStrings } from "./wasm.js";
-import { STATES, describe, healthRules, readOptions, readPolicy, readThresholds, severityLevels } from "./interop.js";
+import { boundary } from "./codes.js";
+import { describe, healthRules, readOptions, readPolicy, readThresholds, severityLevels } from "./interop.js";
 import { damaged, fault, heal } from "./low_level.js";
 
 /**
@@ -126,7 +127,7 @@ export class NamedTargets {
 
 /** Each family's series for one observation, as `[labelValues, value]` (labels beside `breaker`). */
 export const SERIES = {
-  state: (o) => STATES.map((s) => [[s], o.state === s ? 1 : 0]),
+  state: (o) => boundary().states.map((s) => [[s], o.state === s ? 1 : 0]),
   calls: (o) => o.calls.map(([outcome, n]) => [[outcome], n]),
   transitions: (o) => o.transitions.map((t) => [[t.from, t.to, t.reason], t.count]),
   failure_rate: (o) => [[[], o.failureRate]],

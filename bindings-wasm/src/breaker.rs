@@ -1,17 +1,16 @@
 //! The breaker API exported to JS: one function per core method, each taking the breaker's
-//! handle (see [`crate::registry`]). Everything crossing is a number, a flat array of numbers
-//! or a string (see [`crate::interop`]). Nothing here throws: a missing breaker is reported
-//! as [`NO_BREAKER`] (hot calls) or an empty result (cold calls), a refused config as a field
-//! code (see [`crate::config`]), and the JS layer turns those into errors.
+//! handle (see [`crate::registry`]). Hot calls take and answer numbers (see
+//! [`crate::interop`]); cold ones answer plain objects ([`crate::objects`]). Nothing here
+//! throws: a missing breaker is reported as [`NO_BREAKER`] (hot calls) or `null` (cold
+//! calls), a refused config as a field code (see [`crate::config`]), and a refused snapshot
+//! as the error to throw.
 
 use crate::config::{config_to_numbers, error_code, take_staged};
-use crate::interop::{
-    instant, metrics_to_numbers, snapshot_error_code, snapshot_from_numbers, snapshot_to_numbers,
-    state_code, transition_code,
-};
+use crate::interop::{instant, note};
+use crate::objects::{FailureJs, SnapshotJs, metrics_to_js, snapshot_from_js, to_js};
+use crate::refusal::range_error;
 use crate::registry;
-use fact_resilience_core::{Breaker, Failure, FailureRecord, Permit, Rejection};
-use std::cell::RefCell;
+use fact_resilience_core::{Breaker, Failure, Permit, Rejection, SnapshotError};
 use wasm_bindgen::prelude::*;
 
 /// Returned by hot calls when the handle names no breaker.
@@ -20,11 +19,6 @@ pub const NO_BREAKER: i32 = -3;
 pub const REJECTED_OPEN: f64 = -1.0;
 /// `breakerTryAcquire`: HALF_OPEN and this call was throttled.
 pub const REJECTED_THROTTLED: f64 = -2.0;
-
-thread_local! {
-    /// Failure records staged by `restoreStageFailure` for the next `breakerRestore`.
-    static STAGED_FAILURES: RefCell<Vec<FailureRecord>> = const { RefCell::new(Vec::new()) };
-}
 
 fn code<R>(handle: u32, f: impl FnOnce(&mut Breaker) -> R, to_code: impl FnOnce(R) -> i32) -> i32 {
     registry::with(handle, f).map_or(NO_BREAKER, to_code)
@@ -44,35 +38,25 @@ pub fn create(now_ms: f64, at: i32) -> i32 {
     }
 }
 
-/// Stages one failure record (oldest first) for the next `breakerRestore`.
-#[wasm_bindgen(js_name = restoreStageFailure)]
-pub fn restore_stage_failure(
-    timestamp: f64,
-    error_type: String,
-    error_message: String,
-    operation: String,
-) {
-    STAGED_FAILURES.with_borrow_mut(|v| {
-        v.push(FailureRecord {
-            timestamp,
-            error_type,
-            error_message,
-            operation,
-        });
-    });
-}
-
-/// A breaker in the state a snapshot describes, rebased onto this clock: `numbers` in
-/// [`crate::interop::SNAPSHOT_LAYOUT`] order, the staged config and staged failure records.
-/// Returns the handle (`at` when `at >= 0`, as for `breakerCreate`), or `-code` of the
-/// refusal (see [`snapshot_error_code`]).
+/// A breaker in the state `snapshot` describes (a JS snapshot object the JS layer checked
+/// field by field, its config staged), rebased onto this clock. Answers the handle (`at` when
+/// `at >= 0`, as for `breakerCreate`), `-code` of a config field the core refused (see
+/// [`error_code`]), or the `RangeError` to throw for counters no breaker could hold, with
+/// the core's message.
 #[wasm_bindgen(js_name = breakerRestore)]
-pub fn restore(numbers: &[f64], now_ms: f64, at: i32) -> i32 {
-    let failures = STAGED_FAILURES.take();
-    let snapshot = snapshot_from_numbers(numbers, take_staged(), failures);
+pub fn restore(snapshot: JsValue, now_ms: f64, at: i32) -> JsValue {
+    let snapshot = snapshot_from_js(&snapshot, take_staged());
     match Breaker::restore(snapshot, instant(now_ms)) {
-        Ok(b) => registry::insert_at(b, at) as i32,
-        Err(e) => -snapshot_error_code(&e),
+        Ok(b) => JsValue::from(registry::insert_at(b, at)),
+        Err(SnapshotError::Config(e)) => JsValue::from(-error_code(&e)),
+        Err(SnapshotError::Inconsistent(i)) => {
+            let mut message = String::new();
+            let _ = i.write(&mut message, "snapshot.halfOpen", "snapshot.window");
+            range_error(&message)
+        }
+        // The JS layer checks the version first; the core's message is not rendered here, as
+        // it shares its formatting with the config's (floats).
+        Err(_) => range_error("snapshot.version is not supported"),
     }
 }
 
@@ -95,12 +79,12 @@ pub fn dispose(handle: u32) {
 }
 
 /// Asks to run one call. `r >= 0`: admitted, the permit is `floor(r / 2)` and `r % 2 == 1`
-/// when this call moved the circuit OPEN -> HALF_OPEN (timeout elapsed); `-1`: OPEN; `-2`:
-/// throttled in HALF_OPEN; `-3`: no such breaker.
+/// when admission made a transition (OPEN -> HALF_OPEN: read it with `takeTransition()`);
+/// else [`REJECTED_OPEN`], [`REJECTED_THROTTLED`] or [`NO_BREAKER`].
 #[wasm_bindgen(js_name = breakerTryAcquire)]
 pub fn try_acquire(handle: u32, now_ms: f64) -> f64 {
     registry::with(handle, |b| match b.try_acquire(instant(now_ms)) {
-        Ok(p) => p.to_bits() as f64 * 2.0 + f64::from(u8::from(p.transition().is_some())),
+        Ok(p) => p.to_bits() as f64 * 2.0 + f64::from(note(p.transition())),
         Err(Rejection::Open { retry_after }) => {
             registry::set_retry_after_ms(retry_after.as_secs_f64() * 1e3);
             REJECTED_OPEN
@@ -117,17 +101,19 @@ pub fn retry_after_ms() -> f64 {
     registry::retry_after_ms()
 }
 
-/// The call behind `permit` succeeded. Returns the transition code (0: none).
+/// The call behind `permit` succeeded. Returns the transition flag (1: read it with
+/// `takeTransition()`; 0: none).
 #[wasm_bindgen(js_name = breakerOnSuccess)]
 pub fn on_success(handle: u32, permit_bits: f64, now_ms: f64) -> i32 {
     code(
         handle,
         |b| b.on_success(permit(permit_bits), instant(now_ms)),
-        transition_code,
+        note,
     )
 }
 
 /// The call behind `permit` failed. `wall_seconds` is the wall-clock time of the failure.
+/// Returns the transition flag.
 #[wasm_bindgen(js_name = breakerOnFailure)]
 pub fn on_failure(
     handle: u32,
@@ -147,7 +133,7 @@ pub fn on_failure(
     code(
         handle,
         |b| b.on_failure(permit(permit_bits), &failure, instant(now_ms)),
-        transition_code,
+        note,
     )
 }
 
@@ -161,34 +147,34 @@ pub fn on_neutral(handle: u32, permit_bits: f64, now_ms: f64) -> i32 {
     )
 }
 
-/// Applies what time alone changes. Returns the transition code.
+/// Applies what time alone changes. Returns the transition flag.
 #[wasm_bindgen(js_name = breakerPoll)]
 pub fn poll(handle: u32, now_ms: f64) -> i32 {
-    code(handle, |b| b.poll(instant(now_ms)), transition_code)
+    code(handle, |b| b.poll(instant(now_ms)), note)
 }
 
-/// The state, without side effects: 0 closed, 1 open, 2 half_open.
+/// The state's name, without side effects; `undefined` when there is no such breaker.
 #[wasm_bindgen(js_name = breakerState)]
-pub fn state(handle: u32) -> i32 {
-    code(handle, |b| b.state(), |s| state_code(s) as i32)
+pub fn state(handle: u32) -> Option<String> {
+    registry::with(handle, |b| b.state().as_str().into())
 }
 
-/// Opens the circuit (restarting the open timer). Returns the transition code.
+/// Opens the circuit (restarting the open timer). Returns the transition flag.
 #[wasm_bindgen(js_name = breakerForceOpen)]
 pub fn force_open(handle: u32, now_ms: f64) -> i32 {
-    code(handle, |b| b.force_open(instant(now_ms)), transition_code)
+    code(handle, |b| b.force_open(instant(now_ms)), note)
 }
 
-/// Closes the circuit. Returns the transition code.
+/// Closes the circuit. Returns the transition flag.
 #[wasm_bindgen(js_name = breakerForceClosed)]
 pub fn force_closed(handle: u32, now_ms: f64) -> i32 {
-    code(handle, |b| b.force_closed(instant(now_ms)), transition_code)
+    code(handle, |b| b.force_closed(instant(now_ms)), note)
 }
 
-/// Back to a fresh breaker with the same config. Returns the transition code.
+/// Back to a fresh breaker with the same config. Returns the transition flag.
 #[wasm_bindgen(js_name = breakerReset)]
 pub fn reset(handle: u32, now_ms: f64) -> i32 {
-    code(handle, |b| b.reset(instant(now_ms)), transition_code)
+    code(handle, |b| b.reset(instant(now_ms)), note)
 }
 
 /// Replaces the whole configuration with the staged one. Returns 0, [`NO_BREAKER`], or the
@@ -212,47 +198,30 @@ pub fn config(handle: u32) -> Vec<f64> {
     out
 }
 
-/// Counters and rates at `now` in [`crate::interop::METRICS_LAYOUT`] order; empty when
-/// there is no such breaker.
+/// Counters and rates at `now` (the JS `Metrics`); `null` when there is no such breaker.
 #[wasm_bindgen(js_name = breakerMetrics)]
-pub fn metrics(handle: u32, now_ms: f64) -> Vec<f64> {
-    registry::with(handle, |b| metrics_to_numbers(&b.metrics(instant(now_ms)))).unwrap_or_default()
+pub fn metrics(handle: u32, now_ms: f64) -> JsValue {
+    registry::with(handle, |b| metrics_to_js(&b.metrics(instant(now_ms)))).unwrap_or(JsValue::NULL)
 }
 
-/// The failure log's timestamps (wall-clock seconds), oldest first.
-#[wasm_bindgen(js_name = breakerFailureTimes)]
-pub fn failure_times(handle: u32) -> Vec<f64> {
+/// The failure log, oldest first (the JS `FailureRecord`s); `null` when there is no such
+/// breaker.
+#[wasm_bindgen(js_name = breakerFailures)]
+pub fn failures(handle: u32) -> JsValue {
     registry::with(handle, |b| {
-        b.recent_failures().map(|r| r.timestamp).collect()
+        to_js(&b.recent_failures().map(FailureJs::from).collect::<Vec<_>>())
     })
-    .unwrap_or_default()
+    .unwrap_or(JsValue::NULL)
 }
 
-/// The failure log's texts, oldest first, three per record: error type, message, operation.
-#[wasm_bindgen(js_name = breakerFailureTexts)]
-pub fn failure_texts(handle: u32) -> Vec<String> {
-    registry::with(handle, |b| {
-        b.recent_failures()
-            .flat_map(|r| {
-                [
-                    r.error_type.clone(),
-                    r.error_message.clone(),
-                    r.operation.clone(),
-                ]
-            })
-            .collect()
-    })
-    .unwrap_or_default()
-}
-
-/// The whole state at `now` except the config and failure log, in
-/// [`crate::interop::SNAPSHOT_LAYOUT`] order; empty when there is no such breaker.
+/// The whole state at `now` (the JS `Snapshot`, its `config` `null` for the JS layer to
+/// fill); `null` when there is no such breaker.
 #[wasm_bindgen(js_name = breakerSnapshot)]
-pub fn snapshot(handle: u32, now_ms: f64) -> Vec<f64> {
+pub fn snapshot(handle: u32, now_ms: f64) -> JsValue {
     registry::with(handle, |b| {
-        snapshot_to_numbers(&b.snapshot(instant(now_ms)))
+        to_js(&SnapshotJs::from(&b.snapshot(instant(now_ms))))
     })
-    .unwrap_or_default()
+    .unwrap_or(JsValue::NULL)
 }
 
 /// The handles of the breakers in the table, ascending (after a panic: the breakers to move;
@@ -260,10 +229,4 @@ pub fn snapshot(handle: u32, now_ms: f64) -> Vec<f64> {
 #[wasm_bindgen(js_name = liveHandles)]
 pub fn live_handles() -> Vec<u32> {
     registry::handles()
-}
-
-/// How many breakers this instance holds.
-#[wasm_bindgen(js_name = liveBreakers)]
-pub fn live_breakers() -> u32 {
-    registry::len() as u32
 }

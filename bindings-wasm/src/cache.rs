@@ -12,7 +12,7 @@
 //!   transition, whose ticket `guardTicket()` reads; fallback; refused OPEN, whose retry-after
 //!   `breakerRetryAfterMs()` reads; refused throttled; or an error), the flush handed out
 //!   (keys: read them with `guardFlushKeys()`; or everything), the fallback and its reason,
-//!   and the transition admission caused, as [`crate::interop::transition_code`].
+//!   and whether admission made a transition (read it with `takeTransition()`).
 //!
 //! Read `guardTicket()` / `guardFlushKeys()` / `breakerRetryAfterMs()` right after the
 //! `guardBegin` that set them, before any other call (one value for all guards, as the
@@ -21,14 +21,15 @@
 //! `guardEnd` answers with one integer `e`: `e < 0` is an error code (`END_*`, or
 //! [`NO_BREAKER`]); else
 //! [`END_LAYOUT`]: what to answer (the value, `true`, the fallback, or raise), the fallback
-//! and its reason, and the transition the outcome caused.
+//! and its reason, and whether the outcome made a transition.
 //!
 //! Codes are the core's: operations are [`CacheOp`] `as u8`, outcomes [`OutcomeKind`],
 //! fallbacks [`fact_resilience_core::Fallback`], reasons
 //! [`fact_resilience_core::FallbackReason`], manager calls [`fact_resilience_core::CacheOp`].
 
 use crate::breaker::NO_BREAKER;
-use crate::interop::{instant, transition_code};
+use crate::interop::{instant, note};
+use crate::objects::Record;
 use crate::registry;
 use fact_resilience_core::{
     Begin, CacheGuard, CacheOp, Capabilities, End, Failure, Flush, OutcomeKind, Rejection,
@@ -63,9 +64,32 @@ pub const FLUSH_KEYS: u32 = 1;
 /// Everything (the cache's own prefix, or `clear()`).
 pub const FLUSH_ALL: u32 = 2;
 
+// Where each field of a packed answer starts, and its mask.
+const BEGIN_FLUSH: u32 = 3;
+const BEGIN_FALLBACK_AT: u32 = 5;
+const BEGIN_REASON: u32 = 7;
+const BEGIN_TRANSITION: u32 = 10;
+const END_FALLBACK_AT: i32 = 2;
+const END_REASON: i32 = 4;
+const END_TRANSITION: i32 = 7;
+/// `guardBegin`'s packed fields: name, `[shift, mask]`.
+pub const BEGIN_FIELDS: [(&str, [u32; 2]); 5] = [
+    ("kind", [0, 7]),
+    ("flush", [BEGIN_FLUSH, 3]),
+    ("fallback", [BEGIN_FALLBACK_AT, 3]),
+    ("reason", [BEGIN_REASON, 7]),
+    ("transition", [BEGIN_TRANSITION, 1]),
+];
+/// `guardEnd`'s packed fields: name, `[shift, mask]`.
+pub const END_FIELDS: [(&str, [i32; 2]); 4] = [
+    ("answer", [0, 3]),
+    ("fallback", [END_FALLBACK_AT, 3]),
+    ("reason", [END_REASON, 7]),
+    ("transition", [END_TRANSITION, 1]),
+];
 /// The bit fields of `-r` when `guardBegin` returns `r < 0`.
 pub const BEGIN_LAYOUT: &str = "kind (bits 0-2), flush (bits 3-4: 0 none, 1 keys, 2 all), \
-    fallback (bits 5-6), reason (bits 7-9), transition code (bits 10-17)";
+    fallback (bits 5-6), reason (bits 7-9), transition (bit 10)";
 
 /// `guardEnd` answers (`e & 3`): return the cache's value.
 pub const END_VALUE: i32 = 0;
@@ -84,11 +108,7 @@ pub const END_NO_GUARD: i32 = -4;
 
 /// The bit fields of `guardEnd`'s answer when it is `>= 0`.
 pub const END_LAYOUT: &str =
-    "answer (bits 0-1), fallback (bits 2-3), reason (bits 4-6), transition code (bits 7-14)";
-
-/// The order of `guardCounters`' output (as the JS `metrics().guard` keys).
-pub const COUNTERS_LAYOUT: &str = "fallbacks, shed, timeouts, cancelled, flushes, \
-    flushFailures, pendingKeys, pendingAll (0/1), droppedKeys, inFlight";
+    "answer (bits 0-1), fallback (bits 2-3), reason (bits 4-6), transition (bit 7)";
 
 thread_local! {
     /// The guards by handle. The JS layer picks the handles (it tracks every guard to
@@ -131,7 +151,11 @@ fn ticket(bits: f64) -> Option<Ticket> {
 }
 
 fn begin_code(kind: u32, flush: u32, fallback: u32, reason: u32, transition: i32) -> f64 {
-    let c = kind | flush << 3 | fallback << 5 | reason << 7 | (transition as u32) << 10;
+    let c = kind
+        | flush << BEGIN_FLUSH
+        | fallback << BEGIN_FALLBACK_AT
+        | reason << BEGIN_REASON
+        | (transition as u32) << BEGIN_TRANSITION;
     -f64::from(c)
 }
 
@@ -207,7 +231,7 @@ pub fn begin(
         Some(None) => return begin_code(BEGIN_NO_BREAKER, 0, 0, 0, 0),
         Some(Some(answer)) => answer,
     };
-    let transition = transition_code(transition);
+    let transition = note(transition);
     match begin {
         Begin::Run { ticket, flush, .. } => {
             let flush = match flush {
@@ -311,7 +335,7 @@ pub fn end(
         End::Fallback { fallback, reason } => (END_FALLBACK, fallback as i32, reason as i32),
         End::Raise => (END_RAISE, 0, 0),
     };
-    answer | fallback << 2 | reason << 4 | transition_code(transition) << 7
+    answer | fallback << END_FALLBACK_AT | reason << END_REASON | note(transition) << END_TRANSITION
 }
 
 /// Whether the guard at `handle` must be rebuilt as one that lost its pending keys: it holds
@@ -321,25 +345,25 @@ pub fn has_pending(handle: u32) -> bool {
     with(handle, |g| g.has_pending()).unwrap_or(true)
 }
 
-/// The guard's counters in [`COUNTERS_LAYOUT`] order; empty when there is no such guard.
+/// The guard's counters (the JS `metrics().guard`); `null` when there is no such guard.
 #[wasm_bindgen(js_name = guardCounters)]
-pub fn counters(handle: u32) -> Vec<f64> {
+pub fn counters(handle: u32) -> JsValue {
     with(handle, |g| {
         let c = g.counters();
-        vec![
-            c.fallbacks as f64,
-            c.shed as f64,
-            c.timeouts as f64,
-            c.cancelled as f64,
-            c.flushes as f64,
-            c.flush_failures as f64,
-            c.pending_keys as f64,
-            f64::from(u8::from(c.pending_all)),
-            c.dropped_keys as f64,
-            c.in_flight as f64,
-        ]
+        Record::new()
+            .num("fallbacks", c.fallbacks as f64)
+            .num("shed", c.shed as f64)
+            .num("timeouts", c.timeouts as f64)
+            .num("cancelled", c.cancelled as f64)
+            .num("flushes", c.flushes as f64)
+            .num("flushFailures", c.flush_failures as f64)
+            .num("pendingKeys", c.pending_keys as f64)
+            .set("pendingAll", JsValue::from_bool(c.pending_all))
+            .num("droppedKeys", c.dropped_keys as f64)
+            .num("inFlight", c.in_flight as f64)
+            .into()
     })
-    .unwrap_or_default()
+    .unwrap_or(JsValue::NULL)
 }
 
 #[cfg(test)]
@@ -374,7 +398,7 @@ mod tests {
             end(g, b, r + 0.5, 0, None, None, None, 0.0, 1.0),
             END_UNKNOWN_TICKET
         );
-        assert_eq!(counters(g)[9], 0.0);
+        assert_eq!(with(g, |g| g.counters().in_flight), Some(0));
         free(g);
         dispose(b);
     }
@@ -388,7 +412,7 @@ mod tests {
             end(g, b, r, 5, None, None, None, 0.0, 1.0),
             END_UNKNOWN_OUTCOME
         );
-        assert_eq!(counters(g)[9], 1.0);
+        assert_eq!(with(g, |g| g.counters().in_flight), Some(1));
         assert_eq!(end(g, b, r, 0, None, None, None, 0.0, 1.0), END_STORED);
         free(g);
         dispose(b);
@@ -432,7 +456,7 @@ mod tests {
         let t = last_ticket();
         assert_eq!(flushed(g, t), 0);
         assert_eq!(end(g, b, t, 0, None, None, None, 0.0, 3.0), END_VALUE);
-        assert_eq!(counters(g)[6], 0.0);
+        assert_eq!(with(g, |g| g.counters().pending_keys), Some(0));
         free(g);
         dispose(b);
     }

@@ -1,21 +1,23 @@
 //! The health report, readiness, transition counts and the metric families, exported to JS.
 //! The rules, defaults, bounds, policies and families are the core's
 //! (`fact_resilience_core::health`, `::exposition`); this file passes numbers and strings
-//! across, as [`crate::breaker`] does, and the JS layer (`js/interop.js`, `js/prometheus.js`)
-//! builds the objects and writes the messages.
+//! across, the report and the counts as objects ([`crate::objects::to_js`]), and the JS layer
+//! (`js/interop.js`, `js/prometheus.js`) writes the messages.
 //!
 //! Thresholds cross as six numbers in [`Rule::ALL`] order (the names: `healthRuleNames`).
 //! A refused one comes back as a code, `(index + 1) << 2 | kind`, kind being 0 not finite,
 //! 1 negative, 2 a failure rate above 1, 3 a rule this build does not know; JS names the field
 //! as the caller wrote it.
 
-use crate::interop::{instant, pack_transition, state_code};
+use crate::interop::instant;
+use crate::objects::Record;
 use crate::registry;
 use fact_resilience_core::{
     DEFAULT_NAMESPACE, HealthError, HealthThresholds, METRIC_FAMILIES, ReadinessPolicy, Rule,
     Severity,
 };
-use wasm_bindgen::prelude::wasm_bindgen;
+use js_sys::Array;
+use wasm_bindgen::prelude::*;
 
 const SEVERITIES: [Severity; 3] = [Severity::Ok, Severity::Warning, Severity::Critical];
 
@@ -30,10 +32,6 @@ fn thresholds(t: &[f64]) -> HealthThresholds {
         warning_recovery_attempts: at(4),
         warning_half_open_seconds: at(5),
     }
-}
-
-fn rule_index(rule: Rule) -> u32 {
-    Rule::ALL.iter().position(|r| *r == rule).unwrap_or(0) as u32
 }
 
 /// The code of a refused threshold (see the module doc).
@@ -90,66 +88,72 @@ pub fn check_thresholds(t: &[f64]) -> i32 {
         .map_or_else(|e| threshold_error_code(&e), |()| 0)
 }
 
-/// The order of `breakerHealth`'s output.
-pub const HEALTH_LAYOUT: &str = "status (severity level), readiness bits (bit i set: ready \
-    under readinessPolicyNames()[i]), state, timeInStateSeconds, failureRate, windowCalls, \
-    stateChangesLastHour, recoveryAttempts, then per alert that fired, in rule order: rule \
-    index, severity level, value, threshold";
-
-/// Numbers before the alerts in [`HEALTH_LAYOUT`].
-pub const HEALTH_HEAD: usize = 8;
-
 /// The health report at `now` under `thresholds` (checked first with
-/// `healthCheckThresholds`: unchecked ones are not refused here), in [`HEALTH_LAYOUT`] order;
-/// empty when there is no such breaker. No side effects, as `breakerMetrics`.
+/// `healthCheckThresholds`: unchecked ones are not refused here), as `{ report, readyBits }`
+/// (bit i set: ready under `readinessPolicyNames()[i]`); `null` when there is no such
+/// breaker. No side effects, as `breakerMetrics`.
 #[wasm_bindgen(js_name = breakerHealth)]
-pub fn health(handle: u32, now_ms: f64, t: &[f64]) -> Vec<f64> {
+pub fn health(handle: u32, now_ms: f64, t: &[f64]) -> JsValue {
     let limits = thresholds(t);
     registry::with(handle, |b| {
         let r = b.health(instant(now_ms), &limits);
-        let ready = ReadinessPolicy::ALL
+        let ready_bits = ReadinessPolicy::ALL
             .iter()
             .enumerate()
             .fold(0u32, |bits, (i, p)| bits | u32::from(r.is_ready(*p)) << i);
         let f = &r.figures;
-        let mut out = Vec::with_capacity(HEALTH_HEAD + 4 * Rule::ALL.len());
-        out.extend_from_slice(&[
-            f64::from(r.status.level()),
-            f64::from(ready),
-            f64::from(state_code(f.state)),
-            f.time_in_state.as_secs_f64(),
-            f.failure_rate,
-            f.window_calls as f64,
-            f.state_changes_last_hour as f64,
-            f64::from(f.recovery_attempts),
-        ]);
-        for a in r.alerts() {
-            out.extend_from_slice(&[
-                f64::from(rule_index(a.rule)),
-                f64::from(a.severity.level()),
-                a.value,
-                a.threshold,
-            ]);
-        }
-        out
+        let alerts: Array = r
+            .alerts()
+            .map(|a| {
+                JsValue::from(
+                    Record::new()
+                        .text("rule", a.rule.as_str())
+                        .text("severity", a.severity.as_str())
+                        .num("value", a.value)
+                        .num("threshold", a.threshold),
+                )
+            })
+            .collect();
+        let figures = Record::new()
+            .text("state", f.state.as_str())
+            .num("timeInStateSeconds", f.time_in_state.as_secs_f64())
+            .num("failureRate", f.failure_rate)
+            .num("windowCalls", f.window_calls as f64)
+            .num("stateChangesLastHour", f.state_changes_last_hour as f64)
+            .num("recoveryAttempts", f64::from(f.recovery_attempts));
+        let report = Record::new()
+            .text("status", r.status.as_str())
+            .set("alerts", alerts.into())
+            .set("figures", figures.into());
+        Record::new()
+            .set("report", report.into())
+            .num("readyBits", f64::from(ready_bits))
+            .into()
     })
-    .unwrap_or_default()
+    .unwrap_or(JsValue::NULL)
 }
 
 /// Transitions since creation or reset, every kind the core counts (zeros included), as
-/// pairs: the transition's code (`pack_transition`, as listeners get), its count. Empty when
-/// there is no such breaker.
+/// `[{ from, to, reason, count }]`; `null` when there is no such breaker.
 #[wasm_bindgen(js_name = breakerTransitionCounts)]
-pub fn transition_counts(handle: u32) -> Vec<f64> {
+pub fn transition_counts(handle: u32) -> JsValue {
     registry::with(handle, |b| {
-        b.transition_counts()
+        let counts: Array = b
+            .transition_counts()
             .iter()
-            .flat_map(|(from, to, reason, n)| {
-                [f64::from(pack_transition(from, to, reason)), n as f64]
+            .map(|(from, to, reason, count)| {
+                JsValue::from(
+                    Record::new()
+                        .text("from", from.as_str())
+                        .text("to", to.as_str())
+                        .text("reason", reason.as_str())
+                        .num("count", count as f64),
+                )
             })
-            .collect()
+            .collect();
+        counts.into()
     })
-    .unwrap_or_default()
+    .unwrap_or(JsValue::NULL)
 }
 
 /// The metric families, four strings each: name, kind (`gauge` | `counter`), the labels
@@ -184,7 +188,6 @@ pub fn check_namespace(namespace: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fact_resilience_core::{Breaker, Config, Instant};
 
     fn defaults() -> Vec<f64> {
         rule_table().iter().step_by(2).copied().collect()
@@ -202,31 +205,6 @@ mod tests {
         t[2] = 1.5;
         assert_eq!(check_thresholds(&t), (3 << 2) | 2);
         assert_eq!(check_thresholds(&[]), 1 << 2, "missing reads as NaN");
-    }
-
-    #[test]
-    fn a_report_lists_status_readiness_figures_and_alerts() {
-        let config = Config {
-            failure_threshold: 1,
-            ..Config::default()
-        };
-        let h = registry::insert(Breaker::new(config, Instant::ZERO).unwrap());
-        let _ = registry::with(h, |b| b.force_open(Instant::ZERO));
-        let at = 301_000.0; // ms: OPEN for 301 s
-        let n = health(h, at, &defaults());
-        assert_eq!(n[0], 2.0, "critical");
-        assert_eq!(n[1], 0.0, "ready under no policy");
-        assert_eq!(n[2], 1.0, "open");
-        assert_eq!(n[3], 301.0);
-        assert_eq!(n.len(), HEALTH_HEAD + 4);
-        assert_eq!(&n[HEALTH_HEAD..], &[0.0, 2.0, 301.0, 300.0]);
-        let counts = transition_counts(h);
-        assert_eq!(counts.len(), 16);
-        let forced = counts.chunks(2).filter(|c| c[1] == 1.0).count();
-        assert_eq!(forced, 1);
-        registry::remove(h);
-        assert!(health(h, at, &defaults()).is_empty());
-        assert!(transition_counts(h).is_empty());
     }
 
     #[test]

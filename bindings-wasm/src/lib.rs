@@ -1,17 +1,20 @@
 //! wasm-bindgen exports of `fact-resilience-core` for the npm package `fact-resilience`.
 //!
-//! This crate only translates: numbers and strings in, core calls, numbers, flat arrays of
-//! numbers and strings out. It reads and builds no JS object and formats no message, so that
-//! serde, js-sys and `core::fmt`'s float formatting stay out of the size budget. The
-//! idiomatic API (`CircuitBreaker.execute`, `ResilientCache`, plain objects, error messages,
-//! listeners, the clock) is the ESM layer in `js/`; see `js/README.md` for the two layers.
+//! This crate only translates. The hot exports (admit, report an outcome, the cache guard's
+//! begin and end) take and answer numbers; the cold ones answer plain objects whose shapes
+//! are declared here (serde-wasm-bindgen and js-sys), and every code the hot ones answer with
+//! is handed to JS from here, so the JS layer copies no table. The idiomatic API
+//! (`CircuitBreaker.execute`, `ResilientCache`, options, listeners, the clock) is the ESM
+//! layer in `js/`; see `js/README.md` for the two layers.
 //!
 //! - [`breaker`]: the exported functions, one per core method, over breaker handles;
 //! - [`cache`]: the cache guard's exported functions, over guard handles;
 //! - [`registry`]: the handle table (and why handles rather than a class);
-//! - [`config`]: the config as numbers, and refused fields as codes;
+//! - [`config`]: the config as numbers in the core's field order, refused fields as codes;
 //! - [`health`]: the health report, readiness, transition counts and metric families;
-//! - [`interop`]: time, codes, metrics and snapshots as numbers;
+//! - [`interop`]: time, transitions and the boundary codes;
+//! - [`objects`]: the plain objects out (metrics, snapshots, failure records) and snapshots in;
+//! - [`refusal`]: refused input as real JS errors carrying the core's messages;
 //! - [`panic`]: the panic hook and the test-only panic.
 #![forbid(unsafe_code)]
 
@@ -20,7 +23,9 @@ pub mod cache;
 pub mod config;
 pub mod health;
 pub mod interop;
+pub mod objects;
 pub mod panic;
+pub mod refusal;
 pub mod registry;
 
 use wasm_bindgen::prelude::wasm_bindgen;

@@ -2,7 +2,9 @@
 // The cache is a Map behind async methods that fail on demand (`/fail?on=1`). Module-level
 // state lives as long as the isolate, as a breaker would in production.
 import { CircuitBreaker, PROMETHEUS_CONTENT_TYPE, PrometheusExporter, ResilientCache } from "fact-resilience";
-import { liveBreakers } from "fact-resilience/pkg/fact_resilience_wasm.js";
+import { liveHandles } from "fact-resilience/pkg/fact_resilience_wasm.js";
+
+const liveBreakers = () => liveHandles().length;
 
 const store = new Map();
 const cache = {

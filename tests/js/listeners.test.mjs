@@ -22,6 +22,25 @@ test("listeners see a full trip and recovery, in order", async () => {
   ]);
 });
 
+test("an event's time is the core's: the instant the change was made, not a later reading", () => {
+  // A clock that moves on every reading: a time read again when the event is sent would differ.
+  let ms = 0;
+  const clock = () => (ms += 10);
+  const b = new CircuitBreaker({ failureThreshold: 1, timeoutSeconds: 1 }, { clock });
+  const seen = [];
+  b.onStateChange((e) => seen.push(e));
+  b.onFailure(b.tryAcquire(), new Error("down")); // created at 10, admitted at 20, failed at 30
+  ms = 2000;
+  b.onSuccess(b.tryAcquire()); // admitted (and moved to HALF_OPEN) at 2010
+  assert.deepEqual(
+    seen.map((e) => [e.to, e.at]),
+    [
+      ["open", 30],
+      ["half_open", 2010],
+    ],
+  );
+});
+
 test("commands notify too; no-op commands do not", () => {
   const b = new CircuitBreaker();
   const reasons = [];
