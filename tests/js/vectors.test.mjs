@@ -33,92 +33,86 @@ function failure(type, message) {
   return e;
 }
 
+/** A refused acquire: the error must be the one `step.expect` names. */
+function refused(e, step, where) {
+  assert.ok(e instanceof CircuitBreakerError, `${where}: ${e}`);
+  const outcome = { CIRCUIT_BREAKER_OPEN: "open", CIRCUIT_BREAKER_THROTTLING: "throttled" }[e.code];
+  assert.equal(outcome, step.expect, `${where}: got ${e.code}`);
+  assert.ok(e.message.includes(e.code), where);
+  if ("retry_after_ms" in step) {
+    assert.ok(close(e.retryAfterMs, step.retry_after_ms), `${where}: retryAfterMs ${e.retryAfterMs}`);
+  }
+}
+
+function acquire(r, step, where) {
+  let permit;
+  try {
+    permit = r.breaker.tryAcquire(step.operation ?? "get");
+  } catch (e) {
+    refused(e, step, where);
+    return;
+  }
+  assert.equal(step.expect, "admitted", `${where}: admitted`);
+  if ("probe" in step) assert.equal(CircuitBreaker.isProbe(permit), step.probe, `${where}: probe`);
+  if ("permit" in step) r.permits.set(step.permit, permit);
+  else r.breaker.onNeutral(permit);
+}
+
+function setConfig(r, step, where) {
+  if (!("error" in step)) {
+    r.breaker.setConfig(camelKeys(step.config));
+    return;
+  }
+  const before = JSON.stringify(r.breaker.config);
+  assert.throws(
+    () => r.breaker.setConfig(camelKeys(step.config)),
+    (e) => (e instanceof RangeError || e instanceof TypeError) && e.message.startsWith(`config.${camel(step.error)}`),
+    where,
+  );
+  assert.equal(JSON.stringify(r.breaker.config), before, `${where}: config changed`);
+}
+
+// Each step op, on a replay `r` (its breaker, clock and named permits).
+const STEPS = {
+  advance: (r, step) => (r.ns += Math.round(step.ms * 1e6)),
+  acquire,
+  success: (r, step) => r.breaker.onSuccess(r.take(step.permit)),
+  failure: (r, step) =>
+    r.breaker.onFailure(
+      r.take(step.permit),
+      failure(step.error_type ?? "CacheError", step.message ?? "boom"),
+      step.operation ?? "get",
+    ),
+  neutral: (r, step) => r.breaker.onNeutral(r.take(step.permit)),
+  poll: (r) => r.breaker.poll(),
+  force_open: (r) => r.breaker.forceOpen(),
+  force_closed: (r) => r.breaker.forceClosed(),
+  reset: (r) => r.breaker.reset(),
+  set_config: setConfig,
+};
+
 function replay(vector) {
-  let ns = 0;
-  const breaker = new CircuitBreaker(camelKeys(vector.config), {
-    clock: () => ns / 1e6,
-    wallClock: () => ns / 1e9,
+  const r = { ns: 0, permits: new Map(), events: [] };
+  r.breaker = new CircuitBreaker(camelKeys(vector.config), {
+    clock: () => r.ns / 1e6,
+    wallClock: () => r.ns / 1e9,
   });
-  const events = [];
-  breaker.onStateChange((e) => events.push(e));
-  const permits = new Map();
-  const take = (name) => {
-    assert.ok(permits.has(name), `no permit named ${name}`);
-    const p = permits.get(name);
-    permits.delete(name);
+  r.breaker.onStateChange((e) => r.events.push(e));
+  r.take = (name) => {
+    assert.ok(r.permits.has(name), `no permit named ${name}`);
+    const p = r.permits.get(name);
+    r.permits.delete(name);
     return p;
   };
   vector.steps.forEach((step, i) => {
     const where = `${vector.name} step ${i} ${JSON.stringify(step)}`;
-    events.length = 0;
-    switch (step.op) {
-      case "advance":
-        ns += Math.round(step.ms * 1e6);
-        break;
-      case "acquire": {
-        let permit;
-        try {
-          permit = breaker.tryAcquire(step.operation ?? "get");
-        } catch (e) {
-          assert.ok(e instanceof CircuitBreakerError, `${where}: ${e}`);
-          const outcome = { CIRCUIT_BREAKER_OPEN: "open", CIRCUIT_BREAKER_THROTTLING: "throttled" }[e.code];
-          assert.equal(outcome, step.expect, `${where}: got ${e.code}`);
-          assert.ok(e.message.includes(e.code), where);
-          if ("retry_after_ms" in step) {
-            assert.ok(close(e.retryAfterMs, step.retry_after_ms), `${where}: retryAfterMs ${e.retryAfterMs}`);
-          }
-          break;
-        }
-        assert.equal(step.expect, "admitted", `${where}: admitted`);
-        if ("probe" in step) assert.equal(CircuitBreaker.isProbe(permit), step.probe, `${where}: probe`);
-        if ("permit" in step) permits.set(step.permit, permit);
-        else breaker.onNeutral(permit);
-        break;
-      }
-      case "success":
-        breaker.onSuccess(take(step.permit));
-        break;
-      case "failure":
-        breaker.onFailure(
-          take(step.permit),
-          failure(step.error_type ?? "CacheError", step.message ?? "boom"),
-          step.operation ?? "get",
-        );
-        break;
-      case "neutral":
-        breaker.onNeutral(take(step.permit));
-        break;
-      case "poll":
-        breaker.poll();
-        break;
-      case "force_open":
-        breaker.forceOpen();
-        break;
-      case "force_closed":
-        breaker.forceClosed();
-        break;
-      case "reset":
-        breaker.reset();
-        break;
-      case "set_config":
-        if ("error" in step) {
-          const before = JSON.stringify(breaker.config);
-          assert.throws(
-            () => breaker.setConfig(camelKeys(step.config)),
-            (e) => (e instanceof RangeError || e instanceof TypeError) && e.message.startsWith(`config.${camel(step.error)}`),
-            where,
-          );
-          assert.equal(JSON.stringify(breaker.config), before, `${where}: config changed`);
-        } else {
-          breaker.setConfig(camelKeys(step.config));
-        }
-        break;
-      default:
-        assert.fail(`unknown op in ${where}`);
-    }
-    check(breaker, events, step, where);
+    const run = STEPS[step.op];
+    assert.ok(run !== undefined, `unknown op in ${where}`);
+    r.events.length = 0;
+    run(r, step, where);
+    check(r.breaker, r.events, step, where);
   });
-  breaker.dispose();
+  r.breaker.dispose();
 }
 
 function check(breaker, events, step, where) {
