@@ -86,7 +86,8 @@ def js_table(fields: list[dict[str, Any]]) -> str:
     lines = ["export const CONFIG_FIELDS = ["]
     for f in fields:
         lines.append(
-            f'  ["{camel(f["name"])}", "{readers[f["kind"]]}", {json.dumps(f["requirement"])}],'
+            f'  ["{camel(f["name"])}", "{readers[f["kind"]]}", {json.dumps(f["requirement"])}, '
+            f"{js_value(f['default'])}],"
         )
     lines.append("];")
     return "\n".join(lines)

@@ -252,7 +252,7 @@ pub fn _config_fields(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
                 } else {
                     "seconds"
                 },
-                |f| f.unit,
+                |f| f.unit(),
             ),
         )?;
         d.set_item(
@@ -287,7 +287,7 @@ fn field_doc(name: &str) -> &'static str {
             RECOVERY_TIMEOUT => "Alias of timeout_seconds (the FACT fork's name).",
             _ => "Accepted for the FACT fork's name; has no effect.",
         },
-        |f| f.doc.trim(),
+        |f| f.doc().trim(),
     )
 }
 

@@ -27,13 +27,9 @@ import {
   breakerSnapshot,
   breakerState,
   breakerTransitionCounts,
-  configDefaults,
   configStage,
   healthCheckThresholds,
-  healthRuleNames,
-  healthRuleTable,
-  readinessPolicyNames,
-  severityNames,
+  healthTables,
   snapshotVersion,
 } from "./wasm.js";
 
@@ -225,7 +221,7 @@ const READERS = {
 };
 const CONFIG_KEYS = CONFIG_FIELDS.map(([name]) => name);
 
-/** A config array (from breakerConfig / configDefaults) as values: NaN is null, booleans by kind. */
+/** A config array (from breakerConfig) as values: NaN is null, booleans by kind. */
 function configValues(n) {
   return Array.from(n, (x, i) =>
     Number.isNaN(x) ? null : CONFIG_FIELDS[i][1] === "boolean" ? x === 1 : x,
@@ -255,7 +251,7 @@ export function copyConfig(prefix, value) {
 
 /** A config copy (from `copyConfig`) as values in the core's field order, absent fields as defaults. */
 function configNumbers(copy) {
-  defaults ??= configValues(configDefaults());
+  defaults ??= CONFIG_FIELDS.map((f) => f[3]);
   const v = defaults.slice();
   if (copy !== undefined) for (const k in copy) v[CONFIG_KEYS.indexOf(k)] = copy[k];
   return v;
@@ -408,17 +404,16 @@ const camel = (s) => s.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
 // threshold fields'), each rule's default threshold and severity, the severities by level,
 // the readiness policies in the order of the report's readiness bits.
 let health;
-function healthTables() {
+function tables() {
   if (health === undefined) {
-    const rules = Array.from(healthRuleNames());
-    const table = healthRuleTable();
+    const { rules, severities, policies } = healthTables();
     health = {
-      rules,
-      keys: rules.map(camel),
-      defaults: new Float64Array(rules.map((_, i) => table[2 * i])),
-      severities: Array.from(severityNames()),
-      ruleSeverities: rules.map((_, i) => table[2 * i + 1]),
-      policies: Array.from(readinessPolicyNames()),
+      rules: rules.map((r) => r.name),
+      keys: rules.map((r) => camel(r.name)),
+      defaults: new Float64Array(rules.map((r) => r.threshold)),
+      ruleSeverities: rules.map((r) => r.severity),
+      severities,
+      policies,
     };
   }
   return health;
@@ -426,13 +421,13 @@ function healthTables() {
 
 /** The rules as `[rule, severity]` pairs (every one, fired or not: for `health_alert` series). */
 export function healthRules() {
-  const t = healthTables();
-  return t.rules.map((r, i) => [r, t.severities[t.ruleSeverities[i]]]);
+  const t = tables();
+  return t.rules.map((r, i) => [r, t.ruleSeverities[i]]);
 }
 
 /** The severity names by level (`["ok", "warning", "critical"]`). */
 export function severityLevels() {
-  return healthTables().severities;
+  return tables().severities;
 }
 
 // Why the core refused a threshold, by the kind in its code (bindings-wasm/src/health.rs).
@@ -444,7 +439,7 @@ const THRESHOLD_KINDS = ["a finite number", "a number >= 0", "a failure rate, at
  * the core refuses. `undefined`/`null` is the seed's defaults.
  */
 export function readThresholds(path, value) {
-  const t = healthTables();
+  const t = tables();
   if (value === undefined || value === null) return t.defaults;
   const o = object(path, value);
   const n = t.defaults.slice();
@@ -461,7 +456,7 @@ export function readThresholds(path, value) {
 
 /** The readiness policy's index in the report's readiness bits, naming `path` if it is none. */
 export function readPolicy(path, value) {
-  const { policies } = healthTables();
+  const { policies } = tables();
   if (typeof value !== "string") throw typeError(path, `one of ${policies.join(", ")}`, value);
   const i = policies.indexOf(value);
   if (i < 0) throw refusal(new RangeError(`${path} must be one of ${policies.join(", ")}, got "${value}"`));

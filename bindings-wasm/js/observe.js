@@ -5,7 +5,7 @@
 
 import { CircuitBreaker } from "./breaker.js";
 import { ResilientCache } from "./cache.js";
-import { WasmFault, checkNamespace, defaultNamespace, metricFamilies as familyStrings } from "./wasm.js";
+import { WasmFault, checkNamespace, defaultNamespace, metricFamilies as familyObjects } from "./wasm.js";
 import { boundary } from "./codes.js";
 import { describe, healthRules, readOptions, readPolicy, readThresholds, severityLevels } from "./interop.js";
 import { damaged, fault, heal } from "./low_level.js";
@@ -33,10 +33,10 @@ let families;
  */
 export function metricFamilies() {
   if (families === undefined) {
-    const s = wasm(() => familyStrings());
-    const out = [];
-    for (let i = 0; i + 3 < s.length; i += 4) {
-      out.push(Object.freeze({ name: s[i], kind: s[i + 1], labels: Object.freeze(s[i + 2] === "" ? [] : s[i + 2].split(",")), help: s[i + 3] }));
+    const out = wasm(() => familyObjects());
+    for (const f of out) {
+      Object.freeze(f.labels);
+      Object.freeze(f);
     }
     families = Object.freeze(out);
   }

@@ -51,9 +51,9 @@ pub fn config_stage(values: &[f64], unset: &[u8]) -> i32 {
         return FIELDS.len() as i32 + 1;
     }
     let mut c = Config::default();
-    for ((f, &n), &u) in FIELDS.iter().zip(values).zip(unset) {
-        // Every name is a field and every value of its kind: this cannot be refused.
-        let _ = c.set(f.name, value_of(f.default, n, u != 0));
+    for (i, ((f, &n), &u)) in FIELDS.iter().zip(values).zip(unset).enumerate() {
+        // Every index is a field and every value of its kind: this cannot be refused.
+        let _ = c.set_at(i, value_of(f.default, n, u != 0));
     }
     match c.validate() {
         Ok(()) => {
@@ -64,14 +64,6 @@ pub fn config_stage(values: &[f64], unset: &[u8]) -> i32 {
     }
 }
 
-/// The default config as numbers (see [`config_to_numbers`]): JS fills absent fields from it.
-#[wasm_bindgen(js_name = configDefaults)]
-pub fn config_defaults() -> Vec<f64> {
-    let mut out = Vec::with_capacity(FIELDS.len());
-    config_to_numbers(&Config::default(), &mut out);
-    out
-}
-
 /// The staged config (the defaults if none was staged), unstaging it.
 pub fn take_staged() -> Config {
     STAGED.take().unwrap_or_default()
@@ -80,8 +72,8 @@ pub fn take_staged() -> Config {
 /// A config as the numbers `breakerConfig` returns, in [`FIELDS`] order: booleans as 0/1,
 /// unset as NaN (no valid value is NaN).
 pub fn config_to_numbers(c: &Config, out: &mut Vec<f64>) {
-    for f in FIELDS {
-        let n = match c.get(f.name) {
+    for i in 0..FIELDS.len() {
+        let n = match c.get_at(i) {
             Some(FieldValue::Bool(b)) => f64::from(u8::from(b)),
             Some(v) => v.number().unwrap_or(f64::NAN),
             None => f64::NAN,
@@ -115,7 +107,8 @@ mod tests {
     #[test]
     fn a_refused_config_is_not_staged() {
         let nan = f64::NAN;
-        let mut values = config_defaults();
+        let mut values = Vec::new();
+        config_to_numbers(&Config::default(), &mut values);
         // The defaults leave the optional fields unset (NaN out); say so going in.
         let mut unset: Vec<u8> = values.iter().map(|v| u8::from(v.is_nan())).collect();
         values[2] = nan;

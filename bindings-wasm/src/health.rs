@@ -49,34 +49,37 @@ pub fn threshold_error_code(e: &HealthError) -> i32 {
     ((index as i32 + 1) << 2) | kind
 }
 
-/// The six rules' names (the core's threshold fields, snake_case), in [`Rule::ALL`] order.
-#[wasm_bindgen(js_name = healthRuleNames)]
-pub fn rule_names() -> Vec<String> {
-    Rule::ALL.iter().map(|r| r.as_str().into()).collect()
-}
-
-/// Per rule, in [`Rule::ALL`] order: its default threshold, then its severity's level.
-#[wasm_bindgen(js_name = healthRuleTable)]
-pub fn rule_table() -> Vec<f64> {
-    Rule::ALL
+/// The core's health tables, read once by the JS layer: `{ rules: [{ name, threshold,
+/// severity }], severities, policies }`: the six rules in [`Rule::ALL`] order (their names are
+/// the threshold fields', snake_case; their default threshold and severity), the severities'
+/// names by level, and the readiness policies' names in the order of `breakerHealth`'s
+/// readiness bits.
+#[wasm_bindgen(js_name = healthTables)]
+pub fn tables() -> JsValue {
+    let rules: Array = Rule::ALL
         .iter()
-        .flat_map(|r| [r.default_threshold(), f64::from(r.severity().level())])
-        .collect()
-}
-
-/// The severities' names by level: `["ok", "warning", "critical"]`.
-#[wasm_bindgen(js_name = severityNames)]
-pub fn severity_names() -> Vec<String> {
-    SEVERITIES.iter().map(|s| s.as_str().into()).collect()
-}
-
-/// The readiness policies' names, in the order of `breakerHealth`'s readiness bits.
-#[wasm_bindgen(js_name = readinessPolicyNames)]
-pub fn readiness_policy_names() -> Vec<String> {
-    ReadinessPolicy::ALL
+        .map(|r| {
+            JsValue::from(
+                Record::new()
+                    .text("name", r.as_str())
+                    .num("threshold", r.default_threshold())
+                    .text("severity", r.severity().as_str()),
+            )
+        })
+        .collect();
+    let severities: Array = SEVERITIES
         .iter()
-        .map(|p| p.as_str().into())
-        .collect()
+        .map(|s| JsValue::from_str(s.as_str()))
+        .collect();
+    let policies: Array = ReadinessPolicy::ALL
+        .iter()
+        .map(|p| JsValue::from_str(p.as_str()))
+        .collect();
+    Record::new()
+        .set("rules", rules.into())
+        .set("severities", severities.into())
+        .set("policies", policies.into())
+        .into()
 }
 
 /// 0 if the core accepts the thresholds (six numbers, [`Rule::ALL`] order), else the code of
@@ -156,21 +159,24 @@ pub fn transition_counts(handle: u32) -> JsValue {
     .unwrap_or(JsValue::NULL)
 }
 
-/// The metric families, four strings each: name, kind (`gauge` | `counter`), the labels
-/// beside `breaker` joined by `,` (empty for none), help.
+/// The metric families: `[{ name, kind, labels, help }]` (`kind` "gauge" or "counter";
+/// `labels` beside `breaker`).
 #[wasm_bindgen(js_name = metricFamilies)]
-pub fn metric_families() -> Vec<String> {
-    METRIC_FAMILIES
+pub fn metric_families() -> JsValue {
+    let families: Array = METRIC_FAMILIES
         .iter()
-        .flat_map(|f| {
-            [
-                f.name.into(),
-                f.kind.as_str().into(),
-                f.labels.join(","),
-                f.help.into(),
-            ]
+        .map(|f| {
+            let labels: Array = f.labels.iter().map(|l| JsValue::from_str(l)).collect();
+            JsValue::from(
+                Record::new()
+                    .text("name", f.name)
+                    .text("kind", f.kind.as_str())
+                    .set("labels", labels.into())
+                    .text("help", f.help),
+            )
         })
-        .collect()
+        .collect();
+    families.into()
 }
 
 /// The namespace exporters use unless told otherwise.
@@ -190,7 +196,7 @@ mod tests {
     use super::*;
 
     fn defaults() -> Vec<f64> {
-        rule_table().iter().step_by(2).copied().collect()
+        Rule::ALL.iter().map(|r| r.default_threshold()).collect()
     }
 
     #[test]
@@ -208,10 +214,7 @@ mod tests {
     }
 
     #[test]
-    fn families_cross_as_four_strings_each() {
-        let f = metric_families();
-        assert_eq!(f.len(), 4 * METRIC_FAMILIES.len());
-        assert_eq!(&f[..3], &["state", "gauge", "state"]);
+    fn the_namespace_rule_is_the_cores() {
         assert!(check_namespace("fact_resilience"));
         assert!(!check_namespace("my-app"));
     }

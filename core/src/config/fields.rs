@@ -1,7 +1,7 @@
 //! Every config field, declared once: name, type, default, unit, rule and doc. From this one
-//! table come [`Config`] and its `Default`, validation, the by-name [`Config::get`] /
-//! [`Config::set`] the bindings use, and [`FIELDS`], which the generator (`make gen`) turns
-//! into the Python stubs, the TypeScript type and the docs' tables.
+//! table come [`Config`] and its `Default`, validation, the by-index and by-name
+//! [`Config::get`] / [`Config::set`] the bindings use, and [`FIELDS`], which the generator
+//! (`make gen`) turns into the Python stubs, the TypeScript type and the docs' tables.
 //!
 //! To add a field: one entry below (and the behaviour that reads it in `Settings`).
 
@@ -17,12 +17,24 @@ pub struct Field {
     pub kind: FieldKind,
     /// The default value.
     pub default: FieldValue,
-    /// The unit ("seconds", "calls", ...), or empty.
-    pub unit: &'static str,
     /// What a value must be.
     pub rule: FieldRule,
+}
+
+impl Field {
+    /// The unit ("seconds", "calls", ...), or empty.
+    pub fn unit(&self) -> &'static str {
+        self.index().map_or("", |i| UNITS[i])
+    }
+
     /// What the field does, in one or more sentences.
-    pub doc: &'static str,
+    pub fn doc(&self) -> &'static str {
+        self.index().map_or("", |i| DOCS[i])
+    }
+
+    fn index(&self) -> Option<usize> {
+        FIELDS.iter().position(|f| f.name == self.name)
+    }
 }
 
 macro_rules! kind_type {
@@ -58,10 +70,13 @@ macro_rules! config_fields {
             name: stringify!($name),
             kind: FieldKind::$kind,
             default: FieldValue::$kind($default),
-            unit: $unit,
             rule: $rule,
-            doc: $doc,
         },)*];
+
+        // Units and docs apart from `FIELDS`: only the docs and Python's stubs read them, and a
+        // binding that reads only `FIELDS` (wasm, with a size budget) then carries no text.
+        const UNITS: &[&str] = &[$($unit,)*];
+        const DOCS: &[&str] = &[$($doc,)*];
 
         impl Config {
             /// Checks every field; the first bad one is reported.
@@ -79,25 +94,32 @@ macro_rules! config_fields {
             /// );
             /// ```
             pub fn validate(&self) -> Result<(), crate::ConfigError> {
-                $($rule.check(stringify!($name), FieldValue::$kind(self.$name))?;)*
+                // One loop over the table rather than a check per field: the same order, and
+                // far less code in a binding with a size budget (wasm).
+                for (i, f) in FIELDS.iter().enumerate() {
+                    if let Some(value) = self.get_at(i) {
+                        f.rule.check(f.name, value)?;
+                    }
+                }
                 Ok(())
             }
 
-            /// The value of the field `name`, or `None` for a name that is not a field.
-            pub fn get(&self, name: &str) -> Option<FieldValue> {
-                match name {
-                    $(stringify!($name) => Some(FieldValue::$kind(self.$name)),)*
+            /// The value of the field at `index` in [`FIELDS`], or `None` past the end.
+            pub fn get_at(&self, index: usize) -> Option<FieldValue> {
+                match index {
+                    $(i if i == Index::$name as usize => Some(FieldValue::$kind(self.$name)),)*
                     _ => None,
                 }
             }
 
-            /// Sets the field `name` (not validated: see [`Config::validate`]). Refused, changing
-            /// nothing, for a name that is not a field or a value of another kind.
-            pub fn set(&mut self, name: &str, value: FieldValue) -> Result<(), FieldError> {
-                match (name, value) {
-                    $((stringify!($name), FieldValue::$kind(v)) => self.$name = v,)*
+            /// Sets the field at `index` in [`FIELDS`] (not validated: see
+            /// [`Config::validate`]). Refused, changing nothing, past the end or for a value of
+            /// another kind.
+            pub fn set_at(&mut self, index: usize, value: FieldValue) -> Result<(), FieldError> {
+                match (index, value) {
+                    $((i, FieldValue::$kind(v)) if i == Index::$name as usize => self.$name = v,)*
                     _ => {
-                        return Err(match FIELDS.iter().find(|f| f.name == name) {
+                        return Err(match FIELDS.get(index) {
                             Some(f) => FieldError::WrongKind { field: f.name, expected: f.kind },
                             None => FieldError::Unknown,
                         });
@@ -105,6 +127,24 @@ macro_rules! config_fields {
                 }
                 Ok(())
             }
+
+            /// The value of the field `name`, or `None` for a name that is not a field.
+            pub fn get(&self, name: &str) -> Option<FieldValue> {
+                self.get_at(FIELDS.iter().position(|f| f.name == name)?)
+            }
+
+            /// Sets the field `name` (not validated: see [`Config::validate`]). Refused, changing
+            /// nothing, for a name that is not a field or a value of another kind.
+            pub fn set(&mut self, name: &str, value: FieldValue) -> Result<(), FieldError> {
+                let index = FIELDS.iter().position(|f| f.name == name).ok_or(FieldError::Unknown)?;
+                self.set_at(index, value)
+            }
+        }
+
+        /// Each field's index in [`FIELDS`], by name.
+        #[allow(non_camel_case_types, dead_code)]
+        enum Index {
+            $($name,)*
         }
     };
 }

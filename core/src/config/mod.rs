@@ -204,7 +204,7 @@ mod tests {
         for f in FIELDS {
             assert_eq!(c.get(f.name), Some(f.default), "{}", f.name);
             assert_eq!(c.set(f.name, f.default), Ok(()));
-            assert!(!f.doc.trim().is_empty() && !f.rule.describe().is_empty());
+            assert!(!f.doc().trim().is_empty() && !f.rule.describe().is_empty());
         }
         assert_eq!(c, Config::default());
         assert_eq!(c.get("nope"), None);
