@@ -52,6 +52,10 @@ export interface Config {
   halfOpenMaxInFlight?: number | null;
   /** Time after which an unanswered HALF_OPEN probe is presumed lost, freeing its slot; unset for never. In seconds. Default null; finite, > 0, at most 100 years. */
   probeLeaseSeconds?: number | null;
+  /** Failure rate that opens a CLOSED circuit, counted over the rolling window since the circuit last closed, once it holds `minimum_calls` calls; unset for off. In share. Default null; in (0, 1]. */
+  failureRateThreshold?: number | null;
+  /** Fewest completed calls in the window before a rate rule (`failure_rate_threshold`) may open the circuit. In calls. Default 20; at least 1. */
+  minimumCalls?: number;
 }
 // END GENERATED
 

@@ -115,6 +115,10 @@ pub struct Breaker {
     pub(crate) consecutive_failures: u32,
     pub(crate) gate: HalfOpenGate,
     pub(crate) window: RollingWindow,
+    /// The calls the rate rules judge: the rolling window's, but only those recorded since
+    /// the circuit last closed, so that the failures which opened it cannot open it again
+    /// right after it recovers. `None` while no rate rule is configured.
+    pub(crate) rates: Option<RollingWindow>,
     pub(crate) log: FailureLog,
     pub(crate) counters: Counters,
     pub(crate) last_failure_time: Option<f64>,
@@ -129,6 +133,7 @@ impl Breaker {
         let settings = config.settings()?;
         Ok(Breaker {
             window: RollingWindow::new(settings.rolling_window, settings.window_buckets),
+            rates: rate_window(&settings),
             config,
             settings,
             state: State::Closed,
@@ -255,13 +260,16 @@ impl Breaker {
         let now = self.tick(now);
         self.counters.successes += 1;
         self.window.record(now, false);
+        if let Some(rates) = &mut self.rates {
+            rates.record(now, false);
+        }
         if permit.generation != self.generation {
             return None;
         }
         match self.state {
             State::Closed => {
                 self.consecutive_failures = 0;
-                None
+                self.rate_trip(now)
             }
             State::HalfOpen if permit.probe => {
                 self.gate.release();
@@ -283,6 +291,9 @@ impl Breaker {
         let now = self.tick(now);
         self.counters.failures += 1;
         self.window.record(now, true);
+        if let Some(rates) = &mut self.rates {
+            rates.record(now, true);
+        }
         self.log.push(
             failure,
             self.settings.max_recent_failures.get() as usize,
@@ -295,8 +306,11 @@ impl Breaker {
         match self.state {
             State::Closed => {
                 self.consecutive_failures = self.consecutive_failures.saturating_add(1);
-                (self.consecutive_failures >= self.settings.failure_threshold.get())
-                    .then(|| self.enter(State::Open, Reason::FailureThreshold, now))
+                if self.consecutive_failures >= self.settings.failure_threshold.get() {
+                    Some(self.enter(State::Open, Reason::FailureThreshold, now))
+                } else {
+                    self.rate_trip(now)
+                }
             }
             State::HalfOpen if permit.probe => {
                 self.gate.release();
@@ -355,6 +369,9 @@ impl Breaker {
         let now = self.tick(now);
         self.consecutive_failures = 0;
         self.gate = HalfOpenGate::default();
+        if let Some(rates) = &mut self.rates {
+            rates.clear();
+        }
         (self.state != State::Closed).then(|| self.enter(State::Closed, Reason::ForcedClosed, now))
     }
 
@@ -370,6 +387,9 @@ impl Breaker {
         self.consecutive_failures = 0;
         self.gate = HalfOpenGate::default();
         self.window.clear();
+        if let Some(rates) = &mut self.rates {
+            rates.clear();
+        }
         self.log.clear();
         self.counters = Counters::default();
         self.last_failure_time = None;
@@ -387,10 +407,13 @@ impl Breaker {
     /// span or bucket count starts an empty window. On error nothing changes.
     pub fn set_config(&mut self, config: Config) -> Result<(), ConfigError> {
         let settings = config.settings()?;
-        if (settings.rolling_window, settings.window_buckets)
-            != (self.settings.rolling_window, self.settings.window_buckets)
-        {
+        let reshaped = (settings.rolling_window, settings.window_buckets)
+            != (self.settings.rolling_window, self.settings.window_buckets);
+        if reshaped {
             self.window = RollingWindow::new(settings.rolling_window, settings.window_buckets);
+        }
+        if reshaped || settings.rate_rules() != self.rates.is_some() {
+            self.rates = rate_window(&settings);
         }
         self.log.trim(settings.max_recent_failures.get() as usize);
         self.settings = settings;
@@ -420,6 +443,15 @@ impl Breaker {
         self.opened_at.saturating_add(self.settings.timeout)
     }
 
+    /// CLOSED -> OPEN if a rate rule holds at `now` (the consecutive rule was checked first).
+    fn rate_trip(&mut self, now: Instant) -> Option<Transition> {
+        let counts = self.rates.as_ref()?.counts(now);
+        let threshold = self.settings.failure_rate_threshold?;
+        (counts.calls >= u64::from(self.settings.minimum_calls.get())
+            && counts.failure_rate() >= threshold)
+            .then(|| self.enter(State::Open, Reason::FailureRate, now))
+    }
+
     /// Moves to `to`: a new generation, a fresh HALF_OPEN gate, and the timers restarted.
     fn enter(&mut self, to: State, reason: Reason, now: Instant) -> Transition {
         let from = self.state;
@@ -430,7 +462,12 @@ impl Breaker {
         self.gate = HalfOpenGate::default();
         match to {
             State::Open => self.opened_at = now,
-            State::Closed => self.consecutive_failures = 0,
+            State::Closed => {
+                self.consecutive_failures = 0;
+                if let Some(rates) = &mut self.rates {
+                    rates.clear();
+                }
+            }
             State::HalfOpen => {}
         }
         let t = Transition {
@@ -442,4 +479,10 @@ impl Breaker {
         self.health.record(&t, now);
         t
     }
+}
+
+/// The window behind the rate rules, if any rule needs one.
+fn rate_window(s: &Settings) -> Option<RollingWindow> {
+    s.rate_rules()
+        .then(|| RollingWindow::new(s.rolling_window, s.window_buckets))
 }

@@ -63,8 +63,18 @@ fn valid_config() -> impl Strategy<Value = Config> {
             proptest::option::of(1u32..=3),
             proptest::option::of(seconds()),
         ),
+        policies(),
     )
         .prop_map(config_from)
+}
+
+/// The opt-in policies: each off about half the time, and with small counts when on, so
+/// that sixty steps can reach them.
+fn policies() -> impl Strategy<Value = Policies> {
+    (
+        proptest::option::of(prop_oneof![Just(1.0), Just(0.5), Just(0.3), 0.01f64..=1.0]),
+        prop_oneof![1u32..=6, Just(20)],
+    )
 }
 
 /// A valid config with one field broken.
@@ -81,11 +91,12 @@ fn invalid_config() -> impl Strategy<Value = Config> {
     };
     (
         valid_config(),
-        0usize..10,
+        0usize..12,
         bad_seconds(),
         prop_oneof![Just(0.0), Just(1.5), Just(-0.5), Just(f64::NAN), Just(1e-9)],
     )
         .prop_map(|(mut c, field, s, f)| {
+            let bad_share = if f == 1e-9 { 0.0 } else { f };
             match field {
                 0 => c.failure_threshold = 0,
                 1 => c.success_threshold = 0,
@@ -96,7 +107,9 @@ fn invalid_config() -> impl Strategy<Value = Config> {
                 6 => c.max_recent_failures = 0,
                 7 => c.max_message_bytes = 0,
                 8 => c.half_open_max_in_flight = Some(0),
-                _ => c.probe_lease_seconds = Some(s),
+                9 => c.probe_lease_seconds = Some(s),
+                10 => c.failure_rate_threshold = Some(bad_share),
+                _ => c.minimum_calls = 0,
             }
             c
         })
@@ -348,6 +361,7 @@ fn any_config() -> impl Strategy<Value = Config> {
             proptest::option::of(any_u32()),
             proptest::option::of(any_seconds()),
         ),
+        (proptest::option::of(any_seconds()), any_u32()),
     )
         .prop_map(config_from)
 }
@@ -478,10 +492,15 @@ proptest! {
 
 type Thresholds = (u32, u32, f64, f64, u32);
 type Recovery = (bool, f64, u32, u32, Option<u32>, Option<f64>);
+type Policies = (Option<f64>, u32);
 
 /// The two strategies' tuples as a `Config`, in the order of its fields.
 fn config_from(
-    ((ft, st, to, win, b), (gr, rf, mr, mb, inf, lease)): (Thresholds, Recovery),
+    ((ft, st, to, win, b), (gr, rf, mr, mb, inf, lease), (rate, min_calls)): (
+        Thresholds,
+        Recovery,
+        Policies,
+    ),
 ) -> Config {
     Config {
         failure_threshold: ft,
@@ -495,5 +514,7 @@ fn config_from(
         max_message_bytes: mb,
         half_open_max_in_flight: inf,
         probe_lease_seconds: lease,
+        failure_rate_threshold: rate,
+        minimum_calls: min_calls,
     }
 }

@@ -126,6 +126,8 @@ class CircuitBreakerConfig:
         max_message_bytes: int = 256,
         half_open_max_in_flight: Optional[int] = None,
         probe_lease_seconds: Optional[float] = None,
+        failure_rate_threshold: Optional[float] = None,
+        minimum_calls: int = 20,
     ) -> Self: ...
     failure_threshold: int
     """Consecutive failures in CLOSED that open the circuit."""
@@ -160,6 +162,16 @@ class CircuitBreakerConfig:
     """
     Time after which an unanswered HALF_OPEN probe is presumed lost, freeing its slot; unset for
     never.
+    """
+    failure_rate_threshold: Optional[float]
+    """
+    Failure rate that opens a CLOSED circuit, counted over the rolling window since the circuit last
+    closed, once it holds `minimum_calls` calls; unset for off.
+    """
+    minimum_calls: int
+    """
+    Fewest completed calls in the window before a rate rule (`failure_rate_threshold`) may open the
+    circuit.
     """
     # END GENERATED
     __signature__: ClassVar[inspect.Signature]

@@ -152,4 +152,8 @@ config_fields! {
     half_open_max_in_flight: OptU32 = None, unit "probes", rule FieldRule::AtLeast(1);
     /// Time after which an unanswered HALF_OPEN probe is presumed lost, freeing its slot; unset for never.
     probe_lease_seconds: OptF64 = None, unit "seconds", rule FieldRule::Seconds;
+    /// Failure rate that opens a CLOSED circuit, counted over the rolling window since the circuit last closed, once it holds `minimum_calls` calls; unset for off.
+    failure_rate_threshold: OptF64 = None, unit "share", rule FieldRule::Share;
+    /// Fewest completed calls in the window before a rate rule (`failure_rate_threshold`) may open the circuit.
+    minimum_calls: U32 = 20, unit "calls", rule FieldRule::AtLeast(1);
 }

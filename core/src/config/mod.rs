@@ -97,6 +97,16 @@ pub(crate) struct Settings {
     pub max_message_bytes: NonZeroU32,
     pub half_open_max_in_flight: Option<NonZeroU32>,
     pub probe_lease: Option<Duration>,
+    pub failure_rate_threshold: Option<f64>,
+    pub minimum_calls: NonZeroU32,
+}
+
+impl Settings {
+    /// Whether a rule reads the rate window (see `Breaker::rates`): decided once here, so
+    /// that with every policy off the hot path tests one `Option`.
+    pub fn rate_rules(&self) -> bool {
+        self.failure_rate_threshold.is_some()
+    }
 }
 
 impl Config {
@@ -119,6 +129,8 @@ impl Config {
             max_message_bytes: nz(self.max_message_bytes),
             half_open_max_in_flight: self.half_open_max_in_flight.map(nz),
             probe_lease: self.probe_lease_seconds.map(secs),
+            failure_rate_threshold: self.failure_rate_threshold,
+            minimum_calls: nz(self.minimum_calls),
         })
     }
 }

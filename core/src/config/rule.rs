@@ -31,6 +31,8 @@ pub enum FieldRule {
         /// Why, for the message (may be empty).
         why: &'static str,
     },
+    /// A share in `(0, 1]`: more than nothing, at most everything.
+    Share,
 }
 
 /// Why a [`Config`](crate::Config) was refused: the field, the rule it broke, and the value.
@@ -78,6 +80,7 @@ impl FieldRule {
             (Some(v), FieldRule::Between(min, max)) => v >= f64::from(min) && v <= f64::from(max),
             (Some(v), FieldRule::Seconds) => seconds(v).is_some(),
             (Some(v), FieldRule::Fraction { min, max, .. }) => v >= min && v <= max,
+            (Some(v), FieldRule::Share) => v > 0.0 && v <= 1.0,
         };
         if ok {
             Ok(())
@@ -102,6 +105,7 @@ impl FieldRule {
             FieldRule::Fraction { min, max, why } => {
                 format!("must be in [{min}, {max}]{why}{unset}")
             }
+            FieldRule::Share => format!("must be in (0, 1]{unset}"),
         }
     }
 
@@ -113,6 +117,7 @@ impl FieldRule {
             FieldRule::Between(min, max) => format!("{min} to {max}"),
             FieldRule::Seconds => String::from("finite, > 0, at most 100 years"),
             FieldRule::Fraction { min, max, .. } => format!("in [{min}, {max}]"),
+            FieldRule::Share => String::from("in (0, 1]"),
         }
     }
 }
@@ -126,4 +131,29 @@ pub(crate) fn seconds(s: f64) -> Option<core::time::Duration> {
     core::time::Duration::try_from_secs_f64(s)
         .ok()
         .filter(|d| !d.is_zero())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    #[test]
+    fn a_share_excludes_zero_and_includes_one() {
+        let check =
+            |v| FieldRule::Share.check("failure_rate_threshold", FieldValue::OptF64(Some(v)));
+        assert!(check(1.0).is_ok() && check(1e-9).is_ok());
+        for bad in [0.0, -0.5, 1.0000001, f64::NAN, f64::INFINITY] {
+            assert!(check(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            check(0.0).unwrap_err().to_string(),
+            "failure_rate_threshold must be in (0, 1] (or unset for none), got 0"
+        );
+        assert!(
+            FieldRule::Share
+                .check("x", FieldValue::OptF64(None))
+                .is_ok()
+        );
+    }
 }

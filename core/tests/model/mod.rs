@@ -22,6 +22,15 @@ pub struct Knobs {
     pub max_message_bytes: usize,
     pub half_open_max_in_flight: Option<u32>,
     pub probe_lease_ns: Option<u64>,
+    pub failure_rate_threshold: Option<f64>,
+    pub minimum_calls: u64,
+}
+
+impl Knobs {
+    /// Whether a rate rule is on (and so the rate events are kept).
+    fn rates(&self) -> bool {
+        self.failure_rate_threshold.is_some()
+    }
 }
 
 /// Seconds as whole nanoseconds (at least 1), or `None` if the value is not allowed.
@@ -62,6 +71,13 @@ pub fn check(c: &Config) -> Result<Knobs, &'static str> {
         None => None,
         Some(s) => Some(seconds_to_ns(s).ok_or("probe_lease_seconds")?),
     };
+    let share = |v: f64| v > 0.0 && v <= 1.0;
+    if c.failure_rate_threshold.is_some_and(|v| !share(v)) {
+        return Err("failure_rate_threshold");
+    }
+    if c.minimum_calls == 0 {
+        return Err("minimum_calls");
+    }
     Ok(Knobs {
         failure_threshold: c.failure_threshold,
         success_threshold: c.success_threshold,
@@ -74,6 +90,8 @@ pub fn check(c: &Config) -> Result<Knobs, &'static str> {
         max_message_bytes: c.max_message_bytes as usize,
         half_open_max_in_flight: c.half_open_max_in_flight,
         probe_lease_ns,
+        failure_rate_threshold: c.failure_rate_threshold,
+        minimum_calls: u64::from(c.minimum_calls),
     })
 }
 
@@ -154,6 +172,9 @@ pub struct Model {
     pub newest_probe_at: u64,
     /// Every completed call as `(bucket, failed)`; filtered by age when read.
     pub events: Vec<(u64, bool)>,
+    /// The events the rate rules judge: kept only while a rate rule is on, emptied whenever
+    /// the circuit closes.
+    pub rate_events: Vec<(u64, bool)>,
     pub log: Vec<Record>,
     pub successes: u64,
     pub failures: u64,
@@ -182,6 +203,7 @@ impl Model {
             in_flight: 0,
             newest_probe_at: 0,
             events: Vec::new(),
+            rate_events: Vec::new(),
             log: Vec::new(),
             successes: 0,
             failures: 0,
@@ -205,9 +227,12 @@ impl Model {
 
     /// `(calls, failures)` still inside the window at `now`.
     pub fn window(&self, now: u64) -> (u64, u64) {
+        self.live(&self.events, now)
+    }
+
+    fn live(&self, events: &[(u64, bool)], now: u64) -> (u64, u64) {
         let current = now.max(self.latest) / self.bucket_width();
-        let live: Vec<bool> = self
-            .events
+        let live: Vec<bool> = events
             .iter()
             .filter(|(bucket, _)| current - bucket < self.knobs.buckets)
             .map(|&(_, failed)| failed)
@@ -292,6 +317,7 @@ impl Model {
         }
         if to == State::Closed {
             self.consecutive_failures = 0;
+            self.rate_events.clear();
         }
         Transition {
             from,
@@ -371,6 +397,21 @@ impl Model {
     fn record(&mut self, now: u64, failed: bool) {
         let bucket = now / self.bucket_width();
         self.events.push((bucket, failed));
+        if self.knobs.rates() {
+            self.rate_events.push((bucket, failed));
+        }
+    }
+
+    /// Opens the circuit if the failure rate since it closed reached the threshold over at
+    /// least `minimum_calls` calls.
+    fn rate_trip(&mut self, now: u64) -> Option<Transition> {
+        let threshold = self.knobs.failure_rate_threshold?;
+        let (calls, failures) = self.live(&self.rate_events, now);
+        if calls >= self.knobs.minimum_calls && failures as f64 / calls as f64 >= threshold {
+            Some(self.enter(State::Open, Reason::FailureRate, now))
+        } else {
+            None
+        }
     }
 
     pub fn on_success(&mut self, permit: ModelPermit, now: u64) -> Option<Transition> {
@@ -383,7 +424,7 @@ impl Model {
         match self.state {
             State::Closed => {
                 self.consecutive_failures = 0;
-                None
+                self.rate_trip(now)
             }
             State::HalfOpen if permit.probe => {
                 self.in_flight = self.in_flight.saturating_sub(1);
@@ -430,7 +471,7 @@ impl Model {
                 if self.consecutive_failures >= self.knobs.failure_threshold {
                     Some(self.enter(State::Open, Reason::FailureThreshold, now))
                 } else {
-                    None
+                    self.rate_trip(now)
                 }
             }
             State::HalfOpen if permit.probe => {
@@ -463,6 +504,7 @@ impl Model {
     pub fn force_closed(&mut self, now: u64) -> Option<Transition> {
         let now = self.tick(now);
         self.consecutive_failures = 0;
+        self.rate_events.clear();
         self.attempts = 0;
         self.admitted = 0;
         self.probe_successes = 0;
@@ -499,8 +541,13 @@ impl Model {
 
     pub fn set_config(&mut self, config: Config) -> Result<(), &'static str> {
         let knobs = check(&config)?;
-        if (knobs.window_ns, knobs.buckets) != (self.knobs.window_ns, self.knobs.buckets) {
+        let reshaped =
+            (knobs.window_ns, knobs.buckets) != (self.knobs.window_ns, self.knobs.buckets);
+        if reshaped {
             self.events.clear();
+        }
+        if reshaped || knobs.rates() != self.knobs.rates() {
+            self.rate_events.clear();
         }
         while self.log.len() > knobs.max_recent_failures {
             self.log.remove(0);
