@@ -17,5 +17,7 @@ export const CONFIG_FIELDS = [
   ["probeLeaseSeconds", "number?", "must be finite, > 0 and at most 100 years (or unset for none)"],
   ["failureRateThreshold", "number?", "must be in (0, 1] (or unset for none)"],
   ["minimumCalls", "count", "must be at least 1"],
+  ["slowCallDurationSeconds", "number?", "must be finite, > 0 and at most 100 years (or unset for none)"],
+  ["slowCallRateThreshold", "number", "must be in (0, 1]"],
 ];
 // END GENERATED

@@ -54,8 +54,12 @@ export interface Config {
   probeLeaseSeconds?: number | null;
   /** Failure rate that opens a CLOSED circuit, counted over the rolling window since the circuit last closed, once it holds `minimum_calls` calls; unset for off. In share. Default null; in (0, 1]. */
   failureRateThreshold?: number | null;
-  /** Fewest completed calls in the window before a rate rule (`failure_rate_threshold`) may open the circuit. In calls. Default 20; at least 1. */
+  /** Fewest calls in the window before a rate rule (`failure_rate_threshold`, slow calls) may open the circuit. In calls. Default 20; at least 1. */
   minimumCalls?: number;
+  /** A call slower than this (admission to outcome) is slow, and so is a call still in flight past it (judged at most one window bucket late); unset for off. In seconds. Default null; finite, > 0, at most 100 years. */
+  slowCallDurationSeconds?: number | null;
+  /** Share of slow calls over the rolling window (since the circuit last closed, with at least `minimum_calls` calls) that opens a CLOSED circuit, when `slow_call_duration_seconds` is set. In share. Default 1; in (0, 1]. */
+  slowCallRateThreshold?: number;
 }
 // END GENERATED
 

@@ -8,6 +8,7 @@ use crate::health::{
     HealthFigures, HealthHistory, HealthReport, HealthThresholds, TransitionCounts,
 };
 use crate::metrics::{Failure, FailureLog, FailureRecord, Metrics};
+use crate::rates::RateWindow;
 use crate::state::{Reason, State, Transition};
 use crate::window::RollingWindow;
 use core::time::Duration;
@@ -24,6 +25,10 @@ pub struct Permit {
     generation: u64,
     probe: bool,
     transition: Option<Transition>,
+    /// When the call was admitted, on the breaker's timeline: its latency, for the slow-call
+    /// rule, and its admission bucket, to take it off the calls in flight. `None` for a
+    /// permit rebuilt from bits alone (see [`Permit::to_token`]).
+    admitted_at: Option<Instant>,
 }
 
 impl Permit {
@@ -56,6 +61,31 @@ impl Permit {
             generation: bits >> 1,
             probe: bits & 1 == 1,
             transition: None,
+            admitted_at: None,
+        }
+    }
+
+    /// When the call was admitted, on the breaker's own timeline (`None` for a permit rebuilt
+    /// by [`Permit::from_bits`]).
+    pub fn admitted_at(&self) -> Option<Instant> {
+        self.admitted_at
+    }
+
+    /// The permit as one 128-bit integer that also carries its admission instant, for hosts
+    /// whose integers are that wide (Python): `(admitted_at + 1) << 64 | to_bits()`, or just
+    /// `to_bits()` without one. A permit passed as bits alone still works, but the slow-call
+    /// rule cannot time it or take it off the calls in flight until its bucket expires.
+    pub fn to_token(&self) -> u128 {
+        let admitted = self.admitted_at.map_or(0, |t| u128::from(t.as_nanos()) + 1);
+        admitted << 64 | u128::from(self.to_bits())
+    }
+
+    /// The permit [`Permit::to_token`] encoded (as [`Permit::from_bits`], never trusted).
+    pub fn from_token(token: u128) -> Permit {
+        let admitted = (token >> 64) as u64;
+        Permit {
+            admitted_at: admitted.checked_sub(1).map(Instant::from_nanos),
+            ..Permit::from_bits(token as u64)
         }
     }
 }
@@ -118,7 +148,7 @@ pub struct Breaker {
     /// The calls the rate rules judge: the rolling window's, but only those recorded since
     /// the circuit last closed, so that the failures which opened it cannot open it again
     /// right after it recovers. `None` while no rate rule is configured.
-    pub(crate) rates: Option<RollingWindow>,
+    pub(crate) rates: Option<RateWindow>,
     pub(crate) log: FailureLog,
     pub(crate) counters: Counters,
     pub(crate) last_failure_time: Option<f64>,
@@ -133,7 +163,7 @@ impl Breaker {
         let settings = config.settings()?;
         Ok(Breaker {
             window: RollingWindow::new(settings.rolling_window, settings.window_buckets),
-            rates: rate_window(&settings),
+            rates: rate_window(&settings, now),
             config,
             settings,
             state: State::Closed,
@@ -167,6 +197,11 @@ impl Breaker {
     pub fn metrics(&self, now: Instant) -> Metrics {
         let now = self.internal(now).max(self.latest);
         let window = self.window.counts(now);
+        let rates = self
+            .rates
+            .as_ref()
+            .map(|r| r.counts(now, self.settings.slow_call))
+            .unwrap_or_default();
         let c = &self.counters;
         Metrics {
             state: self.state,
@@ -186,6 +221,9 @@ impl Breaker {
             half_open_successes: self.gate.successes,
             half_open_in_flight: self.gate.in_flight,
             recent_failures_count: self.log.len() as u32,
+            slow_call_count: rates.slow_calls(),
+            slow_call_rate: rates.slow_rate(),
+            calls_in_flight: rates.in_flight,
         }
     }
 
@@ -233,7 +271,7 @@ impl Breaker {
     /// Asks to run one call at `now`. Applies a due OPEN -> HALF_OPEN move first (reported by
     /// [`Permit::transition`]). Rejections change no success or failure counter.
     pub fn try_acquire(&mut self, now: Instant) -> Result<Permit, Rejection> {
-        let transition = self.poll(now);
+        let transition = self.poll_timers(now);
         let now = self.latest;
         let probe = match self.state {
             State::Closed => false,
@@ -248,10 +286,14 @@ impl Breaker {
                 return Err(Rejection::Throttled);
             }
         };
+        if let Some(rates) = &mut self.rates {
+            rates.admit(now);
+        }
         Ok(Permit {
             generation: self.generation,
             probe,
             transition,
+            admitted_at: Some(now),
         })
     }
 
@@ -260,8 +302,8 @@ impl Breaker {
         let now = self.tick(now);
         self.counters.successes += 1;
         self.window.record(now, false);
-        if let Some(rates) = &mut self.rates {
-            rates.record(now, false);
+        if self.rates.is_some() {
+            self.record_rates(&permit, now, false);
         }
         if permit.generation != self.generation {
             return None;
@@ -291,8 +333,8 @@ impl Breaker {
         let now = self.tick(now);
         self.counters.failures += 1;
         self.window.record(now, true);
-        if let Some(rates) = &mut self.rates {
-            rates.record(now, true);
+        if self.rates.is_some() {
+            self.record_rates(&permit, now, true);
         }
         self.log.push(
             failure,
@@ -323,8 +365,11 @@ impl Breaker {
     /// The call ended without a verdict (cancelled, or an error the host ignores): the permit
     /// is released and nothing else is counted.
     pub fn on_neutral(&mut self, permit: Permit, now: Instant) {
-        self.tick(now);
+        let now = self.tick(now);
         self.counters.neutral += 1;
+        if let Some(rates) = &mut self.rates {
+            rates.release(now, permit.admitted_at);
+        }
         if permit.generation == self.generation && permit.probe {
             self.gate.release();
         }
@@ -334,8 +379,21 @@ impl Breaker {
 
     /// Applies what time alone changes at `now`: OPEN -> HALF_OPEN once the open timeout (as
     /// configured now) has passed since the circuit entered OPEN, and in HALF_OPEN, the expiry
-    /// of probe leases (which makes the lost probes' permits stale).
+    /// of probe leases (which makes the lost probes' permits stale). In CLOSED, the rate rules
+    /// are judged again, which is how calls still in flight past `slow_call_duration_seconds`
+    /// open the circuit when no call completes. Admission does not do this last part: a
+    /// refused call has no permit to report a transition on, so it is left to a poll or the
+    /// next outcome.
     pub fn poll(&mut self, now: Instant) -> Option<Transition> {
+        let moved = self.poll_timers(now);
+        if moved.is_none() && self.state == State::Closed && self.rates.is_some() {
+            return self.rate_trip(self.latest);
+        }
+        moved
+    }
+
+    /// The timed moves of [`poll`](Self::poll): OPEN -> HALF_OPEN and probe leases.
+    fn poll_timers(&mut self, now: Instant) -> Option<Transition> {
         let now = self.tick(now);
         match self.state {
             State::Open if now >= self.open_deadline() => {
@@ -370,7 +428,7 @@ impl Breaker {
         self.consecutive_failures = 0;
         self.gate = HalfOpenGate::default();
         if let Some(rates) = &mut self.rates {
-            rates.clear();
+            rates.clear_completed();
         }
         (self.state != State::Closed).then(|| self.enter(State::Closed, Reason::ForcedClosed, now))
     }
@@ -387,8 +445,8 @@ impl Breaker {
         self.consecutive_failures = 0;
         self.gate = HalfOpenGate::default();
         self.window.clear();
-        if let Some(rates) = &mut self.rates {
-            rates.clear();
+        if self.rates.is_some() {
+            self.rates = rate_window(&self.settings, now.saturating_add(Duration::from_nanos(1)));
         }
         self.log.clear();
         self.counters = Counters::default();
@@ -413,7 +471,11 @@ impl Breaker {
             self.window = RollingWindow::new(settings.rolling_window, settings.window_buckets);
         }
         if reshaped || settings.rate_rules() != self.rates.is_some() {
-            self.rates = rate_window(&settings);
+            // Calls admitted until now were not counted in flight by the new window.
+            self.rates = rate_window(
+                &settings,
+                self.latest.saturating_add(Duration::from_nanos(1)),
+            );
         }
         self.log.trim(settings.max_recent_failures.get() as usize);
         self.settings = settings;
@@ -443,13 +505,38 @@ impl Breaker {
         self.opened_at.saturating_add(self.settings.timeout)
     }
 
-    /// CLOSED -> OPEN if a rate rule holds at `now` (the consecutive rule was checked first).
+    /// Records a completed call in the rate window: slow if its latency exceeds the slow-call
+    /// duration.
+    fn record_rates(&mut self, permit: &Permit, now: Instant, failed: bool) {
+        let slow = match (self.settings.slow_call, permit.admitted_at) {
+            (Some(d), Some(at)) => now.saturating_duration_since(at) > d,
+            _ => false,
+        };
+        if let Some(rates) = &mut self.rates {
+            rates.record(now, permit.admitted_at, failed, slow);
+        }
+    }
+
+    /// CLOSED -> OPEN if a rate rule holds at `now`: the failure rate, then slow calls (the
+    /// consecutive rule was checked first).
     fn rate_trip(&mut self, now: Instant) -> Option<Transition> {
-        let counts = self.rates.as_ref()?.counts(now);
-        let threshold = self.settings.failure_rate_threshold?;
-        (counts.calls >= u64::from(self.settings.minimum_calls.get())
-            && counts.failure_rate() >= threshold)
-            .then(|| self.enter(State::Open, Reason::FailureRate, now))
+        let s = &self.settings;
+        let c = self.rates.as_ref()?.counts(now, s.slow_call);
+        let enough = |calls: u64| calls >= u64::from(s.minimum_calls.get());
+        let reason = if s
+            .failure_rate_threshold
+            .is_some_and(|t| enough(c.calls) && c.failure_rate() >= t)
+        {
+            Reason::FailureRate
+        } else if s.slow_call.is_some()
+            && enough(c.judged_for_slowness())
+            && c.slow_rate() >= s.slow_call_rate_threshold
+        {
+            Reason::SlowCalls
+        } else {
+            return None;
+        };
+        Some(self.enter(State::Open, reason, now))
     }
 
     /// Moves to `to`: a new generation, a fresh HALF_OPEN gate, and the timers restarted.
@@ -465,7 +552,7 @@ impl Breaker {
             State::Closed => {
                 self.consecutive_failures = 0;
                 if let Some(rates) = &mut self.rates {
-                    rates.clear();
+                    rates.clear_completed();
                 }
             }
             State::HalfOpen => {}
@@ -481,8 +568,9 @@ impl Breaker {
     }
 }
 
-/// The window behind the rate rules, if any rule needs one.
-fn rate_window(s: &Settings) -> Option<RollingWindow> {
+/// The window behind the rate rules, if any rule needs one, counting calls admitted from
+/// `since` in flight.
+fn rate_window(s: &Settings, since: Instant) -> Option<RateWindow> {
     s.rate_rules()
-        .then(|| RollingWindow::new(s.rolling_window, s.window_buckets))
+        .then(|| RateWindow::new(s.rolling_window, s.window_buckets, since))
 }

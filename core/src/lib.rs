@@ -93,6 +93,7 @@ mod health;
 mod metrics;
 mod pending;
 mod presets;
+mod rates;
 mod sim;
 mod snapshot;
 mod state;

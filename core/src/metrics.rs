@@ -84,6 +84,16 @@ pub struct Metrics {
     pub half_open_in_flight: u32,
     /// Records held in the failure log.
     pub recent_failures_count: u32,
+    /// Slow calls the slow-call rule counts now: completed calls slower than
+    /// `slow_call_duration_seconds` and calls in flight past it, since the circuit last
+    /// closed, inside the rolling window. 0 while the rule is off.
+    pub slow_call_count: u64,
+    /// `slow_call_count` over the calls the slow-call rule judges (completed, or overdue in
+    /// flight); 0.0 when there are none or the rule is off.
+    pub slow_call_rate: f64,
+    /// Calls admitted inside the rolling window whose outcome has not been reported, counted
+    /// while a rate rule (`failure_rate_threshold`, slow calls) is on; 0 otherwise.
+    pub calls_in_flight: u64,
 }
 
 /// The newest `capacity` failure records, oldest first. Once full, a new record reuses the

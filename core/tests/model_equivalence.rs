@@ -74,6 +74,8 @@ fn policies() -> impl Strategy<Value = Policies> {
     (
         proptest::option::of(prop_oneof![Just(1.0), Just(0.5), Just(0.3), 0.01f64..=1.0]),
         prop_oneof![1u32..=6, Just(20)],
+        proptest::option::of(seconds()),
+        prop_oneof![Just(1.0), Just(0.5), 0.01f64..=1.0],
     )
 }
 
@@ -91,7 +93,7 @@ fn invalid_config() -> impl Strategy<Value = Config> {
     };
     (
         valid_config(),
-        0usize..12,
+        0usize..14,
         bad_seconds(),
         prop_oneof![Just(0.0), Just(1.5), Just(-0.5), Just(f64::NAN), Just(1e-9)],
     )
@@ -109,7 +111,9 @@ fn invalid_config() -> impl Strategy<Value = Config> {
                 8 => c.half_open_max_in_flight = Some(0),
                 9 => c.probe_lease_seconds = Some(s),
                 10 => c.failure_rate_threshold = Some(bad_share),
-                _ => c.minimum_calls = 0,
+                11 => c.minimum_calls = 0,
+                12 => c.slow_call_duration_seconds = Some(s),
+                _ => c.slow_call_rate_threshold = bad_share,
             }
             c
         })
@@ -162,7 +166,10 @@ fn failure_text(m: usize) -> (&'static str, &'static str, &'static str) {
 }
 
 fn same_permit(p: &Permit, m: &ModelPermit) -> bool {
-    p.generation() == m.generation && p.is_probe() == m.probe && p.transition() == m.transition
+    p.generation() == m.generation
+        && p.is_probe() == m.probe
+        && p.transition() == m.transition
+        && p.admitted_at().map(Instant::as_nanos) == m.admitted_at
 }
 
 /// Compares everything observable after a step.
@@ -192,6 +199,9 @@ fn compare(b: &Breaker, m: &Model, now: u64) -> Result<(), TestCaseError> {
     prop_assert_eq!(got.half_open_successes, want.half_open_successes);
     prop_assert_eq!(got.half_open_in_flight, want.half_open_in_flight);
     prop_assert_eq!(got.recent_failures_count, want.recent_failures_count);
+    prop_assert_eq!(got.slow_call_count, want.slow_call_count, "slow_call_count");
+    prop_assert_eq!(got.slow_call_rate, want.slow_call_rate, "slow_call_rate");
+    prop_assert_eq!(got.calls_in_flight, want.calls_in_flight, "calls_in_flight");
     prop_assert_eq!(
         b.next_deadline().map(Instant::as_nanos),
         m.next_deadline(),
@@ -361,7 +371,14 @@ fn any_config() -> impl Strategy<Value = Config> {
             proptest::option::of(any_u32()),
             proptest::option::of(any_seconds()),
         ),
-        (proptest::option::of(any_seconds()), any_u32()),
+        // Boxed: one more unboxed tuple of these overflows the test thread's stack in debug.
+        (
+            proptest::option::of(any_seconds()),
+            any_u32(),
+            proptest::option::of(any_seconds()),
+            any_seconds(),
+        )
+            .boxed(),
     )
         .prop_map(config_from)
 }
@@ -492,11 +509,11 @@ proptest! {
 
 type Thresholds = (u32, u32, f64, f64, u32);
 type Recovery = (bool, f64, u32, u32, Option<u32>, Option<f64>);
-type Policies = (Option<f64>, u32);
+type Policies = (Option<f64>, u32, Option<f64>, f64);
 
 /// The two strategies' tuples as a `Config`, in the order of its fields.
 fn config_from(
-    ((ft, st, to, win, b), (gr, rf, mr, mb, inf, lease), (rate, min_calls)): (
+    ((ft, st, to, win, b), (gr, rf, mr, mb, inf, lease), (rate, min_calls, slow, slow_rate)): (
         Thresholds,
         Recovery,
         Policies,
@@ -516,5 +533,7 @@ fn config_from(
         probe_lease_seconds: lease,
         failure_rate_threshold: rate,
         minimum_calls: min_calls,
+        slow_call_duration_seconds: slow,
+        slow_call_rate_threshold: slow_rate,
     }
 }

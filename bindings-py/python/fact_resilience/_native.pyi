@@ -128,6 +128,8 @@ class CircuitBreakerConfig:
         probe_lease_seconds: Optional[float] = None,
         failure_rate_threshold: Optional[float] = None,
         minimum_calls: int = 20,
+        slow_call_duration_seconds: Optional[float] = None,
+        slow_call_rate_threshold: float = 1.0,
     ) -> Self: ...
     failure_threshold: int
     """Consecutive failures in CLOSED that open the circuit."""
@@ -170,8 +172,18 @@ class CircuitBreakerConfig:
     """
     minimum_calls: int
     """
-    Fewest completed calls in the window before a rate rule (`failure_rate_threshold`) may open the
-    circuit.
+    Fewest calls in the window before a rate rule (`failure_rate_threshold`, slow calls) may open
+    the circuit.
+    """
+    slow_call_duration_seconds: Optional[float]
+    """
+    A call slower than this (admission to outcome) is slow, and so is a call still in flight past it
+    (judged at most one window bucket late); unset for off.
+    """
+    slow_call_rate_threshold: float
+    """
+    Share of slow calls over the rolling window (since the circuit last closed, with at least
+    `minimum_calls` calls) that opens a CLOSED circuit, when `slow_call_duration_seconds` is set.
     """
     # END GENERATED
     __signature__: ClassVar[inspect.Signature]
@@ -253,6 +265,12 @@ class CircuitBreakerMetrics:
     def half_open_successes(self) -> int: ...
     @property
     def half_open_in_flight(self) -> int: ...
+    @property
+    def slow_call_count(self) -> int: ...
+    @property
+    def slow_call_rate(self) -> float: ...
+    @property
+    def calls_in_flight(self) -> int: ...
     def to_dict(self) -> dict[str, Any]: ...
 
 @final
@@ -386,9 +404,9 @@ class CacheCircuitBreaker:
     def _admit_or(
         self, operation: Callable[..., Any], operation_name: str, default: _T
     ) -> Union[int, _T]: ...
-    def _succeed(self, bits: int) -> None: ...
-    def _fail(self, bits: int, exc: BaseException, operation_name: str) -> bool: ...
-    def _neutral(self, bits: int) -> None: ...
+    def _succeed(self, token: int) -> None: ...
+    def _fail(self, token: int, exc: BaseException, operation_name: str) -> bool: ...
+    def _neutral(self, token: int) -> None: ...
     def _health_check_interval(self) -> float: ...
 
 @disjoint_base

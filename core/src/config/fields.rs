@@ -154,6 +154,10 @@ config_fields! {
     probe_lease_seconds: OptF64 = None, unit "seconds", rule FieldRule::Seconds;
     /// Failure rate that opens a CLOSED circuit, counted over the rolling window since the circuit last closed, once it holds `minimum_calls` calls; unset for off.
     failure_rate_threshold: OptF64 = None, unit "share", rule FieldRule::Share;
-    /// Fewest completed calls in the window before a rate rule (`failure_rate_threshold`) may open the circuit.
+    /// Fewest calls in the window before a rate rule (`failure_rate_threshold`, slow calls) may open the circuit.
     minimum_calls: U32 = 20, unit "calls", rule FieldRule::AtLeast(1);
+    /// A call slower than this (admission to outcome) is slow, and so is a call still in flight past it (judged at most one window bucket late); unset for off.
+    slow_call_duration_seconds: OptF64 = None, unit "seconds", rule FieldRule::Seconds;
+    /// Share of slow calls over the rolling window (since the circuit last closed, with at least `minimum_calls` calls) that opens a CLOSED circuit, when `slow_call_duration_seconds` is set.
+    slow_call_rate_threshold: F64 = 1.0, unit "share", rule FieldRule::Share;
 }

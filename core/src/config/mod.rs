@@ -99,13 +99,15 @@ pub(crate) struct Settings {
     pub probe_lease: Option<Duration>,
     pub failure_rate_threshold: Option<f64>,
     pub minimum_calls: NonZeroU32,
+    pub slow_call: Option<Duration>,
+    pub slow_call_rate_threshold: f64,
 }
 
 impl Settings {
     /// Whether a rule reads the rate window (see `Breaker::rates`): decided once here, so
     /// that with every policy off the hot path tests one `Option`.
     pub fn rate_rules(&self) -> bool {
-        self.failure_rate_threshold.is_some()
+        self.failure_rate_threshold.is_some() || self.slow_call.is_some()
     }
 }
 
@@ -131,6 +133,8 @@ impl Config {
             probe_lease: self.probe_lease_seconds.map(secs),
             failure_rate_threshold: self.failure_rate_threshold,
             minimum_calls: nz(self.minimum_calls),
+            slow_call: self.slow_call_duration_seconds.map(secs),
+            slow_call_rate_threshold: self.slow_call_rate_threshold,
         })
     }
 }

@@ -24,12 +24,14 @@ pub struct Knobs {
     pub probe_lease_ns: Option<u64>,
     pub failure_rate_threshold: Option<f64>,
     pub minimum_calls: u64,
+    pub slow_call_ns: Option<u64>,
+    pub slow_call_rate_threshold: f64,
 }
 
 impl Knobs {
     /// Whether a rate rule is on (and so the rate events are kept).
     fn rates(&self) -> bool {
-        self.failure_rate_threshold.is_some()
+        self.failure_rate_threshold.is_some() || self.slow_call_ns.is_some()
     }
 }
 
@@ -78,6 +80,13 @@ pub fn check(c: &Config) -> Result<Knobs, &'static str> {
     if c.minimum_calls == 0 {
         return Err("minimum_calls");
     }
+    let slow_call_ns = match c.slow_call_duration_seconds {
+        None => None,
+        Some(s) => Some(seconds_to_ns(s).ok_or("slow_call_duration_seconds")?),
+    };
+    if !share(c.slow_call_rate_threshold) {
+        return Err("slow_call_rate_threshold");
+    }
     Ok(Knobs {
         failure_threshold: c.failure_threshold,
         success_threshold: c.success_threshold,
@@ -92,6 +101,8 @@ pub fn check(c: &Config) -> Result<Knobs, &'static str> {
         probe_lease_ns,
         failure_rate_threshold: c.failure_rate_threshold,
         minimum_calls: u64::from(c.minimum_calls),
+        slow_call_ns,
+        slow_call_rate_threshold: c.slow_call_rate_threshold,
     })
 }
 
@@ -101,6 +112,7 @@ pub struct ModelPermit {
     pub generation: u64,
     pub probe: bool,
     pub transition: Option<Transition>,
+    pub admitted_at: Option<u64>,
 }
 
 impl ModelPermit {
@@ -110,6 +122,7 @@ impl ModelPermit {
             generation: bits >> 1,
             probe: bits & 1 == 1,
             transition: None,
+            admitted_at: None,
         }
     }
 }
@@ -151,6 +164,9 @@ pub struct Snapshot {
     pub half_open_successes: u32,
     pub half_open_in_flight: u32,
     pub recent_failures_count: u32,
+    pub slow_call_count: u64,
+    pub slow_call_rate: f64,
+    pub calls_in_flight: u64,
 }
 
 /// The reference breaker.
@@ -174,7 +190,11 @@ pub struct Model {
     pub events: Vec<(u64, bool)>,
     /// The events the rate rules judge: kept only while a rate rule is on, emptied whenever
     /// the circuit closes.
-    pub rate_events: Vec<(u64, bool)>,
+    pub rate_events: Vec<(u64, bool, bool)>,
+    /// The admission instant of every call the rate rules count in flight.
+    pub flights: Vec<u64>,
+    /// Calls admitted before this were not counted in flight (see `RateWindow::since`).
+    pub rates_since: u64,
     pub log: Vec<Record>,
     pub successes: u64,
     pub failures: u64,
@@ -204,6 +224,8 @@ impl Model {
             newest_probe_at: 0,
             events: Vec::new(),
             rate_events: Vec::new(),
+            flights: Vec::new(),
+            rates_since: now,
             log: Vec::new(),
             successes: 0,
             failures: 0,
@@ -227,15 +249,55 @@ impl Model {
 
     /// `(calls, failures)` still inside the window at `now`.
     pub fn window(&self, now: u64) -> (u64, u64) {
-        self.live(&self.events, now)
+        let events: Vec<(u64, bool, bool)> =
+            self.events.iter().map(|&(b, f)| (b, f, false)).collect();
+        self.live(&events, now)
     }
 
-    fn live(&self, events: &[(u64, bool)], now: u64) -> (u64, u64) {
-        let current = now.max(self.latest) / self.bucket_width();
+    fn current_bucket(&self, now: u64) -> u64 {
+        now.max(self.latest) / self.bucket_width()
+    }
+
+    /// The admission instants of calls in flight whose bucket is inside the window.
+    fn live_flights(&self, now: u64) -> Vec<u64> {
+        let current = self.current_bucket(now);
+        let w = self.bucket_width();
+        self.flights
+            .iter()
+            .copied()
+            .filter(|a| current - a / w < self.knobs.buckets)
+            .collect()
+    }
+
+    /// `(slow, judged)`: completed slow calls plus calls in flight whose whole admission
+    /// bucket is older than the duration, over completed calls plus those.
+    fn slow_counts(&self, now: u64) -> (u64, u64) {
+        let Some(d) = self.knobs.slow_call_ns else {
+            return (0, 0);
+        };
+        let now = now.max(self.latest);
+        let w = self.bucket_width();
+        let current = self.current_bucket(now);
+        let live: Vec<&(u64, bool, bool)> = self
+            .rate_events
+            .iter()
+            .filter(|(b, _, _)| current - b < self.knobs.buckets)
+            .collect();
+        let overdue = self
+            .live_flights(now)
+            .iter()
+            .filter(|a| (u128::from(*a / w) + 1) * u128::from(w) + u128::from(d) <= u128::from(now))
+            .count() as u64;
+        let slow = live.iter().filter(|e| e.2).count() as u64;
+        (slow + overdue, live.len() as u64 + overdue)
+    }
+
+    fn live(&self, events: &[(u64, bool, bool)], now: u64) -> (u64, u64) {
+        let current = self.current_bucket(now);
         let live: Vec<bool> = events
             .iter()
-            .filter(|(bucket, _)| current - bucket < self.knobs.buckets)
-            .map(|&(_, failed)| failed)
+            .filter(|(bucket, _, _)| current - bucket < self.knobs.buckets)
+            .map(|&(_, failed, _)| failed)
             .collect();
         let failures = live.iter().filter(|&&failed| failed).count() as u64;
         (live.len() as u64, failures)
@@ -244,6 +306,7 @@ impl Model {
     pub fn snapshot(&self, now: u64) -> Snapshot {
         let now = now.max(self.latest);
         let (calls, failed) = self.window(now);
+        let (slow, judged) = self.slow_counts(now);
         Snapshot {
             state: self.state,
             failure_count: self.failures,
@@ -266,6 +329,13 @@ impl Model {
             half_open_successes: self.probe_successes,
             half_open_in_flight: self.in_flight,
             recent_failures_count: self.log.len() as u32,
+            slow_call_count: slow,
+            slow_call_rate: if judged == 0 {
+                0.0
+            } else {
+                slow as f64 / judged as f64
+            },
+            calls_in_flight: self.live_flights(now).len() as u64,
         }
     }
 
@@ -327,7 +397,16 @@ impl Model {
         }
     }
 
+    /// The timed moves, then in CLOSED the rate rules (admission does only the timed moves).
     pub fn poll(&mut self, now: u64) -> Option<Transition> {
+        let moved = self.poll_timers(now);
+        if moved.is_none() && self.state == State::Closed && self.knobs.rates() {
+            return self.rate_trip(self.latest);
+        }
+        moved
+    }
+
+    fn poll_timers(&mut self, now: u64) -> Option<Transition> {
         let now = self.tick(now);
         if self.state == State::Open && now >= self.open_deadline() {
             return Some(self.enter(State::HalfOpen, Reason::TimeoutElapsed, now));
@@ -341,14 +420,21 @@ impl Model {
     }
 
     pub fn try_acquire(&mut self, now: u64) -> Decision {
-        let transition = self.poll(now);
+        let transition = self.poll_timers(now);
         let now = self.latest;
-        match self.state {
-            State::Closed => Decision::Admitted(ModelPermit {
-                generation: self.generation,
-                probe: false,
+        let admitted = |m: &mut Model, probe| {
+            if m.knobs.rates() && now >= m.rates_since {
+                m.flights.push(now);
+            }
+            Decision::Admitted(ModelPermit {
+                generation: m.generation,
+                probe,
                 transition,
-            }),
+                admitted_at: Some(now),
+            })
+        };
+        match self.state {
+            State::Closed => admitted(self, false),
             State::Open => {
                 self.rejected += 1;
                 Decision::Open {
@@ -357,11 +443,7 @@ impl Model {
             }
             State::HalfOpen => {
                 if self.admit_probe(now) {
-                    Decision::Admitted(ModelPermit {
-                        generation: self.generation,
-                        probe: true,
-                        transition,
-                    })
+                    admitted(self, true)
                 } else {
                     self.throttled += 1;
                     Decision::Throttled
@@ -394,21 +476,59 @@ impl Model {
         true
     }
 
-    fn record(&mut self, now: u64, failed: bool) {
+    fn record(&mut self, permit: &ModelPermit, now: u64, failed: bool) {
         let bucket = now / self.bucket_width();
         self.events.push((bucket, failed));
         if self.knobs.rates() {
-            self.rate_events.push((bucket, failed));
+            self.land(permit.admitted_at, now);
+            let slow = match (self.knobs.slow_call_ns, permit.admitted_at) {
+                (Some(d), Some(at)) => now - at > d,
+                _ => false,
+            };
+            self.rate_events.push((bucket, failed, slow));
+        }
+    }
+
+    /// A call admitted at `admitted` is no longer in flight: one in-flight call of its bucket
+    /// goes, if it was counted and its bucket is still in the window.
+    fn land(&mut self, admitted: Option<u64>, now: u64) {
+        let Some(a) = admitted.filter(|a| *a >= self.rates_since) else {
+            return;
+        };
+        let w = self.bucket_width();
+        if self.current_bucket(now) - a / w >= self.knobs.buckets {
+            return;
+        }
+        let live = self.live_flights(now);
+        if let Some(i) = self
+            .flights
+            .iter()
+            .position(|f| f / w == a / w && live.contains(f))
+        {
+            self.flights.remove(i);
         }
     }
 
     /// Opens the circuit if the failure rate since it closed reached the threshold over at
     /// least `minimum_calls` calls.
     fn rate_trip(&mut self, now: u64) -> Option<Transition> {
-        let threshold = self.knobs.failure_rate_threshold?;
-        let (calls, failures) = self.live(&self.rate_events, now);
-        if calls >= self.knobs.minimum_calls && failures as f64 / calls as f64 >= threshold {
-            Some(self.enter(State::Open, Reason::FailureRate, now))
+        if let Some(threshold) = self.knobs.failure_rate_threshold {
+            let (calls, failures) = self.live(&self.rate_events, now);
+            if calls >= self.knobs.minimum_calls && failures as f64 / calls as f64 >= threshold {
+                return Some(self.enter(State::Open, Reason::FailureRate, now));
+            }
+        }
+        self.slow_trip(now)
+    }
+
+    /// The slow-call rule: slow calls (completed or overdue) over the calls it judges.
+    fn slow_trip(&mut self, now: u64) -> Option<Transition> {
+        self.knobs.slow_call_ns?;
+        let (slow, judged) = self.slow_counts(now);
+        if judged >= self.knobs.minimum_calls
+            && slow as f64 / judged as f64 >= self.knobs.slow_call_rate_threshold
+        {
+            Some(self.enter(State::Open, Reason::SlowCalls, now))
         } else {
             None
         }
@@ -417,7 +537,7 @@ impl Model {
     pub fn on_success(&mut self, permit: ModelPermit, now: u64) -> Option<Transition> {
         let now = self.tick(now);
         self.successes += 1;
-        self.record(now, false);
+        self.record(&permit, now, false);
         if permit.generation != self.generation {
             return None;
         }
@@ -450,7 +570,7 @@ impl Model {
     ) -> Option<Transition> {
         let now = self.tick(now);
         self.failures += 1;
-        self.record(now, true);
+        self.record(&permit, now, true);
         let max = self.knobs.max_message_bytes;
         self.log.push(Record {
             timestamp,
@@ -482,7 +602,10 @@ impl Model {
     }
 
     pub fn on_neutral(&mut self, permit: ModelPermit, now: u64) {
-        self.tick(now);
+        let now = self.tick(now);
+        if self.knobs.rates() {
+            self.land(permit.admitted_at, now);
+        }
         self.neutral += 1;
         if permit.generation == self.generation && permit.probe {
             self.in_flight = self.in_flight.saturating_sub(1);
@@ -525,6 +648,7 @@ impl Model {
         *self = Model {
             generation,
             latest: now,
+            rates_since: now.saturating_add(1),
             ..fresh
         };
         if from == State::Closed {
@@ -548,6 +672,8 @@ impl Model {
         }
         if reshaped || knobs.rates() != self.knobs.rates() {
             self.rate_events.clear();
+            self.flights.clear();
+            self.rates_since = self.latest.saturating_add(1);
         }
         while self.log.len() > knobs.max_recent_failures {
             self.log.remove(0);
