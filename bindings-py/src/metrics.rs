@@ -144,6 +144,10 @@ pub struct PyMetrics {
     /// is on; 0 otherwise.
     #[pyo3(get)]
     calls_in_flight: u64,
+    /// Seconds the circuit stays OPEN this time (backoff and jitter applied); outside OPEN,
+    /// the last open time, or `timeout_seconds` after a close.
+    #[pyo3(get)]
+    open_duration: f64,
 }
 
 impl PyMetrics {
@@ -174,6 +178,7 @@ impl PyMetrics {
             slow_call_count: m.slow_call_count,
             slow_call_rate: m.slow_call_rate,
             calls_in_flight: m.calls_in_flight,
+            open_duration: m.open_duration.as_secs_f64(),
         })
     }
 }

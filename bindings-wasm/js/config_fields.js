@@ -19,5 +19,9 @@ export const CONFIG_FIELDS = [
   ["minimumCalls", "count", "must be at least 1"],
   ["slowCallDurationSeconds", "number?", "must be finite, > 0 and at most 100 years (or unset for none)"],
   ["slowCallRateThreshold", "number", "must be in (0, 1]"],
+  ["openBackoffMultiplier", "number", "must be in [1, 1000]"],
+  ["maxTimeoutSeconds", "number?", "must be finite, > 0 and at most 100 years (or unset for none)"],
+  ["jitter", "number", "must be in [0, 1]"],
+  ["jitterSeed", "count?", "must be at least 1 (or unset for none)"],
 ];
 // END GENERATED

@@ -60,6 +60,14 @@ export interface Config {
   slowCallDurationSeconds?: number | null;
   /** Share of slow calls over the rolling window (since the circuit last closed, with at least `minimum_calls` calls) that opens a CLOSED circuit, when `slow_call_duration_seconds` is set. In share. Default 1; in (0, 1]. */
   slowCallRateThreshold?: number;
+  /** Each re-open after a failed probe multiplies the open time by this (1 for none), up to `max_timeout_seconds`; a close resets it. In factor. Default 1; in [1, 1000]. */
+  openBackoffMultiplier?: number;
+  /** Longest open time the backoff reaches (never below `timeout_seconds`); unset for no cap but 100 years. In seconds. Default null; finite, > 0, at most 100 years. */
+  maxTimeoutSeconds?: number | null;
+  /** Each open time is cut by a random share of up to this, so that a fleet does not probe in lockstep (0 for none). In share. Default 0; in [0, 1]. */
+  jitter?: number;
+  /** Seed of the jitter's generator, for reproducible runs; unset: derived from the instant the breaker was created. Default null; at least 1. */
+  jitterSeed?: number | null;
 }
 // END GENERATED
 

@@ -1,6 +1,7 @@
 //! [`Breaker`]: the circuit-breaker state machine. Sans-IO: every method that depends on time
 //! takes `now`, and nothing here reads a clock, sleeps, spawns or does IO.
 
+use crate::backoff::Backoff;
 use crate::clock::Instant;
 use crate::config::{Config, ConfigError, Settings};
 use crate::half_open::HalfOpenGate;
@@ -155,6 +156,8 @@ pub struct Breaker {
     /// Not carried by a [`crate::Snapshot`]: a restored breaker starts its hourly change
     /// count, recovery attempts and transition counters afresh.
     pub(crate) health: HealthHistory,
+    /// The open time's backoff and jitter (not in a snapshot either).
+    pub(crate) backoff: Backoff,
 }
 
 impl Breaker {
@@ -164,6 +167,7 @@ impl Breaker {
         Ok(Breaker {
             window: RollingWindow::new(settings.rolling_window, settings.window_buckets),
             rates: rate_window(&settings, now),
+            backoff: Backoff::new(jitter_seed(&settings, now)),
             config,
             settings,
             state: State::Closed,
@@ -224,6 +228,7 @@ impl Breaker {
             slow_call_count: rates.slow_calls(),
             slow_call_rate: rates.slow_rate(),
             calls_in_flight: rates.in_flight,
+            open_duration: self.backoff.open_time(&self.settings),
         }
     }
 
@@ -452,6 +457,7 @@ impl Breaker {
         self.counters = Counters::default();
         self.last_failure_time = None;
         self.health = HealthHistory::default();
+        self.backoff.closed();
         (from != State::Closed).then_some(Transition {
             from,
             to: State::Closed,
@@ -478,6 +484,12 @@ impl Breaker {
             );
         }
         self.log.trim(settings.max_recent_failures.get() as usize);
+        if let Some(seed) = settings
+            .jitter_seed
+            .filter(|s| Some(*s) != self.settings.jitter_seed)
+        {
+            self.backoff.reseed(u64::from(seed));
+        }
         self.settings = settings;
         self.config = config;
         Ok(())
@@ -502,7 +514,8 @@ impl Breaker {
     }
 
     fn open_deadline(&self) -> Instant {
-        self.opened_at.saturating_add(self.settings.timeout)
+        self.opened_at
+            .saturating_add(self.backoff.open_time(&self.settings))
     }
 
     /// Records a completed call in the rate window: slow if its latency exceeds the slow-call
@@ -548,9 +561,14 @@ impl Breaker {
         self.changed_at = now;
         self.gate = HalfOpenGate::default();
         match to {
-            State::Open => self.opened_at = now,
+            State::Open => {
+                self.opened_at = now;
+                self.backoff
+                    .opened(&self.settings, reason == Reason::ProbeFailed);
+            }
             State::Closed => {
                 self.consecutive_failures = 0;
+                self.backoff.closed();
                 if let Some(rates) = &mut self.rates {
                     rates.clear_completed();
                 }
@@ -566,6 +584,12 @@ impl Breaker {
         self.health.record(&t, now);
         t
     }
+}
+
+/// The jitter generator's seed: the configured one, or else the creation instant (which
+/// differs between processes, so a fleet's breakers do not draw the same jitter).
+fn jitter_seed(s: &Settings, now: Instant) -> u64 {
+    s.jitter_seed.map_or(now.as_nanos(), u64::from)
 }
 
 /// The window behind the rate rules, if any rule needs one, counting calls admitted from

@@ -83,6 +83,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+mod backoff;
 mod breaker;
 mod cache;
 mod clock;

@@ -94,6 +94,9 @@ pub struct Metrics {
     /// Calls admitted inside the rolling window whose outcome has not been reported, counted
     /// while a rate rule (`failure_rate_threshold`, slow calls) is on; 0 otherwise.
     pub calls_in_flight: u64,
+    /// How long the circuit stays OPEN this time (`timeout_seconds` with the backoff and
+    /// jitter applied); outside OPEN, the last open time, or `timeout_seconds` after a close.
+    pub open_duration: Duration,
 }
 
 /// The newest `capacity` failure records, oldest first. Once full, a new record reuses the

@@ -76,7 +76,14 @@ fn policies() -> impl Strategy<Value = Policies> {
         prop_oneof![1u32..=6, Just(20)],
         proptest::option::of(seconds()),
         prop_oneof![Just(1.0), Just(0.5), 0.01f64..=1.0],
+        (
+            prop_oneof![Just(1.0), Just(2.0), 1.0f64..=4.0],
+            proptest::option::of(seconds()),
+            prop_oneof![Just(0.0), Just(1.0), 0.0f64..=1.0],
+            proptest::option::of(1u32..=u32::MAX),
+        ),
     )
+        .boxed()
 }
 
 /// A valid config with one field broken.
@@ -93,7 +100,7 @@ fn invalid_config() -> impl Strategy<Value = Config> {
     };
     (
         valid_config(),
-        0usize..14,
+        0usize..18,
         bad_seconds(),
         prop_oneof![Just(0.0), Just(1.5), Just(-0.5), Just(f64::NAN), Just(1e-9)],
     )
@@ -113,7 +120,11 @@ fn invalid_config() -> impl Strategy<Value = Config> {
                 10 => c.failure_rate_threshold = Some(bad_share),
                 11 => c.minimum_calls = 0,
                 12 => c.slow_call_duration_seconds = Some(s),
-                _ => c.slow_call_rate_threshold = bad_share,
+                13 => c.slow_call_rate_threshold = bad_share,
+                14 => c.open_backoff_multiplier = if f.is_nan() { f } else { 0.5 },
+                15 => c.max_timeout_seconds = Some(s),
+                16 => c.jitter = if f.is_nan() { f } else { 1.5 },
+                _ => c.jitter_seed = Some(0),
             }
             c
         })
@@ -202,6 +213,11 @@ fn compare(b: &Breaker, m: &Model, now: u64) -> Result<(), TestCaseError> {
     prop_assert_eq!(got.slow_call_count, want.slow_call_count, "slow_call_count");
     prop_assert_eq!(got.slow_call_rate, want.slow_call_rate, "slow_call_rate");
     prop_assert_eq!(got.calls_in_flight, want.calls_in_flight, "calls_in_flight");
+    prop_assert_eq!(
+        got.open_duration.as_nanos(),
+        u128::from(want.open_duration_ns),
+        "open_duration"
+    );
     prop_assert_eq!(
         b.next_deadline().map(Instant::as_nanos),
         m.next_deadline(),
@@ -377,6 +393,12 @@ fn any_config() -> impl Strategy<Value = Config> {
             any_u32(),
             proptest::option::of(any_seconds()),
             any_seconds(),
+            (
+                any_seconds(),
+                proptest::option::of(any_seconds()),
+                any_seconds(),
+                proptest::option::of(any_u32()),
+            ),
         )
             .boxed(),
     )
@@ -509,15 +531,16 @@ proptest! {
 
 type Thresholds = (u32, u32, f64, f64, u32);
 type Recovery = (bool, f64, u32, u32, Option<u32>, Option<f64>);
-type Policies = (Option<f64>, u32, Option<f64>, f64);
+type Policies = (Option<f64>, u32, Option<f64>, f64, Backoffs);
+type Backoffs = (f64, Option<f64>, f64, Option<u32>);
 
 /// The two strategies' tuples as a `Config`, in the order of its fields.
 fn config_from(
-    ((ft, st, to, win, b), (gr, rf, mr, mb, inf, lease), (rate, min_calls, slow, slow_rate)): (
-        Thresholds,
-        Recovery,
-        Policies,
-    ),
+    (
+        (ft, st, to, win, b),
+        (gr, rf, mr, mb, inf, lease),
+        (rate, min_calls, slow, slow_rate, (mult, cap, jitter, seed)),
+    ): (Thresholds, Recovery, Policies),
 ) -> Config {
     Config {
         failure_threshold: ft,
@@ -535,5 +558,9 @@ fn config_from(
         minimum_calls: min_calls,
         slow_call_duration_seconds: slow,
         slow_call_rate_threshold: slow_rate,
+        open_backoff_multiplier: mult,
+        max_timeout_seconds: cap,
+        jitter,
+        jitter_seed: seed,
     }
 }

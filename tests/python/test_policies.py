@@ -114,6 +114,10 @@ def test_the_cache_wrapper_times_its_calls() -> None:
         ("slow_call_duration_seconds", -1.0, "slow_call_duration_seconds must be finite, > 0"),
         ("slow_call_duration_seconds", float("nan"), "slow_call_duration_seconds must be"),
         ("slow_call_rate_threshold", 1.5, "slow_call_rate_threshold must be in (0, 1]"),
+        ("open_backoff_multiplier", 0.5, "open_backoff_multiplier must be in [1, 1000]"),
+        ("max_timeout_seconds", -2.0, "max_timeout_seconds must be finite, > 0"),
+        ("jitter", float("nan"), "jitter must be in [0, 1]"),
+        ("jitter_seed", 0, "jitter_seed must be at least 1"),
     ],
 )
 def test_bad_policy_values_are_refused_with_the_cores_message(

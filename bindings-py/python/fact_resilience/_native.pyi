@@ -130,6 +130,10 @@ class CircuitBreakerConfig:
         minimum_calls: int = 20,
         slow_call_duration_seconds: Optional[float] = None,
         slow_call_rate_threshold: float = 1.0,
+        open_backoff_multiplier: float = 1.0,
+        max_timeout_seconds: Optional[float] = None,
+        jitter: float = 0.0,
+        jitter_seed: Optional[int] = None,
     ) -> Self: ...
     failure_threshold: int
     """Consecutive failures in CLOSED that open the circuit."""
@@ -184,6 +188,26 @@ class CircuitBreakerConfig:
     """
     Share of slow calls over the rolling window (since the circuit last closed, with at least
     `minimum_calls` calls) that opens a CLOSED circuit, when `slow_call_duration_seconds` is set.
+    """
+    open_backoff_multiplier: float
+    """
+    Each re-open after a failed probe multiplies the open time by this (1 for none), up to
+    `max_timeout_seconds`; a close resets it.
+    """
+    max_timeout_seconds: Optional[float]
+    """
+    Longest open time the backoff reaches (never below `timeout_seconds`); unset for no cap but 100
+    years.
+    """
+    jitter: float
+    """
+    Each open time is cut by a random share of up to this, so that a fleet does not probe in
+    lockstep (0 for none).
+    """
+    jitter_seed: Optional[int]
+    """
+    Seed of the jitter's generator, for reproducible runs; unset: derived from the instant the
+    breaker was created.
     """
     # END GENERATED
     __signature__: ClassVar[inspect.Signature]
@@ -271,6 +295,8 @@ class CircuitBreakerMetrics:
     def slow_call_rate(self) -> float: ...
     @property
     def calls_in_flight(self) -> int: ...
+    @property
+    def open_duration(self) -> float: ...
     def to_dict(self) -> dict[str, Any]: ...
 
 @final

@@ -160,4 +160,12 @@ config_fields! {
     slow_call_duration_seconds: OptF64 = None, unit "seconds", rule FieldRule::Seconds;
     /// Share of slow calls over the rolling window (since the circuit last closed, with at least `minimum_calls` calls) that opens a CLOSED circuit, when `slow_call_duration_seconds` is set.
     slow_call_rate_threshold: F64 = 1.0, unit "share", rule FieldRule::Share;
+    /// Each re-open after a failed probe multiplies the open time by this (1 for none), up to `max_timeout_seconds`; a close resets it.
+    open_backoff_multiplier: F64 = 1.0, unit "factor", rule FieldRule::Fraction { min: 1.0, max: 1000.0, why: "" };
+    /// Longest open time the backoff reaches (never below `timeout_seconds`); unset for no cap but 100 years.
+    max_timeout_seconds: OptF64 = None, unit "seconds", rule FieldRule::Seconds;
+    /// Each open time is cut by a random share of up to this, so that a fleet does not probe in lockstep (0 for none).
+    jitter: F64 = 0.0, unit "share", rule FieldRule::Fraction { min: 0.0, max: 1.0, why: "" };
+    /// Seed of the jitter's generator, for reproducible runs; unset: derived from the instant the breaker was created.
+    jitter_seed: OptU32 = None, unit "", rule FieldRule::AtLeast(1);
 }

@@ -101,6 +101,10 @@ pub(crate) struct Settings {
     pub minimum_calls: NonZeroU32,
     pub slow_call: Option<Duration>,
     pub slow_call_rate_threshold: f64,
+    pub open_backoff_multiplier: f64,
+    pub max_timeout: Option<Duration>,
+    pub jitter: f64,
+    pub jitter_seed: Option<u32>,
 }
 
 impl Settings {
@@ -135,6 +139,10 @@ impl Config {
             minimum_calls: nz(self.minimum_calls),
             slow_call: self.slow_call_duration_seconds.map(secs),
             slow_call_rate_threshold: self.slow_call_rate_threshold,
+            open_backoff_multiplier: self.open_backoff_multiplier,
+            max_timeout: self.max_timeout_seconds.map(secs),
+            jitter: self.jitter,
+            jitter_seed: self.jitter_seed,
         })
     }
 }

@@ -26,6 +26,10 @@ pub struct Knobs {
     pub minimum_calls: u64,
     pub slow_call_ns: Option<u64>,
     pub slow_call_rate_threshold: f64,
+    pub open_backoff_multiplier: f64,
+    pub max_timeout_ns: Option<u64>,
+    pub jitter: f64,
+    pub jitter_seed: Option<u32>,
 }
 
 impl Knobs {
@@ -87,6 +91,19 @@ pub fn check(c: &Config) -> Result<Knobs, &'static str> {
     if !share(c.slow_call_rate_threshold) {
         return Err("slow_call_rate_threshold");
     }
+    if !(c.open_backoff_multiplier >= 1.0 && c.open_backoff_multiplier <= 1000.0) {
+        return Err("open_backoff_multiplier");
+    }
+    let max_timeout_ns = match c.max_timeout_seconds {
+        None => None,
+        Some(s) => Some(seconds_to_ns(s).ok_or("max_timeout_seconds")?),
+    };
+    if !(c.jitter >= 0.0 && c.jitter <= 1.0) {
+        return Err("jitter");
+    }
+    if c.jitter_seed == Some(0) {
+        return Err("jitter_seed");
+    }
     Ok(Knobs {
         failure_threshold: c.failure_threshold,
         success_threshold: c.success_threshold,
@@ -103,6 +120,10 @@ pub fn check(c: &Config) -> Result<Knobs, &'static str> {
         minimum_calls: u64::from(c.minimum_calls),
         slow_call_ns,
         slow_call_rate_threshold: c.slow_call_rate_threshold,
+        open_backoff_multiplier: c.open_backoff_multiplier,
+        max_timeout_ns,
+        jitter: c.jitter,
+        jitter_seed: c.jitter_seed,
     })
 }
 
@@ -167,6 +188,7 @@ pub struct Snapshot {
     pub slow_call_count: u64,
     pub slow_call_rate: f64,
     pub calls_in_flight: u64,
+    pub open_duration_ns: u64,
 }
 
 /// The reference breaker.
@@ -203,11 +225,26 @@ pub struct Model {
     pub neutral: u64,
     pub state_changes: u64,
     pub last_failure_time: Option<f64>,
+    /// The backoff: `multiplier ^ failed probes` since the last close, the jitter's cut of
+    /// this open time, and the splitmix64 state.
+    pub factor: f64,
+    pub cut: f64,
+    pub rng: u64,
+}
+
+/// splitmix64, written from its definition.
+fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e3779b97f4a7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d049bb133111eb);
+    z ^ (z >> 31)
 }
 
 impl Model {
     pub fn new(config: Config, now: u64) -> Result<Model, &'static str> {
         let knobs = check(&config)?;
+        let rng = knobs.jitter_seed.map_or(now, u64::from);
         Ok(Model {
             config,
             knobs,
@@ -234,6 +271,9 @@ impl Model {
             neutral: 0,
             state_changes: 0,
             last_failure_time: None,
+            factor: 1.0,
+            cut: 0.0,
+            rng,
         })
     }
 
@@ -336,6 +376,7 @@ impl Model {
                 slow as f64 / judged as f64
             },
             calls_in_flight: self.live_flights(now).len() as u64,
+            open_duration_ns: self.open_time_ns(),
         }
     }
 
@@ -344,7 +385,25 @@ impl Model {
     }
 
     fn open_deadline(&self) -> u64 {
-        self.opened_at.saturating_add(self.knobs.timeout_ns)
+        self.opened_at.saturating_add(self.open_time_ns())
+    }
+
+    /// `timeout * factor`, capped (never below the timeout), cut by the jitter; the timeout
+    /// itself while there is no backoff and no cut.
+    fn open_time_ns(&self) -> u64 {
+        if self.factor == 1.0 && self.cut == 0.0 {
+            return self.knobs.timeout_ns;
+        }
+        let base = Duration::from_nanos(self.knobs.timeout_ns).as_secs_f64();
+        let mut secs = base * self.factor;
+        if let Some(cap) = self.knobs.max_timeout_ns {
+            secs = secs.min(Duration::from_nanos(cap).as_secs_f64());
+        }
+        secs = secs.max(base).min(MAX_DURATION_SECONDS) * (1.0 - self.cut);
+        match Duration::try_from_secs_f64(secs) {
+            Ok(d) if d.as_nanos() > 0 => d.as_nanos() as u64,
+            _ => 1,
+        }
     }
 
     fn lease_deadline(&self) -> Option<u64> {
@@ -384,8 +443,19 @@ impl Model {
         self.newest_probe_at = 0;
         if to == State::Open {
             self.opened_at = now;
+            if reason == Reason::ProbeFailed {
+                self.factor = (self.factor * self.knobs.open_backoff_multiplier).min(1e18);
+            }
+            self.cut = if self.knobs.jitter > 0.0 {
+                let u = (splitmix64(&mut self.rng) >> 11) as f64 / (1u64 << 53) as f64;
+                self.knobs.jitter * u
+            } else {
+                0.0
+            };
         }
         if to == State::Closed {
+            self.factor = 1.0;
+            self.cut = 0.0;
             self.consecutive_failures = 0;
             self.rate_events.clear();
         }
@@ -649,6 +719,7 @@ impl Model {
             generation,
             latest: now,
             rates_since: now.saturating_add(1),
+            rng: self.rng, // a reset keeps the generator going
             ..fresh
         };
         if from == State::Closed {
@@ -677,6 +748,9 @@ impl Model {
         }
         while self.log.len() > knobs.max_recent_failures {
             self.log.remove(0);
+        }
+        if knobs.jitter_seed.is_some() && knobs.jitter_seed != self.knobs.jitter_seed {
+            self.rng = knobs.jitter_seed.map_or(0, u64::from);
         }
         self.knobs = knobs;
         self.config = config;
