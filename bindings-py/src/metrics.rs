@@ -148,6 +148,9 @@ pub struct PyMetrics {
     /// the last open time, or `timeout_seconds` after a close.
     #[pyo3(get)]
     open_duration: f64,
+    /// The share of calls the post-close ramp admits now; 1.0 when no ramp runs.
+    #[pyo3(get)]
+    ramp_share: f64,
 }
 
 impl PyMetrics {
@@ -179,6 +182,7 @@ impl PyMetrics {
             slow_call_rate: m.slow_call_rate,
             calls_in_flight: m.calls_in_flight,
             open_duration: m.open_duration.as_secs_f64(),
+            ramp_share: m.ramp_share,
         })
     }
 }

@@ -23,5 +23,6 @@ export const CONFIG_FIELDS = [
   ["maxTimeoutSeconds", "number?", "must be finite, > 0 and at most 100 years (or unset for none)"],
   ["jitter", "number", "must be in [0, 1]"],
   ["jitterSeed", "count?", "must be at least 1 (or unset for none)"],
+  ["rampSeconds", "number", "must be 0 (off) or finite, > 0 and at most 100 years"],
 ];
 // END GENERATED

@@ -68,6 +68,8 @@ export interface Config {
   jitter?: number;
   /** Seed of the jitter's generator, for reproducible runs; unset: derived from the instant the breaker was created. Default null; at least 1. */
   jitterSeed?: number | null;
+  /** After HALF_OPEN -> CLOSED, the share of calls admitted rises linearly from `recovery_factor` to 1 over this time (others are throttled), so a recovered cache is not stampeded; 0 for off. In seconds. Default 0; 0 (off), or finite, > 0, at most 100 years. */
+  rampSeconds?: number;
 }
 // END GENERATED
 

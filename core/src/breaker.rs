@@ -9,6 +9,7 @@ use crate::health::{
     HealthFigures, HealthHistory, HealthReport, HealthThresholds, TransitionCounts,
 };
 use crate::metrics::{Failure, FailureLog, FailureRecord, Metrics};
+use crate::ramp::Ramp;
 use crate::rates::RateWindow;
 use crate::state::{Reason, State, Transition};
 use crate::window::RollingWindow;
@@ -158,6 +159,8 @@ pub struct Breaker {
     pub(crate) health: HealthHistory,
     /// The open time's backoff and jitter (not in a snapshot either).
     pub(crate) backoff: Backoff,
+    /// The post-close ramp, while one runs (not in a snapshot).
+    pub(crate) ramp: Option<Ramp>,
 }
 
 impl Breaker {
@@ -168,6 +171,7 @@ impl Breaker {
             window: RollingWindow::new(settings.rolling_window, settings.window_buckets),
             rates: rate_window(&settings, now),
             backoff: Backoff::new(jitter_seed(&settings, now)),
+            ramp: None,
             config,
             settings,
             state: State::Closed,
@@ -229,6 +233,10 @@ impl Breaker {
             slow_call_rate: rates.slow_rate(),
             calls_in_flight: rates.in_flight,
             open_duration: self.backoff.open_time(&self.settings),
+            ramp_share: self
+                .ramp
+                .and_then(|r| r.share(&self.settings, now))
+                .unwrap_or(1.0),
         }
     }
 
@@ -279,7 +287,19 @@ impl Breaker {
         let transition = self.poll_timers(now);
         let now = self.latest;
         let probe = match self.state {
-            State::Closed => false,
+            State::Closed => {
+                if let Some(ramp) = &mut self.ramp {
+                    match ramp.share(&self.settings, now) {
+                        Some(share) if !ramp.admit(share) => {
+                            self.counters.throttled += 1;
+                            return Err(Rejection::Throttled);
+                        }
+                        Some(_) => {}
+                        None => self.ramp = None,
+                    }
+                }
+                false
+            }
             State::Open => {
                 self.counters.rejected += 1;
                 let retry_after = self.open_deadline().saturating_duration_since(now);
@@ -432,6 +452,7 @@ impl Breaker {
         let now = self.tick(now);
         self.consecutive_failures = 0;
         self.gate = HalfOpenGate::default();
+        self.ramp = None;
         if let Some(rates) = &mut self.rates {
             rates.clear_completed();
         }
@@ -458,6 +479,7 @@ impl Breaker {
         self.last_failure_time = None;
         self.health = HealthHistory::default();
         self.backoff.closed();
+        self.ramp = None;
         (from != State::Closed).then_some(Transition {
             from,
             to: State::Closed,
@@ -560,6 +582,8 @@ impl Breaker {
         self.counters.state_changes += 1;
         self.changed_at = now;
         self.gate = HalfOpenGate::default();
+        self.ramp = (reason == Reason::ProbesSucceeded && self.settings.ramp.is_some())
+            .then(|| Ramp::new(now));
         match to {
             State::Open => {
                 self.opened_at = now;

@@ -94,6 +94,7 @@ mod health;
 mod metrics;
 mod pending;
 mod presets;
+mod ramp;
 mod rates;
 mod sim;
 mod snapshot;

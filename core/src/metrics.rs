@@ -97,6 +97,9 @@ pub struct Metrics {
     /// How long the circuit stays OPEN this time (`timeout_seconds` with the backoff and
     /// jitter applied); outside OPEN, the last open time, or `timeout_seconds` after a close.
     pub open_duration: Duration,
+    /// The share of calls admitted by the post-close ramp at this instant (`ramp_seconds`);
+    /// 1.0 when no ramp runs.
+    pub ramp_share: f64,
 }
 
 /// The newest `capacity` failure records, oldest first. Once full, a new record reuses the

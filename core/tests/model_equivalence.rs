@@ -82,6 +82,7 @@ fn policies() -> impl Strategy<Value = Policies> {
             prop_oneof![Just(0.0), Just(1.0), 0.0f64..=1.0],
             proptest::option::of(1u32..=u32::MAX),
         ),
+        prop_oneof![2 => Just(0.0), 1 => seconds()],
     )
         .boxed()
 }
@@ -100,7 +101,7 @@ fn invalid_config() -> impl Strategy<Value = Config> {
     };
     (
         valid_config(),
-        0usize..18,
+        0usize..19,
         bad_seconds(),
         prop_oneof![Just(0.0), Just(1.5), Just(-0.5), Just(f64::NAN), Just(1e-9)],
     )
@@ -124,7 +125,8 @@ fn invalid_config() -> impl Strategy<Value = Config> {
                 14 => c.open_backoff_multiplier = if f.is_nan() { f } else { 0.5 },
                 15 => c.max_timeout_seconds = Some(s),
                 16 => c.jitter = if f.is_nan() { f } else { 1.5 },
-                _ => c.jitter_seed = Some(0),
+                17 => c.jitter_seed = Some(0),
+                _ => c.ramp_seconds = if s == 0.0 { -1.0 } else { s },
             }
             c
         })
@@ -218,6 +220,7 @@ fn compare(b: &Breaker, m: &Model, now: u64) -> Result<(), TestCaseError> {
         u128::from(want.open_duration_ns),
         "open_duration"
     );
+    prop_assert_eq!(got.ramp_share, want.ramp_share, "ramp_share");
     prop_assert_eq!(
         b.next_deadline().map(Instant::as_nanos),
         m.next_deadline(),
@@ -378,7 +381,8 @@ fn any_config() -> impl Strategy<Value = Config> {
             any_seconds(),
             any_seconds(),
             any_u32(),
-        ),
+        )
+            .boxed(),
         (
             any::<bool>(),
             any_seconds(),
@@ -386,19 +390,22 @@ fn any_config() -> impl Strategy<Value = Config> {
             any_u32(),
             proptest::option::of(any_u32()),
             proptest::option::of(any_seconds()),
-        ),
-        // Boxed: one more unboxed tuple of these overflows the test thread's stack in debug.
+        )
+            .boxed(),
+        // Boxed: unboxed, these tuples overflow the test thread's stack in debug builds.
         (
             proptest::option::of(any_seconds()),
             any_u32(),
             proptest::option::of(any_seconds()),
             any_seconds(),
             (
-                any_seconds(),
-                proptest::option::of(any_seconds()),
-                any_seconds(),
-                proptest::option::of(any_u32()),
-            ),
+                any_seconds().boxed(),
+                proptest::option::of(any_seconds()).boxed(),
+                any_seconds().boxed(),
+                proptest::option::of(any_u32()).boxed(),
+            )
+                .boxed(),
+            any_seconds().boxed(),
         )
             .boxed(),
     )
@@ -531,7 +538,7 @@ proptest! {
 
 type Thresholds = (u32, u32, f64, f64, u32);
 type Recovery = (bool, f64, u32, u32, Option<u32>, Option<f64>);
-type Policies = (Option<f64>, u32, Option<f64>, f64, Backoffs);
+type Policies = (Option<f64>, u32, Option<f64>, f64, Backoffs, f64);
 type Backoffs = (f64, Option<f64>, f64, Option<u32>);
 
 /// The two strategies' tuples as a `Config`, in the order of its fields.
@@ -539,7 +546,7 @@ fn config_from(
     (
         (ft, st, to, win, b),
         (gr, rf, mr, mb, inf, lease),
-        (rate, min_calls, slow, slow_rate, (mult, cap, jitter, seed)),
+        (rate, min_calls, slow, slow_rate, (mult, cap, jitter, seed), ramp),
     ): (Thresholds, Recovery, Policies),
 ) -> Config {
     Config {
@@ -562,5 +569,6 @@ fn config_from(
         max_timeout_seconds: cap,
         jitter,
         jitter_seed: seed,
+        ramp_seconds: ramp,
     }
 }

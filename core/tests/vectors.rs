@@ -198,6 +198,7 @@ impl Replay<'_> {
                 "slow_call_rate" => Some(m.slow_call_rate),
                 "calls_in_flight" => Some(m.calls_in_flight as f64),
                 "open_duration_ms" => Some(m.open_duration.as_nanos() as f64 / 1e6),
+                "ramp_share" => Some(m.ramp_share),
                 "time_in_current_state_ms" => Some(m.time_in_current_state.as_nanos() as f64 / 1e6),
                 "last_failure_time" => m.last_failure_time,
                 _ => return Err(self.at.fail(format_args!("unknown metric {key:?}"))),

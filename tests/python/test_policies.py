@@ -118,6 +118,7 @@ def test_the_cache_wrapper_times_its_calls() -> None:
         ("max_timeout_seconds", -2.0, "max_timeout_seconds must be finite, > 0"),
         ("jitter", float("nan"), "jitter must be in [0, 1]"),
         ("jitter_seed", 0, "jitter_seed must be at least 1"),
+        ("ramp_seconds", -1.0, "ramp_seconds must be 0 (off) or finite, > 0"),
     ],
 )
 def test_bad_policy_values_are_refused_with_the_cores_message(

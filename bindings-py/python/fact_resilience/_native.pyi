@@ -134,6 +134,7 @@ class CircuitBreakerConfig:
         max_timeout_seconds: Optional[float] = None,
         jitter: float = 0.0,
         jitter_seed: Optional[int] = None,
+        ramp_seconds: float = 0.0,
     ) -> Self: ...
     failure_threshold: int
     """Consecutive failures in CLOSED that open the circuit."""
@@ -208,6 +209,11 @@ class CircuitBreakerConfig:
     """
     Seed of the jitter's generator, for reproducible runs; unset: derived from the instant the
     breaker was created.
+    """
+    ramp_seconds: float
+    """
+    After HALF_OPEN -> CLOSED, the share of calls admitted rises linearly from `recovery_factor` to
+    1 over this time (others are throttled), so a recovered cache is not stampeded; 0 for off.
     """
     # END GENERATED
     __signature__: ClassVar[inspect.Signature]
@@ -297,6 +303,8 @@ class CircuitBreakerMetrics:
     def calls_in_flight(self) -> int: ...
     @property
     def open_duration(self) -> float: ...
+    @property
+    def ramp_share(self) -> float: ...
     def to_dict(self) -> dict[str, Any]: ...
 
 @final

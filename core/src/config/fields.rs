@@ -168,4 +168,6 @@ config_fields! {
     jitter: F64 = 0.0, unit "share", rule FieldRule::Fraction { min: 0.0, max: 1.0, why: "" };
     /// Seed of the jitter's generator, for reproducible runs; unset: derived from the instant the breaker was created.
     jitter_seed: OptU32 = None, unit "", rule FieldRule::AtLeast(1);
+    /// After HALF_OPEN -> CLOSED, the share of calls admitted rises linearly from `recovery_factor` to 1 over this time (others are throttled), so a recovered cache is not stampeded; 0 for off.
+    ramp_seconds: F64 = 0.0, unit "seconds", rule FieldRule::SecondsOrZero;
 }

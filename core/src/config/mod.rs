@@ -105,6 +105,7 @@ pub(crate) struct Settings {
     pub max_timeout: Option<Duration>,
     pub jitter: f64,
     pub jitter_seed: Option<u32>,
+    pub ramp: Option<Duration>,
 }
 
 impl Settings {
@@ -143,6 +144,7 @@ impl Config {
             max_timeout: self.max_timeout_seconds.map(secs),
             jitter: self.jitter,
             jitter_seed: self.jitter_seed,
+            ramp: rule::seconds(self.ramp_seconds),
         })
     }
 }

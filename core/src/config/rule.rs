@@ -33,6 +33,8 @@ pub enum FieldRule {
     },
     /// A share in `(0, 1]`: more than nothing, at most everything.
     Share,
+    /// Seconds as [`FieldRule::Seconds`], or 0 for off.
+    SecondsOrZero,
 }
 
 /// Why a [`Config`](crate::Config) was refused: the field, the rule it broke, and the value.
@@ -81,6 +83,7 @@ impl FieldRule {
             (Some(v), FieldRule::Seconds) => seconds(v).is_some(),
             (Some(v), FieldRule::Fraction { min, max, .. }) => v >= min && v <= max,
             (Some(v), FieldRule::Share) => v > 0.0 && v <= 1.0,
+            (Some(v), FieldRule::SecondsOrZero) => v == 0.0 || seconds(v).is_some(),
         };
         if ok {
             Ok(())
@@ -106,6 +109,9 @@ impl FieldRule {
                 format!("must be in [{min}, {max}]{why}{unset}")
             }
             FieldRule::Share => format!("must be in (0, 1]{unset}"),
+            FieldRule::SecondsOrZero => {
+                format!("must be 0 (off) or finite, > 0 and at most 100 years{unset}")
+            }
         }
     }
 
@@ -118,6 +124,7 @@ impl FieldRule {
             FieldRule::Seconds => String::from("finite, > 0, at most 100 years"),
             FieldRule::Fraction { min, max, .. } => format!("in [{min}, {max}]"),
             FieldRule::Share => String::from("in (0, 1]"),
+            FieldRule::SecondsOrZero => String::from("0 (off), or finite, > 0, at most 100 years"),
         }
     }
 }

@@ -30,6 +30,7 @@ pub struct Knobs {
     pub max_timeout_ns: Option<u64>,
     pub jitter: f64,
     pub jitter_seed: Option<u32>,
+    pub ramp_ns: Option<u64>,
 }
 
 impl Knobs {
@@ -104,6 +105,11 @@ pub fn check(c: &Config) -> Result<Knobs, &'static str> {
     if c.jitter_seed == Some(0) {
         return Err("jitter_seed");
     }
+    let ramp_ns = if c.ramp_seconds == 0.0 {
+        None
+    } else {
+        Some(seconds_to_ns(c.ramp_seconds).ok_or("ramp_seconds")?)
+    };
     Ok(Knobs {
         failure_threshold: c.failure_threshold,
         success_threshold: c.success_threshold,
@@ -124,6 +130,7 @@ pub fn check(c: &Config) -> Result<Knobs, &'static str> {
         max_timeout_ns,
         jitter: c.jitter,
         jitter_seed: c.jitter_seed,
+        ramp_ns,
     })
 }
 
@@ -189,6 +196,7 @@ pub struct Snapshot {
     pub slow_call_rate: f64,
     pub calls_in_flight: u64,
     pub open_duration_ns: u64,
+    pub ramp_share: f64,
 }
 
 /// The reference breaker.
@@ -230,6 +238,8 @@ pub struct Model {
     pub factor: f64,
     pub cut: f64,
     pub rng: u64,
+    /// The post-close ramp: (closed at, calls offered, calls admitted).
+    pub ramp: Option<(u64, u32, u32)>,
 }
 
 /// splitmix64, written from its definition.
@@ -274,6 +284,7 @@ impl Model {
             factor: 1.0,
             cut: 0.0,
             rng,
+            ramp: None,
         })
     }
 
@@ -377,11 +388,21 @@ impl Model {
             },
             calls_in_flight: self.live_flights(now).len() as u64,
             open_duration_ns: self.open_time_ns(),
+            ramp_share: self.ramp_share(now).unwrap_or(1.0),
         }
     }
 
     pub fn recent_failures(&self) -> &[Record] {
         &self.log
+    }
+
+    /// The ramp's share at `now`, while a ramp runs.
+    fn ramp_share(&self, now: u64) -> Option<f64> {
+        let (since, _, _) = self.ramp?;
+        let ramp_ns = self.knobs.ramp_ns?;
+        let elapsed = now.max(self.latest).saturating_sub(since);
+        let rf = self.knobs.recovery_factor;
+        (elapsed < ramp_ns).then(|| rf + (1.0 - rf) * (elapsed as f64 / ramp_ns as f64))
     }
 
     fn open_deadline(&self) -> u64 {
@@ -441,6 +462,8 @@ impl Model {
         self.probe_successes = 0;
         self.in_flight = 0;
         self.newest_probe_at = 0;
+        self.ramp = (reason == Reason::ProbesSucceeded && self.knobs.ramp_ns.is_some())
+            .then_some((now, 0, 0));
         if to == State::Open {
             self.opened_at = now;
             if reason == Reason::ProbeFailed {
@@ -504,7 +527,24 @@ impl Model {
             })
         };
         match self.state {
-            State::Closed => admitted(self, false),
+            State::Closed => {
+                if let Some((since, attempts, taken)) = self.ramp {
+                    match self.ramp_share(now) {
+                        Some(share) => {
+                            let attempts = attempts.saturating_add(1);
+                            let quota = (f64::from(attempts) * share - 1e-9).ceil();
+                            if taken != 0 && f64::from(taken) >= quota {
+                                self.ramp = Some((since, attempts, taken));
+                                self.throttled += 1;
+                                return Decision::Throttled;
+                            }
+                            self.ramp = Some((since, attempts, taken.saturating_add(1)));
+                        }
+                        None => self.ramp = None,
+                    }
+                }
+                admitted(self, false)
+            }
             State::Open => {
                 self.rejected += 1;
                 Decision::Open {
@@ -698,6 +738,7 @@ impl Model {
         let now = self.tick(now);
         self.consecutive_failures = 0;
         self.rate_events.clear();
+        self.ramp = None;
         self.attempts = 0;
         self.admitted = 0;
         self.probe_successes = 0;
