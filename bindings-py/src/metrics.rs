@@ -151,6 +151,10 @@ pub struct PyMetrics {
     /// The share of calls the post-close ramp admits now; 1.0 when no ramp runs.
     #[pyo3(get)]
     ramp_share: f64,
+    /// The summed `failure_weights` of the current run (equal to `consecutive_failures`
+    /// without weights).
+    #[pyo3(get)]
+    consecutive_failure_weight: f64,
 }
 
 impl PyMetrics {
@@ -183,6 +187,7 @@ impl PyMetrics {
             calls_in_flight: m.calls_in_flight,
             open_duration: m.open_duration.as_secs_f64(),
             ramp_share: m.ramp_share,
+            consecutive_failure_weight: m.consecutive_failure_weight,
         })
     }
 }

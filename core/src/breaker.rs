@@ -145,6 +145,8 @@ pub struct Breaker {
     /// where it lets restored history that predates the host clock's origin fit on the timeline.
     pub(crate) shift: u64,
     pub(crate) consecutive_failures: u32,
+    /// The summed `failure_weights` of the run of failures (used only when weights are set).
+    pub(crate) failure_weight: f64,
     pub(crate) gate: HalfOpenGate,
     pub(crate) window: RollingWindow,
     /// The calls the rate rules judge: the rolling window's, but only those recorded since
@@ -181,6 +183,7 @@ impl Breaker {
             latest: now,
             shift: 0,
             consecutive_failures: 0,
+            failure_weight: 0.0,
             gate: HalfOpenGate::default(),
             log: FailureLog::default(),
             counters: Counters::default(),
@@ -222,6 +225,11 @@ impl Breaker {
             time_in_current_state: now.saturating_duration_since(self.changed_at),
             last_failure_time: self.last_failure_time,
             consecutive_failures: self.consecutive_failures,
+            consecutive_failure_weight: if self.settings.failure_weights.is_some() {
+                self.failure_weight
+            } else {
+                f64::from(self.consecutive_failures)
+            },
             rejected_count: c.rejected,
             throttled_count: c.throttled,
             neutral_count: c.neutral,
@@ -336,6 +344,7 @@ impl Breaker {
         match self.state {
             State::Closed => {
                 self.consecutive_failures = 0;
+                self.failure_weight = 0.0;
                 self.rate_trip(now)
             }
             State::HalfOpen if permit.probe => {
@@ -373,7 +382,16 @@ impl Breaker {
         match self.state {
             State::Closed => {
                 self.consecutive_failures = self.consecutive_failures.saturating_add(1);
-                if self.consecutive_failures >= self.settings.failure_threshold.get() {
+                let threshold = self.settings.failure_threshold.get();
+                let tripped = match &self.settings.failure_weights {
+                    None => self.consecutive_failures >= threshold,
+                    Some(w) => {
+                        self.failure_weight += w.weight(failure.error_type);
+                        // The slack absorbs float error: ten failures of 0.1 make 1.
+                        self.failure_weight + 1e-9 >= f64::from(threshold)
+                    }
+                };
+                if tripped {
                     Some(self.enter(State::Open, Reason::FailureThreshold, now))
                 } else {
                     self.rate_trip(now)
@@ -451,6 +469,7 @@ impl Breaker {
     pub fn force_closed(&mut self, now: Instant) -> Option<Transition> {
         let now = self.tick(now);
         self.consecutive_failures = 0;
+        self.failure_weight = 0.0;
         self.gate = HalfOpenGate::default();
         self.ramp = None;
         if let Some(rates) = &mut self.rates {
@@ -469,6 +488,7 @@ impl Breaker {
         self.opened_at = now;
         self.changed_at = now;
         self.consecutive_failures = 0;
+        self.failure_weight = 0.0;
         self.gate = HalfOpenGate::default();
         self.window.clear();
         if self.rates.is_some() {
@@ -592,6 +612,7 @@ impl Breaker {
             }
             State::Closed => {
                 self.consecutive_failures = 0;
+                self.failure_weight = 0.0;
                 self.backoff.closed();
                 if let Some(rates) = &mut self.rates {
                     rates.clear_completed();

@@ -70,6 +70,8 @@ pub struct Metrics {
     pub last_failure_time: Option<f64>,
     /// Failures in a row while CLOSED.
     pub consecutive_failures: u32,
+    /// Their summed `failure_weights` (equal to `consecutive_failures` without weights).
+    pub consecutive_failure_weight: f64,
     /// Calls refused because the circuit was OPEN.
     pub rejected_count: u64,
     /// Calls turned away in HALF_OPEN.

@@ -83,8 +83,17 @@ fn policies() -> impl Strategy<Value = Policies> {
             proptest::option::of(1u32..=u32::MAX),
         ),
         prop_oneof![2 => Just(0.0), 1 => seconds()],
+        weights(prop_oneof![Just(0.0), Just(0.3), Just(1.0), 0.0f64..3.0].boxed()),
     )
         .boxed()
+}
+
+/// Weights for some of the failure kinds the steps report, and for `"default"`.
+fn weights(weight: BoxedStrategy<f64>) -> impl Strategy<Value = Vec<(usize, f64)>> {
+    prop_oneof![
+        Just(Vec::new()),
+        proptest::collection::vec((0..TYPES.len() + 1, weight), 1..4),
+    ]
 }
 
 /// A valid config with one field broken.
@@ -101,7 +110,7 @@ fn invalid_config() -> impl Strategy<Value = Config> {
     };
     (
         valid_config(),
-        0usize..19,
+        0usize..20,
         bad_seconds(),
         prop_oneof![Just(0.0), Just(1.5), Just(-0.5), Just(f64::NAN), Just(1e-9)],
     )
@@ -126,7 +135,10 @@ fn invalid_config() -> impl Strategy<Value = Config> {
                 15 => c.max_timeout_seconds = Some(s),
                 16 => c.jitter = if f.is_nan() { f } else { 1.5 },
                 17 => c.jitter_seed = Some(0),
-                _ => c.ramp_seconds = if s == 0.0 { -1.0 } else { s },
+                18 => c.ramp_seconds = if s == 0.0 { -1.0 } else { s },
+                _ => c
+                    .failure_weights
+                    .insert("CacheError", if f.is_nan() { f } else { -f.abs() - 1.0 }),
             }
             c
         })
@@ -221,6 +233,11 @@ fn compare(b: &Breaker, m: &Model, now: u64) -> Result<(), TestCaseError> {
         "open_duration"
     );
     prop_assert_eq!(got.ramp_share, want.ramp_share, "ramp_share");
+    prop_assert_eq!(
+        got.consecutive_failure_weight,
+        want.consecutive_failure_weight,
+        "consecutive_failure_weight"
+    );
     prop_assert_eq!(
         b.next_deadline().map(Instant::as_nanos),
         m.next_deadline(),
@@ -406,6 +423,7 @@ fn any_config() -> impl Strategy<Value = Config> {
             )
                 .boxed(),
             any_seconds().boxed(),
+            weights(any::<f64>().boxed()).boxed(),
         )
             .boxed(),
     )
@@ -538,7 +556,15 @@ proptest! {
 
 type Thresholds = (u32, u32, f64, f64, u32);
 type Recovery = (bool, f64, u32, u32, Option<u32>, Option<f64>);
-type Policies = (Option<f64>, u32, Option<f64>, f64, Backoffs, f64);
+type Policies = (
+    Option<f64>,
+    u32,
+    Option<f64>,
+    f64,
+    Backoffs,
+    f64,
+    Vec<(usize, f64)>,
+);
 type Backoffs = (f64, Option<f64>, f64, Option<u32>);
 
 /// The two strategies' tuples as a `Config`, in the order of its fields.
@@ -546,7 +572,7 @@ fn config_from(
     (
         (ft, st, to, win, b),
         (gr, rf, mr, mb, inf, lease),
-        (rate, min_calls, slow, slow_rate, (mult, cap, jitter, seed), ramp),
+        (rate, min_calls, slow, slow_rate, (mult, cap, jitter, seed), ramp, weights),
     ): (Thresholds, Recovery, Policies),
 ) -> Config {
     Config {
@@ -570,5 +596,9 @@ fn config_from(
         jitter,
         jitter_seed: seed,
         ramp_seconds: ramp,
+        failure_weights: weights
+            .into_iter()
+            .map(|(i, w)| (TYPES.get(i).copied().unwrap_or("default"), w))
+            .collect(),
     }
 }

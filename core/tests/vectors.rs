@@ -199,6 +199,7 @@ impl Replay<'_> {
                 "calls_in_flight" => Some(m.calls_in_flight as f64),
                 "open_duration_ms" => Some(m.open_duration.as_nanos() as f64 / 1e6),
                 "ramp_share" => Some(m.ramp_share),
+                "consecutive_failure_weight" => Some(m.consecutive_failure_weight),
                 "time_in_current_state_ms" => Some(m.time_in_current_state.as_nanos() as f64 / 1e6),
                 "last_failure_time" => m.last_failure_time,
                 _ => return Err(self.at.fail(format_args!("unknown metric {key:?}"))),

@@ -130,3 +130,47 @@ def test_bad_policy_values_are_refused_with_the_cores_message(
     cfg = CircuitBreakerConfig()
     with pytest.raises(ValueError):
         setattr(cfg, field, value)
+
+
+def test_failure_weights_take_the_exception_class_name() -> None:
+    config = CircuitBreakerConfig(
+        failure_threshold=2, failure_weights={"TimeoutError": 1.0, "KeyError": 0.25}
+    )
+    breaker = CacheCircuitBreaker(config, clock=ManualClock())
+    for _ in range(4):
+        breaker.record_failure(breaker.acquire("get"), KeyError("k"), "get")
+    m = breaker.get_metrics()
+    assert (m.consecutive_failures, m.consecutive_failure_weight) == (4, 1.0)
+    assert breaker.get_state() is CircuitState.CLOSED
+    breaker.record_failure(breaker.acquire("get"), TimeoutError("slow"), "get")
+    assert breaker.get_state() is CircuitState.OPEN
+
+
+def test_failure_weights_read_back_as_a_new_dict_and_assign_live() -> None:
+    config = CircuitBreakerConfig(failure_weights={"TimeoutError": 2})
+    weights = config.failure_weights
+    assert weights == {"TimeoutError": 2.0}
+    weights["KeyError"] = 0.5  # a copy: the config does not change
+    assert config.failure_weights == {"TimeoutError": 2.0}
+    config.failure_weights = {"default": 0.5}
+    assert config.failure_weights == {"default": 0.5}
+    assert config.to_dict()["failure_weights"] == {"default": 0.5}
+    assert CircuitBreakerConfig().failure_weights == {}
+
+
+@pytest.mark.parametrize(
+    ("weights", "error", "message"),
+    [
+        ({"timeout": -1}, ValueError, "failure_weights['timeout'] must be finite and at least 0"),
+        ({"timeout": float("inf")}, ValueError, "failure_weights['timeout'] must be finite"),
+        ({"timeout": True}, TypeError, "failure_weights['timeout'] must be"),
+        ({1: 1.0}, TypeError, "failure_weights must be"),
+        ([("timeout", 1.0)], TypeError, "failure_weights must be"),
+    ],
+)
+def test_bad_failure_weights_name_the_field_and_kind(
+    weights: object, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error) as err:
+        CircuitBreakerConfig(failure_weights=weights)
+    assert str(err.value).startswith(message), str(err.value)

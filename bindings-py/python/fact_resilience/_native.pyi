@@ -135,6 +135,7 @@ class CircuitBreakerConfig:
         jitter: float = 0.0,
         jitter_seed: Optional[int] = None,
         ramp_seconds: float = 0.0,
+        failure_weights: dict[str, float] = ...,
     ) -> Self: ...
     failure_threshold: int
     """Consecutive failures in CLOSED that open the circuit."""
@@ -214,6 +215,12 @@ class CircuitBreakerConfig:
     """
     After HALF_OPEN -> CLOSED, the share of calls admitted rises linearly from `recovery_factor` to
     1 over this time (others are throttled), so a recovered cache is not stampeded; 0 for off.
+    """
+    failure_weights: dict[str, float]
+    """
+    Weight of a failure by its exception class name for the consecutive rule, which then trips when
+    the weights of the run add up to failure_threshold; a class not listed weighs the "default"
+    entry, or 1. Empty: every failure weighs 1. Assign a new dict to change it.
     """
     # END GENERATED
     __signature__: ClassVar[inspect.Signature]
@@ -305,6 +312,8 @@ class CircuitBreakerMetrics:
     def open_duration(self) -> float: ...
     @property
     def ramp_share(self) -> float: ...
+    @property
+    def consecutive_failure_weight(self) -> float: ...
     def to_dict(self) -> dict[str, Any]: ...
 
 @final

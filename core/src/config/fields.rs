@@ -6,7 +6,7 @@
 //! To add a field: one entry below (and the behaviour that reads it in `Settings`).
 
 use super::rule::FieldRule;
-use super::{FieldKind, FieldValue, MAX_WINDOW_BUCKETS, MIN_RECOVERY_FACTOR};
+use super::{FailureWeights, FieldKind, FieldValue, MAX_WINDOW_BUCKETS, MIN_RECOVERY_FACTOR};
 
 /// One field of [`Config`], as the bindings and the docs see it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -45,11 +45,16 @@ macro_rules! config_fields {
         #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
         pub struct Config {
             $(#[doc = $doc] pub $name: kind_type!($kind),)*
+            /// Weight of a failure by its kind (`Failure::error_type`, e.g. the exception class
+            /// name) for the consecutive rule, which then trips when the weights of the run add
+            /// up to `failure_threshold`; a kind not listed weighs the `"default"` entry, or 1.
+            /// Empty (the default): every failure weighs 1. Not in [`FIELDS`]: not a number.
+            pub failure_weights: FailureWeights,
         }
 
         impl Default for Config {
             fn default() -> Self {
-                Config { $($name: $default,)* }
+                Config { $($name: $default,)* failure_weights: FailureWeights::new() }
             }
         }
 
@@ -80,7 +85,7 @@ macro_rules! config_fields {
             /// ```
             pub fn validate(&self) -> Result<(), crate::ConfigError> {
                 $($rule.check(stringify!($name), FieldValue::$kind(self.$name))?;)*
-                Ok(())
+                self.failure_weights.validate()
             }
 
             /// The value of the field `name`, or `None` for a name that is not a field.

@@ -8,9 +8,11 @@
 
 mod fields;
 mod rule;
+mod weights;
 
 pub use fields::{Config, FIELDS, Field, FieldError};
 pub use rule::{ConfigError, FieldRule, MAX_DURATION_SECONDS};
+pub use weights::{DEFAULT_KIND, FailureWeights};
 
 use core::num::NonZeroU32;
 use core::time::Duration;
@@ -106,6 +108,8 @@ pub(crate) struct Settings {
     pub jitter: f64,
     pub jitter_seed: Option<u32>,
     pub ramp: Option<Duration>,
+    /// `None` while no weight is set: every failure weighs 1.
+    pub failure_weights: Option<FailureWeights>,
 }
 
 impl Settings {
@@ -145,6 +149,8 @@ impl Config {
             jitter: self.jitter,
             jitter_seed: self.jitter_seed,
             ramp: rule::seconds(self.ramp_seconds),
+            failure_weights: (!self.failure_weights.is_empty())
+                .then(|| self.failure_weights.clone()),
         })
     }
 }

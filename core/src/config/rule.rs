@@ -35,6 +35,8 @@ pub enum FieldRule {
     Share,
     /// Seconds as [`FieldRule::Seconds`], or 0 for off.
     SecondsOrZero,
+    /// A failure weight: finite and at least 0.
+    Weight,
 }
 
 /// Why a [`Config`](crate::Config) was refused: the field, the rule it broke, and the value.
@@ -84,6 +86,7 @@ impl FieldRule {
             (Some(v), FieldRule::Fraction { min, max, .. }) => v >= min && v <= max,
             (Some(v), FieldRule::Share) => v > 0.0 && v <= 1.0,
             (Some(v), FieldRule::SecondsOrZero) => v == 0.0 || seconds(v).is_some(),
+            (Some(v), FieldRule::Weight) => v.is_finite() && v >= 0.0,
         };
         if ok {
             Ok(())
@@ -112,6 +115,7 @@ impl FieldRule {
             FieldRule::SecondsOrZero => {
                 format!("must be 0 (off) or finite, > 0 and at most 100 years{unset}")
             }
+            FieldRule::Weight => String::from("must be finite and at least 0 (each weight)"),
         }
     }
 
@@ -125,6 +129,7 @@ impl FieldRule {
             FieldRule::Fraction { min, max, .. } => format!("in [{min}, {max}]"),
             FieldRule::Share => String::from("in (0, 1]"),
             FieldRule::SecondsOrZero => String::from("0 (off), or finite, > 0, at most 100 years"),
+            FieldRule::Weight => String::from("each weight finite, >= 0"),
         }
     }
 }

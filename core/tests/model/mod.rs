@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 use fact_resilience_core::{Config, Instant, MAX_DURATION_SECONDS, Reason, State, Transition};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// A validated config in the units the model works with.
@@ -31,6 +32,8 @@ pub struct Knobs {
     pub jitter: f64,
     pub jitter_seed: Option<u32>,
     pub ramp_ns: Option<u64>,
+    /// Failure weights by kind; empty: every failure weighs 1.
+    pub weights: BTreeMap<String, f64>,
 }
 
 impl Knobs {
@@ -105,11 +108,19 @@ pub fn check(c: &Config) -> Result<Knobs, &'static str> {
     if c.jitter_seed == Some(0) {
         return Err("jitter_seed");
     }
+    let weights: BTreeMap<String, f64> = c
+        .failure_weights
+        .iter()
+        .map(|(k, w)| (k.to_owned(), w))
+        .collect();
     let ramp_ns = if c.ramp_seconds == 0.0 {
         None
     } else {
         Some(seconds_to_ns(c.ramp_seconds).ok_or("ramp_seconds")?)
     };
+    if weights.values().any(|w| !(w.is_finite() && *w >= 0.0)) {
+        return Err("failure_weights");
+    }
     Ok(Knobs {
         failure_threshold: c.failure_threshold,
         success_threshold: c.success_threshold,
@@ -131,6 +142,7 @@ pub fn check(c: &Config) -> Result<Knobs, &'static str> {
         jitter: c.jitter,
         jitter_seed: c.jitter_seed,
         ramp_ns,
+        weights,
     })
 }
 
@@ -197,6 +209,7 @@ pub struct Snapshot {
     pub calls_in_flight: u64,
     pub open_duration_ns: u64,
     pub ramp_share: f64,
+    pub consecutive_failure_weight: f64,
 }
 
 /// The reference breaker.
@@ -240,6 +253,8 @@ pub struct Model {
     pub rng: u64,
     /// The post-close ramp: (closed at, calls offered, calls admitted).
     pub ramp: Option<(u64, u32, u32)>,
+    /// The summed weights of the run of failures (with weights set).
+    pub failure_weight: f64,
 }
 
 /// splitmix64, written from its definition.
@@ -285,6 +300,7 @@ impl Model {
             cut: 0.0,
             rng,
             ramp: None,
+            failure_weight: 0.0,
         })
     }
 
@@ -389,6 +405,11 @@ impl Model {
             calls_in_flight: self.live_flights(now).len() as u64,
             open_duration_ns: self.open_time_ns(),
             ramp_share: self.ramp_share(now).unwrap_or(1.0),
+            consecutive_failure_weight: if self.knobs.weights.is_empty() {
+                f64::from(self.consecutive_failures)
+            } else {
+                self.failure_weight
+            },
         }
     }
 
@@ -480,6 +501,7 @@ impl Model {
             self.factor = 1.0;
             self.cut = 0.0;
             self.consecutive_failures = 0;
+            self.failure_weight = 0.0;
             self.rate_events.clear();
         }
         Transition {
@@ -654,6 +676,7 @@ impl Model {
         match self.state {
             State::Closed => {
                 self.consecutive_failures = 0;
+                self.failure_weight = 0.0;
                 self.rate_trip(now)
             }
             State::HalfOpen if permit.probe => {
@@ -698,7 +721,18 @@ impl Model {
         match self.state {
             State::Closed => {
                 self.consecutive_failures = self.consecutive_failures.saturating_add(1);
-                if self.consecutive_failures >= self.knobs.failure_threshold {
+                let tripped = if self.knobs.weights.is_empty() {
+                    self.consecutive_failures >= self.knobs.failure_threshold
+                } else {
+                    let w = self
+                        .knobs
+                        .weights
+                        .get(error_type)
+                        .or(self.knobs.weights.get("default"));
+                    self.failure_weight += w.copied().unwrap_or(1.0);
+                    self.failure_weight + 1e-9 >= f64::from(self.knobs.failure_threshold)
+                };
+                if tripped {
                     Some(self.enter(State::Open, Reason::FailureThreshold, now))
                 } else {
                     self.rate_trip(now)
@@ -737,6 +771,7 @@ impl Model {
     pub fn force_closed(&mut self, now: u64) -> Option<Transition> {
         let now = self.tick(now);
         self.consecutive_failures = 0;
+        self.failure_weight = 0.0;
         self.rate_events.clear();
         self.ramp = None;
         self.attempts = 0;
