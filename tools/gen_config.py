@@ -30,6 +30,16 @@ def py_value(v: Any) -> str:
     return repr(v)
 
 
+def stub_value(v: Any) -> str:
+    # A stub's defaults must be simple (flake8-pyi); a dict's is written `...`.
+    return "..." if isinstance(v, dict) else repr(v)
+
+
+def in_js(f: dict[str, Any]) -> bool:
+    # The npm package does not take failure_weights (a map) yet.
+    return bool(f["core"]) and f["kind"] != "dict[str, float]"
+
+
 def js_value(v: Any) -> str:
     if v is None or isinstance(v, bool):
         return {None: "null", True: "true", False: "false"}[v]
@@ -55,7 +65,7 @@ def pyi(fields: list[dict[str, Any]]) -> str:
         if not f["positional"] and not keyword_only:
             lines.append("        *,")
             keyword_only = True
-        lines.append(f"        {f['name']}: {f['kind']} = {py_value(f['default'])},")
+        lines.append(f"        {f['name']}: {f['kind']} = {stub_value(f['default'])},")
     lines.append("    ) -> Self: ...")
     for f in fields:
         kind = "float" if f["name"] == "recovery_timeout" else f["kind"]
@@ -66,7 +76,7 @@ def pyi(fields: list[dict[str, Any]]) -> str:
 
 def typescript(fields: list[dict[str, Any]]) -> str:
     lines = ["export interface Config {"]
-    for f in (f for f in fields if f["core"]):
+    for f in (f for f in fields if in_js(f)):
         ts = {"int": "number", "float": "number", "bool": "boolean"}.get(f["kind"], "number | null")
         unit = f" In {f['unit']}." if f["unit"] else ""
         lines.append(f"  /** {f['doc']}{unit} Default {js_value(f['default'])}; {f['rule']}. */")
@@ -109,12 +119,13 @@ def table(fields: list[dict[str, Any]], name: Callable[[str], str], value: Calla
 def blocks() -> dict[Path, str]:
     fields: list[dict[str, Any]] = list(_native._config_fields())
     core = sorted((f for f in fields if f["core"]), key=lambda f: int(f["index"]))
+    js = [f for f in core if in_js(f)]
     return {
         ROOT / "bindings-py/python/fact_resilience/_native.pyi": pyi(fields),
         ROOT / "bindings-wasm/src/lib.rs": typescript(fields),
-        ROOT / "bindings-wasm/js/config_fields.js": js_table(core),
+        ROOT / "bindings-wasm/js/config_fields.js": js_table(js),
         ROOT / "bindings-py/README.md": table(fields, str, py_value),
-        ROOT / "bindings-wasm/js/README.md": table(core, camel, js_value),
+        ROOT / "bindings-wasm/js/README.md": table(js, camel, js_value),
         ROOT / "tests/vectors/README.md": table(core, str, js_value),
     }
 

@@ -517,10 +517,11 @@ impl PyBreaker {
 
     // ---- the async layer's fast path (private: permits as ints) --------------------------
 
-    /// Permit bits, or raises the rejection error.
-    fn _acquire(&self, operation_name: &Bound<'_, PyAny>) -> PyResult<u64> {
+    /// A permit as an int ([`Permit::to_token`]: it carries the admission instant the
+    /// slow-call rule times), or raises the rejection error.
+    fn _acquire(&self, operation_name: &Bound<'_, PyAny>) -> PyResult<u128> {
         let py = operation_name.py();
-        Ok(self.acquire_or_raise(py, operation_name)?.to_bits())
+        Ok(self.acquire_or_raise(py, operation_name)?.to_token())
     }
 
     /// As `_acquire`, after the argument checks `execute_sync` makes (for the async layer's
@@ -529,7 +530,7 @@ impl PyBreaker {
         &self,
         operation: &Bound<'_, PyAny>,
         operation_name: &Bound<'_, PyAny>,
-    ) -> PyResult<u64> {
+    ) -> PyResult<u128> {
         check_callable(operation)?;
         check_name(operation_name)?;
         self._acquire(operation_name)
@@ -547,7 +548,7 @@ impl PyBreaker {
         self._acquire_or(operation_name, default)
     }
 
-    /// Permit bits, or `default` when refused (no exception is built).
+    /// A permit as an int, or `default` when refused (no exception is built).
     fn _acquire_or<'py>(
         &self,
         operation_name: &Bound<'py, PyAny>,
@@ -556,27 +557,27 @@ impl PyBreaker {
         let py = operation_name.py();
         let r = self.acquire_notified(py)?;
         match r {
-            Ok(p) => Ok(p.to_bits().into_pyobject(py)?.into_any()),
+            Ok(p) => Ok(p.to_token().into_pyobject(py)?.into_any()),
             Err(_) => Ok(default.clone()),
         }
     }
 
-    fn _succeed(&self, py: Python<'_>, bits: u64) -> PyResult<()> {
-        self.succeed(py, Permit::from_bits(bits))
+    fn _succeed(&self, py: Python<'_>, token: u128) -> PyResult<()> {
+        self.succeed(py, Permit::from_token(token))
     }
 
     /// Reports `exc`; returns whether it counted as a failure.
     fn _fail(
         &self,
-        bits: u64,
+        token: u128,
         exc: &Bound<'_, PyAny>,
         operation_name: &Bound<'_, PyAny>,
     ) -> PyResult<bool> {
-        self.report_exception(exc.py(), Permit::from_bits(bits), exc, operation_name)
+        self.report_exception(exc.py(), Permit::from_token(token), exc, operation_name)
     }
 
-    fn _neutral(&self, py: Python<'_>, bits: u64) {
-        self.neutral(py, Permit::from_bits(bits));
+    fn _neutral(&self, py: Python<'_>, token: u128) {
+        self.neutral(py, Permit::from_token(token));
     }
 
     /// Seconds between health-monitor ticks (read live from the config).

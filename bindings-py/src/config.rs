@@ -7,7 +7,9 @@
 //! applied and re-reads the fields only when it changed.
 
 use crate::errors::{config_error, type_error, value_error};
-use fact_resilience_core::{Config, FIELDS, FieldKind, FieldValue, MAX_DURATION_SECONDS};
+use fact_resilience_core::{
+    Config, FIELDS, FailureWeights, FieldKind, FieldRule, FieldValue, MAX_DURATION_SECONDS,
+};
 use pyo3::exceptions::{PyAttributeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyCFunction, PyDict, PyFloat, PyInt, PyList, PyTuple};
@@ -34,6 +36,18 @@ const POSITIONAL: [&str; 10] = [
 const HEALTH_CHECK_INTERVAL: &str = "health_check_interval";
 const HALF_OPEN_MAX_CALLS: &str = "half_open_max_calls";
 const RECOVERY_TIMEOUT: &str = "recovery_timeout";
+/// The core's one field that is not a number (not in `FIELDS`): a dict here.
+const FAILURE_WEIGHTS: &str = "failure_weights";
+const FAILURE_WEIGHTS_DOC: &str = "Weight of a failure by its exception class name for the \
+    consecutive rule, which then trips when the weights of the run add up to \
+    failure_threshold; a class not listed weighs the \"default\" entry, or 1. Empty: every \
+    failure weighs 1. Assign a new dict to change it.";
+
+/// A converted value: one of the core's numbers, or the weights.
+pub enum Value {
+    Field(FieldValue),
+    Weights(FailureWeights),
+}
 
 /// Every field, in the core's types plus the two that only the Python layer uses.
 #[derive(Clone, Debug, PartialEq)]
@@ -94,18 +108,28 @@ impl Fields {
 
     /// Converts one named value, checking its type (not yet its range: see `validate`). This
     /// may run Python code (`__float__`, `__repr__`), so it is never called under the lock.
-    fn convert(name: &str, v: &Bound<'_, PyAny>) -> PyResult<FieldValue> {
-        Ok(match kind_of(name)? {
+    fn convert(name: &str, v: &Bound<'_, PyAny>) -> PyResult<Value> {
+        if name == FAILURE_WEIGHTS {
+            return weights_field(v).map(Value::Weights);
+        }
+        Ok(Value::Field(match kind_of(name)? {
             FieldKind::U32 => FieldValue::U32(int_field(name, v)?),
             FieldKind::F64 => FieldValue::F64(float_field(name, v)?),
             FieldKind::Bool => FieldValue::Bool(bool_field(name, v)?),
             FieldKind::OptU32 => FieldValue::OptU32(optional(v, |v| int_field(name, v))?),
             _ => FieldValue::OptF64(optional(v, |v| float_field(name, v))?),
-        })
+        }))
     }
 
     /// Applies one converted value (pure Rust: safe under the lock).
-    fn apply(&mut self, name: &str, value: FieldValue) -> PyResult<()> {
+    fn apply(&mut self, name: &str, value: Value) -> PyResult<()> {
+        let value = match value {
+            Value::Weights(w) => {
+                self.core.failure_weights = w;
+                return Ok(());
+            }
+            Value::Field(v) => v,
+        };
         match (name, value) {
             (HEALTH_CHECK_INTERVAL, FieldValue::F64(s)) => self.health_check_interval = s,
             (HALF_OPEN_MAX_CALLS, FieldValue::U32(n)) => self.half_open_max_calls = n,
@@ -123,6 +147,13 @@ impl Fields {
 
     /// A field's value as a Python object.
     fn get<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        if name == FAILURE_WEIGHTS {
+            let d = PyDict::new(py);
+            for (kind, w) in self.core.failure_weights.iter() {
+                d.set_item(kind, w)?;
+            }
+            return Ok(d.into_any());
+        }
         let value = match name {
             HEALTH_CHECK_INTERVAL => FieldValue::F64(self.health_check_interval),
             HALF_OPEN_MAX_CALLS => FieldValue::U32(self.half_open_max_calls),
@@ -148,12 +179,36 @@ impl Fields {
 
 /// Every field a config exposes: FACT's positional ones, then the core's others.
 fn field_names() -> impl Iterator<Item = &'static str> {
-    POSITIONAL.into_iter().chain(
-        FIELDS
-            .iter()
-            .map(|f| f.name)
-            .filter(|n| !POSITIONAL.contains(n)),
-    )
+    POSITIONAL
+        .into_iter()
+        .chain(
+            FIELDS
+                .iter()
+                .map(|f| f.name)
+                .filter(|n| !POSITIONAL.contains(n)),
+        )
+        .chain([FAILURE_WEIGHTS])
+}
+
+/// A dict of `str` to a number (not a `bool`), each weight checked by the core's rule; the
+/// message names the kind: `failure_weights['timeout'] must be finite and at least 0 ...`.
+fn weights_field(v: &Bound<'_, PyAny>) -> PyResult<FailureWeights> {
+    let d = v
+        .cast::<PyDict>()
+        .map_err(|_| type_error(FAILURE_WEIGHTS, "a dict of str to number", v))?;
+    let mut out = FailureWeights::new();
+    for (k, w) in d.iter() {
+        let kind: String = k
+            .extract()
+            .map_err(|_| type_error(FAILURE_WEIGHTS, "a dict with str keys", &k))?;
+        let field = format!("{FAILURE_WEIGHTS}[{}]", k.repr()?);
+        let weight = float_field(&field, &w)?;
+        if let Err(e) = FieldRule::Weight.check(FAILURE_WEIGHTS, FieldValue::F64(weight)) {
+            return Err(value_error(&field, &e.rule.requirement(false), weight));
+        }
+        out.insert(kind, weight);
+    }
+    Ok(out)
 }
 
 fn check_duration(field: &str, s: f64) -> PyResult<()> {
@@ -223,6 +278,21 @@ pub fn _config_fields(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
     let defaults = Fields::default();
     let out = PyList::empty(py);
     for name in field_names() {
+        if name == FAILURE_WEIGHTS {
+            let d = PyDict::new(py);
+            d.set_item("name", name)?;
+            d.set_item("kind", "dict[str, float]")?;
+            d.set_item("default", defaults.get(py, name)?)?;
+            d.set_item("unit", "")?;
+            d.set_item("rule", FieldRule::Weight.describe())?;
+            d.set_item("doc", field_doc(name))?;
+            d.set_item("requirement", FieldRule::Weight.requirement(false))?;
+            d.set_item("positional", false)?;
+            d.set_item("core", true)?;
+            d.set_item("index", FIELDS.len())?;
+            out.append(d)?;
+            continue;
+        }
         let core = FIELDS.iter().find(|f| f.name == name);
         let kind = match kind_of(name)? {
             FieldKind::U32 => "int",
@@ -284,6 +354,7 @@ fn field_doc(name: &str) -> &'static str {
     FIELDS.iter().find(|f| f.name == name).map_or(
         match name {
             HEALTH_CHECK_INTERVAL => "Period of the background health monitor (Python only).",
+            FAILURE_WEIGHTS => FAILURE_WEIGHTS_DOC,
             RECOVERY_TIMEOUT => "Alias of timeout_seconds (the FACT fork's name).",
             _ => "Accepted for the FACT fork's name; has no effect.",
         },

@@ -133,6 +133,28 @@ pub struct PyMetrics {
     /// Probes in flight in the current HALF_OPEN episode.
     #[pyo3(get)]
     half_open_in_flight: u32,
+    /// Slow calls the slow-call rule counts now (completed, or in flight past the duration);
+    /// 0 while the rule is off.
+    #[pyo3(get)]
+    slow_call_count: u64,
+    /// `slow_call_count` over the calls that rule judges (0..1).
+    #[pyo3(get)]
+    slow_call_rate: f64,
+    /// Calls admitted in the rolling window and not yet reported, counted while a rate rule
+    /// is on; 0 otherwise.
+    #[pyo3(get)]
+    calls_in_flight: u64,
+    /// Seconds the circuit stays OPEN this time (backoff and jitter applied); outside OPEN,
+    /// the last open time, or `timeout_seconds` after a close.
+    #[pyo3(get)]
+    open_duration: f64,
+    /// The share of calls the post-close ramp admits now; 1.0 when no ramp runs.
+    #[pyo3(get)]
+    ramp_share: f64,
+    /// The summed `failure_weights` of the current run (equal to `consecutive_failures`
+    /// without weights).
+    #[pyo3(get)]
+    consecutive_failure_weight: f64,
 }
 
 impl PyMetrics {
@@ -160,6 +182,12 @@ impl PyMetrics {
             half_open_admitted: m.half_open_admitted,
             half_open_successes: m.half_open_successes,
             half_open_in_flight: m.half_open_in_flight,
+            slow_call_count: m.slow_call_count,
+            slow_call_rate: m.slow_call_rate,
+            calls_in_flight: m.calls_in_flight,
+            open_duration: m.open_duration.as_secs_f64(),
+            ramp_share: m.ramp_share,
+            consecutive_failure_weight: m.consecutive_failure_weight,
         })
     }
 }

@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// once with `record_success`, `record_failure` or `record_neutral`.
 #[pyclass(frozen, module = "fact_resilience", name = "Permit")]
 pub struct PyPermit {
-    bits: u64,
+    /// [`Permit::to_token`]: the bits and the admission instant.
+    token: u128,
     pub(crate) operation: Py<PyAny>,
     spent: AtomicBool,
 }
@@ -19,13 +20,13 @@ impl PyPermit {
     /// Whether this call is a HALF_OPEN probe.
     #[getter]
     fn probe(&self) -> bool {
-        Permit::from_bits(self.bits).is_probe()
+        Permit::from_token(self.token).is_probe()
     }
 
     /// The breaker generation this permit was issued in.
     #[getter]
     fn generation(&self) -> u64 {
-        Permit::from_bits(self.bits).generation()
+        Permit::from_token(self.token).generation()
     }
 
     /// The operation name given to `acquire`.
@@ -55,7 +56,7 @@ impl PyPermit {
     /// An unreported permit for a call named `operation`.
     pub(crate) fn new(permit: Permit, operation: Bound<'_, PyAny>) -> Self {
         PyPermit {
-            bits: permit.to_bits(),
+            token: permit.to_token(),
             operation: operation.unbind(),
             spent: AtomicBool::new(false),
         }
@@ -68,7 +69,7 @@ impl PyPermit {
                 "this permit's outcome was already reported",
             ))
         } else {
-            Ok(Permit::from_bits(self.bits))
+            Ok(Permit::from_token(self.token))
         }
     }
 }

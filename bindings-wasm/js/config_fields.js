@@ -15,5 +15,14 @@ export const CONFIG_FIELDS = [
   ["maxMessageBytes", "count", "must be at least 1", 256],
   ["halfOpenMaxInFlight", "count?", "must be at least 1 (or unset for none)", null],
   ["probeLeaseSeconds", "number?", "must be finite, > 0 and at most 100 years (or unset for none)", null],
+  ["failureRateThreshold", "number?", "must be in (0, 1] (or unset for none)", null],
+  ["minimumCalls", "count", "must be at least 1", 20],
+  ["slowCallDurationSeconds", "number?", "must be finite, > 0 and at most 100 years (or unset for none)", null],
+  ["slowCallRateThreshold", "number", "must be in (0, 1]", 1],
+  ["openBackoffMultiplier", "number", "must be in [1, 1000]", 1],
+  ["maxTimeoutSeconds", "number?", "must be finite, > 0 and at most 100 years (or unset for none)", null],
+  ["jitter", "number", "must be in [0, 1]", 0],
+  ["jitterSeed", "count?", "must be at least 1 (or unset for none)", null],
+  ["rampSeconds", "number", "must be 0 (off) or finite, > 0 and at most 100 years", 0],
 ];
 // END GENERATED

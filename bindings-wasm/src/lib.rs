@@ -57,6 +57,24 @@ export interface Config {
   halfOpenMaxInFlight?: number | null;
   /** Time after which an unanswered HALF_OPEN probe is presumed lost, freeing its slot; unset for never. In seconds. Default null; finite, > 0, at most 100 years. */
   probeLeaseSeconds?: number | null;
+  /** Failure rate that opens a CLOSED circuit, counted over the rolling window since the circuit last closed, once it holds `minimum_calls` calls; unset for off. In share. Default null; in (0, 1]. */
+  failureRateThreshold?: number | null;
+  /** Fewest calls in the window before a rate rule (`failure_rate_threshold`, slow calls) may open the circuit. In calls. Default 20; at least 1. */
+  minimumCalls?: number;
+  /** A call slower than this (admission to outcome) is slow, and so is a call still in flight past it (judged at most one window bucket late); unset for off. In seconds. Default null; finite, > 0, at most 100 years. */
+  slowCallDurationSeconds?: number | null;
+  /** Share of slow calls over the rolling window (since the circuit last closed, with at least `minimum_calls` calls) that opens a CLOSED circuit, when `slow_call_duration_seconds` is set. In share. Default 1; in (0, 1]. */
+  slowCallRateThreshold?: number;
+  /** Each re-open after a failed probe multiplies the open time by this (1 for none), up to `max_timeout_seconds`; a close resets it. In factor. Default 1; in [1, 1000]. */
+  openBackoffMultiplier?: number;
+  /** Longest open time the backoff reaches (never below `timeout_seconds`); unset for no cap but 100 years. In seconds. Default null; finite, > 0, at most 100 years. */
+  maxTimeoutSeconds?: number | null;
+  /** Each open time is cut by a random share of up to this, so that a fleet does not probe in lockstep (0 for none). In share. Default 0; in [0, 1]. */
+  jitter?: number;
+  /** Seed of the jitter's generator, for reproducible runs; unset: derived from the instant the breaker was created. Default null; at least 1. */
+  jitterSeed?: number | null;
+  /** After HALF_OPEN -> CLOSED, the share of calls admitted rises linearly from `recovery_factor` to 1 over this time (others are throttled), so a recovered cache is not stampeded; 0 for off. In seconds. Default 0; 0 (off), or finite, > 0, at most 100 years. */
+  rampSeconds?: number;
 }
 // END GENERATED
 

@@ -1,6 +1,7 @@
 //! [`Breaker`]: the circuit-breaker state machine. Sans-IO: every method that depends on time
 //! takes `now`, and nothing here reads a clock, sleeps, spawns or does IO.
 
+use crate::backoff::Backoff;
 use crate::clock::Instant;
 use crate::config::{Config, ConfigError, Settings};
 use crate::half_open::HalfOpenGate;
@@ -8,6 +9,8 @@ use crate::health::{
     HealthFigures, HealthHistory, HealthReport, HealthThresholds, TransitionCounts,
 };
 use crate::metrics::{Failure, FailureLog, FailureRecord, Metrics};
+use crate::ramp::Ramp;
+use crate::rates::RateWindow;
 use crate::state::{Reason, State, Transition};
 use crate::window::RollingWindow;
 use core::time::Duration;
@@ -24,6 +27,10 @@ pub struct Permit {
     generation: u64,
     probe: bool,
     transition: Option<Transition>,
+    /// When the call was admitted, on the breaker's timeline: its latency, for the slow-call
+    /// rule, and its admission bucket, to take it off the calls in flight. `None` for a
+    /// permit rebuilt from bits alone (see [`Permit::to_token`]).
+    admitted_at: Option<Instant>,
 }
 
 impl Permit {
@@ -56,6 +63,31 @@ impl Permit {
             generation: bits >> 1,
             probe: bits & 1 == 1,
             transition: None,
+            admitted_at: None,
+        }
+    }
+
+    /// When the call was admitted, on the breaker's own timeline (`None` for a permit rebuilt
+    /// by [`Permit::from_bits`]).
+    pub fn admitted_at(&self) -> Option<Instant> {
+        self.admitted_at
+    }
+
+    /// The permit as one 128-bit integer that also carries its admission instant, for hosts
+    /// whose integers are that wide (Python): `(admitted_at + 1) << 64 | to_bits()`, or just
+    /// `to_bits()` without one. A permit passed as bits alone still works, but the slow-call
+    /// rule cannot time it or take it off the calls in flight until its bucket expires.
+    pub fn to_token(&self) -> u128 {
+        let admitted = self.admitted_at.map_or(0, |t| u128::from(t.as_nanos()) + 1);
+        admitted << 64 | u128::from(self.to_bits())
+    }
+
+    /// The permit [`Permit::to_token`] encoded (as [`Permit::from_bits`], never trusted).
+    pub fn from_token(token: u128) -> Permit {
+        let admitted = (token >> 64) as u64;
+        Permit {
+            admitted_at: admitted.checked_sub(1).map(Instant::from_nanos),
+            ..Permit::from_bits(token as u64)
         }
     }
 }
@@ -113,14 +145,24 @@ pub struct Breaker {
     /// where it lets restored history that predates the host clock's origin fit on the timeline.
     pub(crate) shift: u64,
     pub(crate) consecutive_failures: u32,
+    /// The summed `failure_weights` of the run of failures (used only when weights are set).
+    pub(crate) failure_weight: f64,
     pub(crate) gate: HalfOpenGate,
     pub(crate) window: RollingWindow,
+    /// The calls the rate rules judge: the rolling window's, but only those recorded since
+    /// the circuit last closed, so that the failures which opened it cannot open it again
+    /// right after it recovers. `None` while no rate rule is configured.
+    pub(crate) rates: Option<RateWindow>,
     pub(crate) log: FailureLog,
     pub(crate) counters: Counters,
     pub(crate) last_failure_time: Option<f64>,
     /// Not carried by a [`crate::Snapshot`]: a restored breaker starts its hourly change
     /// count, recovery attempts and transition counters afresh.
     pub(crate) health: HealthHistory,
+    /// The open time's backoff and jitter (not in a snapshot either).
+    pub(crate) backoff: Backoff,
+    /// The post-close ramp, while one runs (not in a snapshot).
+    pub(crate) ramp: Option<Ramp>,
 }
 
 impl Breaker {
@@ -129,6 +171,9 @@ impl Breaker {
         let settings = config.settings()?;
         Ok(Breaker {
             window: RollingWindow::new(settings.rolling_window, settings.window_buckets),
+            rates: rate_window(&settings, now),
+            backoff: Backoff::new(jitter_seed(&settings, now)),
+            ramp: None,
             config,
             settings,
             state: State::Closed,
@@ -138,6 +183,7 @@ impl Breaker {
             latest: now,
             shift: 0,
             consecutive_failures: 0,
+            failure_weight: 0.0,
             gate: HalfOpenGate::default(),
             log: FailureLog::default(),
             counters: Counters::default(),
@@ -162,6 +208,11 @@ impl Breaker {
     pub fn metrics(&self, now: Instant) -> Metrics {
         let now = self.internal(now).max(self.latest);
         let window = self.window.counts(now);
+        let rates = self
+            .rates
+            .as_ref()
+            .map(|r| r.counts(now, self.settings.slow_call))
+            .unwrap_or_default();
         let c = &self.counters;
         Metrics {
             state: self.state,
@@ -174,6 +225,11 @@ impl Breaker {
             time_in_current_state: now.saturating_duration_since(self.changed_at),
             last_failure_time: self.last_failure_time,
             consecutive_failures: self.consecutive_failures,
+            consecutive_failure_weight: if self.settings.failure_weights.is_some() {
+                self.failure_weight
+            } else {
+                f64::from(self.consecutive_failures)
+            },
             rejected_count: c.rejected,
             throttled_count: c.throttled,
             neutral_count: c.neutral,
@@ -181,6 +237,14 @@ impl Breaker {
             half_open_successes: self.gate.successes,
             half_open_in_flight: self.gate.in_flight,
             recent_failures_count: self.log.len() as u32,
+            slow_call_count: rates.slow_calls(),
+            slow_call_rate: rates.slow_rate(),
+            calls_in_flight: rates.in_flight,
+            open_duration: self.backoff.open_time(&self.settings),
+            ramp_share: self
+                .ramp
+                .and_then(|r| r.share(&self.settings, now))
+                .unwrap_or(1.0),
         }
     }
 
@@ -228,10 +292,22 @@ impl Breaker {
     /// Asks to run one call at `now`. Applies a due OPEN -> HALF_OPEN move first (reported by
     /// [`Permit::transition`]). Rejections change no success or failure counter.
     pub fn try_acquire(&mut self, now: Instant) -> Result<Permit, Rejection> {
-        let transition = self.poll(now);
+        let transition = self.poll_timers(now);
         let now = self.latest;
         let probe = match self.state {
-            State::Closed => false,
+            State::Closed => {
+                if let Some(ramp) = &mut self.ramp {
+                    match ramp.share(&self.settings, now) {
+                        Some(share) if !ramp.admit(share) => {
+                            self.counters.throttled += 1;
+                            return Err(Rejection::Throttled);
+                        }
+                        Some(_) => {}
+                        None => self.ramp = None,
+                    }
+                }
+                false
+            }
             State::Open => {
                 self.counters.rejected += 1;
                 let retry_after = self.open_deadline().saturating_duration_since(now);
@@ -243,10 +319,14 @@ impl Breaker {
                 return Err(Rejection::Throttled);
             }
         };
+        if let Some(rates) = &mut self.rates {
+            rates.admit(now);
+        }
         Ok(Permit {
             generation: self.generation,
             probe,
             transition,
+            admitted_at: Some(now),
         })
     }
 
@@ -255,13 +335,17 @@ impl Breaker {
         let now = self.tick(now);
         self.counters.successes += 1;
         self.window.record(now, false);
+        if self.rates.is_some() {
+            self.record_rates(&permit, now, false);
+        }
         if permit.generation != self.generation {
             return None;
         }
         match self.state {
             State::Closed => {
                 self.consecutive_failures = 0;
-                None
+                self.failure_weight = 0.0;
+                self.rate_trip(now)
             }
             State::HalfOpen if permit.probe => {
                 self.gate.release();
@@ -283,6 +367,9 @@ impl Breaker {
         let now = self.tick(now);
         self.counters.failures += 1;
         self.window.record(now, true);
+        if self.rates.is_some() {
+            self.record_rates(&permit, now, true);
+        }
         self.log.push(
             failure,
             self.settings.max_recent_failures.get() as usize,
@@ -295,8 +382,20 @@ impl Breaker {
         match self.state {
             State::Closed => {
                 self.consecutive_failures = self.consecutive_failures.saturating_add(1);
-                (self.consecutive_failures >= self.settings.failure_threshold.get())
-                    .then(|| self.enter(State::Open, Reason::FailureThreshold, now))
+                let threshold = self.settings.failure_threshold.get();
+                let tripped = match &self.settings.failure_weights {
+                    None => self.consecutive_failures >= threshold,
+                    Some(w) => {
+                        self.failure_weight += w.weight(failure.error_type);
+                        // The slack absorbs float error: ten failures of 0.1 make 1.
+                        self.failure_weight + 1e-9 >= f64::from(threshold)
+                    }
+                };
+                if tripped {
+                    Some(self.enter(State::Open, Reason::FailureThreshold, now))
+                } else {
+                    self.rate_trip(now)
+                }
             }
             State::HalfOpen if permit.probe => {
                 self.gate.release();
@@ -309,8 +408,11 @@ impl Breaker {
     /// The call ended without a verdict (cancelled, or an error the host ignores): the permit
     /// is released and nothing else is counted.
     pub fn on_neutral(&mut self, permit: Permit, now: Instant) {
-        self.tick(now);
+        let now = self.tick(now);
         self.counters.neutral += 1;
+        if let Some(rates) = &mut self.rates {
+            rates.release(now, permit.admitted_at);
+        }
         if permit.generation == self.generation && permit.probe {
             self.gate.release();
         }
@@ -320,8 +422,21 @@ impl Breaker {
 
     /// Applies what time alone changes at `now`: OPEN -> HALF_OPEN once the open timeout (as
     /// configured now) has passed since the circuit entered OPEN, and in HALF_OPEN, the expiry
-    /// of probe leases (which makes the lost probes' permits stale).
+    /// of probe leases (which makes the lost probes' permits stale). In CLOSED, the rate rules
+    /// are judged again, which is how calls still in flight past `slow_call_duration_seconds`
+    /// open the circuit when no call completes. Admission does not do this last part: a
+    /// refused call has no permit to report a transition on, so it is left to a poll or the
+    /// next outcome.
     pub fn poll(&mut self, now: Instant) -> Option<Transition> {
+        let moved = self.poll_timers(now);
+        if moved.is_none() && self.state == State::Closed && self.rates.is_some() {
+            return self.rate_trip(self.latest);
+        }
+        moved
+    }
+
+    /// The timed moves of [`poll`](Self::poll): OPEN -> HALF_OPEN and probe leases.
+    fn poll_timers(&mut self, now: Instant) -> Option<Transition> {
         let now = self.tick(now);
         match self.state {
             State::Open if now >= self.open_deadline() => {
@@ -354,7 +469,12 @@ impl Breaker {
     pub fn force_closed(&mut self, now: Instant) -> Option<Transition> {
         let now = self.tick(now);
         self.consecutive_failures = 0;
+        self.failure_weight = 0.0;
         self.gate = HalfOpenGate::default();
+        self.ramp = None;
+        if let Some(rates) = &mut self.rates {
+            rates.clear_completed();
+        }
         (self.state != State::Closed).then(|| self.enter(State::Closed, Reason::ForcedClosed, now))
     }
 
@@ -368,12 +488,18 @@ impl Breaker {
         self.opened_at = now;
         self.changed_at = now;
         self.consecutive_failures = 0;
+        self.failure_weight = 0.0;
         self.gate = HalfOpenGate::default();
         self.window.clear();
+        if self.rates.is_some() {
+            self.rates = rate_window(&self.settings, now.saturating_add(Duration::from_nanos(1)));
+        }
         self.log.clear();
         self.counters = Counters::default();
         self.last_failure_time = None;
         self.health = HealthHistory::default();
+        self.backoff.closed();
+        self.ramp = None;
         (from != State::Closed).then_some(Transition {
             from,
             to: State::Closed,
@@ -387,12 +513,25 @@ impl Breaker {
     /// span or bucket count starts an empty window. On error nothing changes.
     pub fn set_config(&mut self, config: Config) -> Result<(), ConfigError> {
         let settings = config.settings()?;
-        if (settings.rolling_window, settings.window_buckets)
-            != (self.settings.rolling_window, self.settings.window_buckets)
-        {
+        let reshaped = (settings.rolling_window, settings.window_buckets)
+            != (self.settings.rolling_window, self.settings.window_buckets);
+        if reshaped {
             self.window = RollingWindow::new(settings.rolling_window, settings.window_buckets);
         }
+        if reshaped || settings.rate_rules() != self.rates.is_some() {
+            // Calls admitted until now were not counted in flight by the new window.
+            self.rates = rate_window(
+                &settings,
+                self.latest.saturating_add(Duration::from_nanos(1)),
+            );
+        }
         self.log.trim(settings.max_recent_failures.get() as usize);
+        if let Some(seed) = settings
+            .jitter_seed
+            .filter(|s| Some(*s) != self.settings.jitter_seed)
+        {
+            self.backoff.reseed(u64::from(seed));
+        }
         self.settings = settings;
         self.config = config;
         Ok(())
@@ -417,7 +556,42 @@ impl Breaker {
     }
 
     fn open_deadline(&self) -> Instant {
-        self.opened_at.saturating_add(self.settings.timeout)
+        self.opened_at
+            .saturating_add(self.backoff.open_time(&self.settings))
+    }
+
+    /// Records a completed call in the rate window: slow if its latency exceeds the slow-call
+    /// duration.
+    fn record_rates(&mut self, permit: &Permit, now: Instant, failed: bool) {
+        let slow = match (self.settings.slow_call, permit.admitted_at) {
+            (Some(d), Some(at)) => now.saturating_duration_since(at) > d,
+            _ => false,
+        };
+        if let Some(rates) = &mut self.rates {
+            rates.record(now, permit.admitted_at, failed, slow);
+        }
+    }
+
+    /// CLOSED -> OPEN if a rate rule holds at `now`: the failure rate, then slow calls (the
+    /// consecutive rule was checked first).
+    fn rate_trip(&mut self, now: Instant) -> Option<Transition> {
+        let s = &self.settings;
+        let c = self.rates.as_ref()?.counts(now, s.slow_call);
+        let enough = |calls: u64| calls >= u64::from(s.minimum_calls.get());
+        let reason = if s
+            .failure_rate_threshold
+            .is_some_and(|t| enough(c.calls) && c.failure_rate() >= t)
+        {
+            Reason::FailureRate
+        } else if s.slow_call.is_some()
+            && enough(c.judged_for_slowness())
+            && c.slow_rate() >= s.slow_call_rate_threshold
+        {
+            Reason::SlowCalls
+        } else {
+            return None;
+        };
+        Some(self.enter(State::Open, reason, now))
     }
 
     /// Moves to `to`: a new generation, a fresh HALF_OPEN gate, and the timers restarted.
@@ -428,9 +602,22 @@ impl Breaker {
         self.counters.state_changes += 1;
         self.changed_at = now;
         self.gate = HalfOpenGate::default();
+        self.ramp = (reason == Reason::ProbesSucceeded && self.settings.ramp.is_some())
+            .then(|| Ramp::new(now));
         match to {
-            State::Open => self.opened_at = now,
-            State::Closed => self.consecutive_failures = 0,
+            State::Open => {
+                self.opened_at = now;
+                self.backoff
+                    .opened(&self.settings, reason == Reason::ProbeFailed);
+            }
+            State::Closed => {
+                self.consecutive_failures = 0;
+                self.failure_weight = 0.0;
+                self.backoff.closed();
+                if let Some(rates) = &mut self.rates {
+                    rates.clear_completed();
+                }
+            }
             State::HalfOpen => {}
         }
         let t = Transition {
@@ -442,4 +629,17 @@ impl Breaker {
         self.health.record(&t, now);
         t
     }
+}
+
+/// The jitter generator's seed: the configured one, or else the creation instant (which
+/// differs between processes, so a fleet's breakers do not draw the same jitter).
+fn jitter_seed(s: &Settings, now: Instant) -> u64 {
+    s.jitter_seed.map_or(now.as_nanos(), u64::from)
+}
+
+/// The window behind the rate rules, if any rule needs one, counting calls admitted from
+/// `since` in flight.
+fn rate_window(s: &Settings, since: Instant) -> Option<RateWindow> {
+    s.rate_rules()
+        .then(|| RateWindow::new(s.rolling_window, s.window_buckets, since))
 }

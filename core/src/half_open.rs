@@ -73,7 +73,7 @@ impl HalfOpenGate {
 
 /// `ceil(attempts * factor - 1e-9)`, clamped at 0, without `std`'s float functions. The
 /// epsilon absorbs float error so that, e.g., `3 * 0.1` counts as 0.3, not 0.30000000000000004.
-fn ceil_quota(attempts: u32, factor: f64) -> u64 {
+pub(crate) fn ceil_quota(attempts: u32, factor: f64) -> u64 {
     let x = f64::from(attempts) * factor - 1e-9;
     let t = x as u64; // truncates toward zero; negative and NaN become 0
     if (t as f64) < x { t + 1 } else { t }

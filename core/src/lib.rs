@@ -32,6 +32,17 @@
 //! - Every transition starts a new permit generation: an outcome from an older [`Permit`] is
 //!   counted but cannot move the state.
 //!
+//! # Opt-in policies
+//!
+//! Off by default (FACT's behaviour), each a [`Config`] field: a failure-rate trip
+//! (`failure_rate_threshold`, `minimum_calls`), slow calls, in flight too
+//! (`slow_call_duration_seconds`, `slow_call_rate_threshold`), open-time backoff with seeded
+//! jitter (`open_backoff_multiplier`, `max_timeout_seconds`, `jitter`, `jitter_seed`) and a
+//! post-close ramp (`ramp_seconds`); failures weighted by kind (`failure_weights`). The rate rules count the calls since the circuit last
+//! closed; a transition's [`Reason`] says which rule tripped. A permit carries its admission
+//! instant, so a call's latency needs nothing new from the host ([`Permit::to_token`] keeps
+//! it through an FFI boundary).
+//!
 //! # The cache layer
 //!
 //! [`CacheGuard`] sits beside a breaker and decides what a *cache* call means: which outcomes
@@ -83,6 +94,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+mod backoff;
 mod breaker;
 mod cache;
 mod clock;
@@ -93,6 +105,8 @@ mod health;
 mod metrics;
 mod pending;
 mod presets;
+mod ramp;
+mod rates;
 mod sim;
 mod snapshot;
 mod state;
@@ -117,8 +131,8 @@ pub use clock::ManualClock;
 pub use clock::MonotonicClock;
 pub use clock::{Clock, Instant};
 pub use config::{
-    Config, ConfigError, FIELDS, Field, FieldError, FieldKind, FieldRule, FieldValue,
-    MAX_DURATION_SECONDS, MAX_WINDOW_BUCKETS, MIN_RECOVERY_FACTOR,
+    Config, ConfigError, DEFAULT_KIND, FIELDS, FailureWeights, Field, FieldError, FieldKind,
+    FieldRule, FieldValue, MAX_DURATION_SECONDS, MAX_WINDOW_BUCKETS, MIN_RECOVERY_FACTOR,
 };
 pub use exposition::{
     DEFAULT_NAMESPACE, METRIC_FAMILIES, MetricFamily, MetricKind, NamespaceError, check_namespace,

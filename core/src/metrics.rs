@@ -70,6 +70,8 @@ pub struct Metrics {
     pub last_failure_time: Option<f64>,
     /// Failures in a row while CLOSED.
     pub consecutive_failures: u32,
+    /// Their summed `failure_weights` (equal to `consecutive_failures` without weights).
+    pub consecutive_failure_weight: f64,
     /// Calls refused because the circuit was OPEN.
     pub rejected_count: u64,
     /// Calls turned away in HALF_OPEN.
@@ -84,6 +86,22 @@ pub struct Metrics {
     pub half_open_in_flight: u32,
     /// Records held in the failure log.
     pub recent_failures_count: u32,
+    /// Slow calls the slow-call rule counts now: completed calls slower than
+    /// `slow_call_duration_seconds` and calls in flight past it, since the circuit last
+    /// closed, inside the rolling window. 0 while the rule is off.
+    pub slow_call_count: u64,
+    /// `slow_call_count` over the calls the slow-call rule judges (completed, or overdue in
+    /// flight); 0.0 when there are none or the rule is off.
+    pub slow_call_rate: f64,
+    /// Calls admitted inside the rolling window whose outcome has not been reported, counted
+    /// while a rate rule (`failure_rate_threshold`, slow calls) is on; 0 otherwise.
+    pub calls_in_flight: u64,
+    /// How long the circuit stays OPEN this time (`timeout_seconds` with the backoff and
+    /// jitter applied); outside OPEN, the last open time, or `timeout_seconds` after a close.
+    pub open_duration: Duration,
+    /// The share of calls admitted by the post-close ramp at this instant (`ramp_seconds`);
+    /// 1.0 when no ramp runs.
+    pub ramp_share: f64,
 }
 
 /// The newest `capacity` failure records, oldest first. Once full, a new record reuses the

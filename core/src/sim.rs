@@ -162,8 +162,8 @@ impl Simulation {
     }
 }
 
-/// An admitted call waiting for its outcome: (done at, sequence, ok, permit bits).
-type Pending = Reverse<(Instant, u64, bool, u64)>;
+/// An admitted call waiting for its outcome: (done at, sequence, ok, permit token).
+type Pending = Reverse<(Instant, u64, bool, u128)>;
 
 struct Sim {
     breaker: Breaker,
@@ -192,7 +192,7 @@ impl Sim {
                     self.seq += 1;
                     let done = at.saturating_add(call.latency);
                     self.pending
-                        .push(Reverse((done, self.seq, call.ok, permit.to_bits())));
+                        .push(Reverse((done, self.seq, call.ok, permit.to_token())));
                 }
             }
             Err(Rejection::Open { .. }) => r.rejected += 1,
@@ -209,7 +209,7 @@ impl Sim {
             }
             self.pending.pop();
             self.sample_until(done);
-            self.outcome(Permit::from_bits(bits), ok, done);
+            self.outcome(Permit::from_token(bits), ok, done);
             last = done;
         }
         last

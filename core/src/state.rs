@@ -50,6 +50,12 @@ pub enum Reason {
     FailureThreshold,
     /// OPEN -> HALF_OPEN: the open timeout passed.
     TimeoutElapsed,
+    /// CLOSED -> OPEN: the failure rate since the circuit closed reached
+    /// `failure_rate_threshold` over at least `minimum_calls` calls.
+    FailureRate,
+    /// CLOSED -> OPEN: the share of slow calls (completed, or in flight past the duration)
+    /// reached `slow_call_rate_threshold` over at least `minimum_calls` calls.
+    SlowCalls,
     /// HALF_OPEN -> OPEN: a probe failed.
     ProbeFailed,
     /// HALF_OPEN -> CLOSED: `success_threshold` probes succeeded.
@@ -67,6 +73,8 @@ impl Reason {
     pub const fn as_str(self) -> &'static str {
         match self {
             Reason::FailureThreshold => "failure_threshold",
+            Reason::FailureRate => "failure_rate",
+            Reason::SlowCalls => "slow_calls",
             Reason::TimeoutElapsed => "timeout_elapsed",
             Reason::ProbeFailed => "probe_failed",
             Reason::ProbesSucceeded => "probes_succeeded",

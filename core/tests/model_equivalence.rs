@@ -63,8 +63,37 @@ fn valid_config() -> impl Strategy<Value = Config> {
             proptest::option::of(1u32..=3),
             proptest::option::of(seconds()),
         ),
+        policies(),
     )
         .prop_map(config_from)
+}
+
+/// The opt-in policies: each off about half the time, and with small counts when on, so
+/// that sixty steps can reach them.
+fn policies() -> impl Strategy<Value = Policies> {
+    (
+        proptest::option::of(prop_oneof![Just(1.0), Just(0.5), Just(0.3), 0.01f64..=1.0]),
+        prop_oneof![1u32..=6, Just(20)],
+        proptest::option::of(seconds()),
+        prop_oneof![Just(1.0), Just(0.5), 0.01f64..=1.0],
+        (
+            prop_oneof![Just(1.0), Just(2.0), 1.0f64..=4.0],
+            proptest::option::of(seconds()),
+            prop_oneof![Just(0.0), Just(1.0), 0.0f64..=1.0],
+            proptest::option::of(1u32..=u32::MAX),
+        ),
+        prop_oneof![2 => Just(0.0), 1 => seconds()],
+        weights(prop_oneof![Just(0.0), Just(0.3), Just(1.0), 0.0f64..3.0].boxed()),
+    )
+        .boxed()
+}
+
+/// Weights for some of the failure kinds the steps report, and for `"default"`.
+fn weights(weight: BoxedStrategy<f64>) -> impl Strategy<Value = Vec<(usize, f64)>> {
+    prop_oneof![
+        Just(Vec::new()),
+        proptest::collection::vec((0..TYPES.len() + 1, weight), 1..4),
+    ]
 }
 
 /// A valid config with one field broken.
@@ -81,11 +110,12 @@ fn invalid_config() -> impl Strategy<Value = Config> {
     };
     (
         valid_config(),
-        0usize..10,
+        0usize..20,
         bad_seconds(),
         prop_oneof![Just(0.0), Just(1.5), Just(-0.5), Just(f64::NAN), Just(1e-9)],
     )
         .prop_map(|(mut c, field, s, f)| {
+            let bad_share = if f == 1e-9 { 0.0 } else { f };
             match field {
                 0 => c.failure_threshold = 0,
                 1 => c.success_threshold = 0,
@@ -96,7 +126,19 @@ fn invalid_config() -> impl Strategy<Value = Config> {
                 6 => c.max_recent_failures = 0,
                 7 => c.max_message_bytes = 0,
                 8 => c.half_open_max_in_flight = Some(0),
-                _ => c.probe_lease_seconds = Some(s),
+                9 => c.probe_lease_seconds = Some(s),
+                10 => c.failure_rate_threshold = Some(bad_share),
+                11 => c.minimum_calls = 0,
+                12 => c.slow_call_duration_seconds = Some(s),
+                13 => c.slow_call_rate_threshold = bad_share,
+                14 => c.open_backoff_multiplier = if f.is_nan() { f } else { 0.5 },
+                15 => c.max_timeout_seconds = Some(s),
+                16 => c.jitter = if f.is_nan() { f } else { 1.5 },
+                17 => c.jitter_seed = Some(0),
+                18 => c.ramp_seconds = if s == 0.0 { -1.0 } else { s },
+                _ => c
+                    .failure_weights
+                    .insert("CacheError", if f.is_nan() { f } else { -f.abs() - 1.0 }),
             }
             c
         })
@@ -149,7 +191,10 @@ fn failure_text(m: usize) -> (&'static str, &'static str, &'static str) {
 }
 
 fn same_permit(p: &Permit, m: &ModelPermit) -> bool {
-    p.generation() == m.generation && p.is_probe() == m.probe && p.transition() == m.transition
+    p.generation() == m.generation
+        && p.is_probe() == m.probe
+        && p.transition() == m.transition
+        && p.admitted_at().map(Instant::as_nanos) == m.admitted_at
 }
 
 /// Compares everything observable after a step.
@@ -179,6 +224,20 @@ fn compare(b: &Breaker, m: &Model, now: u64) -> Result<(), TestCaseError> {
     prop_assert_eq!(got.half_open_successes, want.half_open_successes);
     prop_assert_eq!(got.half_open_in_flight, want.half_open_in_flight);
     prop_assert_eq!(got.recent_failures_count, want.recent_failures_count);
+    prop_assert_eq!(got.slow_call_count, want.slow_call_count, "slow_call_count");
+    prop_assert_eq!(got.slow_call_rate, want.slow_call_rate, "slow_call_rate");
+    prop_assert_eq!(got.calls_in_flight, want.calls_in_flight, "calls_in_flight");
+    prop_assert_eq!(
+        got.open_duration.as_nanos(),
+        u128::from(want.open_duration_ns),
+        "open_duration"
+    );
+    prop_assert_eq!(got.ramp_share, want.ramp_share, "ramp_share");
+    prop_assert_eq!(
+        got.consecutive_failure_weight,
+        want.consecutive_failure_weight,
+        "consecutive_failure_weight"
+    );
     prop_assert_eq!(
         b.next_deadline().map(Instant::as_nanos),
         m.next_deadline(),
@@ -339,7 +398,8 @@ fn any_config() -> impl Strategy<Value = Config> {
             any_seconds(),
             any_seconds(),
             any_u32(),
-        ),
+        )
+            .boxed(),
         (
             any::<bool>(),
             any_seconds(),
@@ -347,7 +407,25 @@ fn any_config() -> impl Strategy<Value = Config> {
             any_u32(),
             proptest::option::of(any_u32()),
             proptest::option::of(any_seconds()),
-        ),
+        )
+            .boxed(),
+        // Boxed: unboxed, these tuples overflow the test thread's stack in debug builds.
+        (
+            proptest::option::of(any_seconds()),
+            any_u32(),
+            proptest::option::of(any_seconds()),
+            any_seconds(),
+            (
+                any_seconds().boxed(),
+                proptest::option::of(any_seconds()).boxed(),
+                any_seconds().boxed(),
+                proptest::option::of(any_u32()).boxed(),
+            )
+                .boxed(),
+            any_seconds().boxed(),
+            weights(any::<f64>().boxed()).boxed(),
+        )
+            .boxed(),
     )
         .prop_map(config_from)
 }
@@ -478,10 +556,24 @@ proptest! {
 
 type Thresholds = (u32, u32, f64, f64, u32);
 type Recovery = (bool, f64, u32, u32, Option<u32>, Option<f64>);
+type Policies = (
+    Option<f64>,
+    u32,
+    Option<f64>,
+    f64,
+    Backoffs,
+    f64,
+    Vec<(usize, f64)>,
+);
+type Backoffs = (f64, Option<f64>, f64, Option<u32>);
 
 /// The two strategies' tuples as a `Config`, in the order of its fields.
 fn config_from(
-    ((ft, st, to, win, b), (gr, rf, mr, mb, inf, lease)): (Thresholds, Recovery),
+    (
+        (ft, st, to, win, b),
+        (gr, rf, mr, mb, inf, lease),
+        (rate, min_calls, slow, slow_rate, (mult, cap, jitter, seed), ramp, weights),
+    ): (Thresholds, Recovery, Policies),
 ) -> Config {
     Config {
         failure_threshold: ft,
@@ -495,5 +587,18 @@ fn config_from(
         max_message_bytes: mb,
         half_open_max_in_flight: inf,
         probe_lease_seconds: lease,
+        failure_rate_threshold: rate,
+        minimum_calls: min_calls,
+        slow_call_duration_seconds: slow,
+        slow_call_rate_threshold: slow_rate,
+        open_backoff_multiplier: mult,
+        max_timeout_seconds: cap,
+        jitter,
+        jitter_seed: seed,
+        ramp_seconds: ramp,
+        failure_weights: weights
+            .into_iter()
+            .map(|(i, w)| (TYPES.get(i).copied().unwrap_or("default"), w))
+            .collect(),
     }
 }

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from fact_resilience import CacheCircuitBreaker, CircuitBreakerConfig, ManualClock
+from fact_resilience import CacheCircuitBreaker, CircuitBreakerConfig, ManualClock, _native
 
 DEFAULTS = {
     "failure_threshold": 5,
@@ -25,6 +25,9 @@ DEFAULTS = {
     "half_open_max_in_flight": None,
     "probe_lease_seconds": None,
 }
+# Every core field: its default as the core declares it (`core/src/config/fields.rs`). Fields
+# beyond FACT's and the ones above are opt-in policies, checked by the vectors.
+DECLARED = {f["name"]: f["default"] for f in _native._config_fields() if f["core"]}
 
 INT_FIELDS = [
     "failure_threshold",
@@ -68,7 +71,8 @@ def test_defaults_are_facts() -> None:
     for name, value in DEFAULTS.items():
         assert getattr(cfg, name) == value, name
     assert cfg.recovery_timeout == 60.0
-    assert cfg.to_dict() == DEFAULTS
+    assert cfg.to_dict() == {**DECLARED, **DEFAULTS}
+    assert all(DECLARED[k] == v for k, v in DEFAULTS.items() if k in DECLARED)
 
 
 def test_positional_order_is_the_contract_table() -> None:

@@ -17,7 +17,9 @@ SHIM = next(b for b in BLOCKS if "from ..core.errors import CacheError" in b)
 # The observability blocks are run by their own tests (test_readiness.py runs the ASGI app);
 # here they only have to run.
 OBSERVABILITY = [b for b in BLOCKS if "prometheus_client" in b or "readiness probe" in b]
-EXAMPLES = [b for b in BLOCKS if b is not SHIM and b not in OBSERVABILITY]
+# The policy examples (first line "# policy: ...") assert their own outcome.
+POLICIES = [b for b in BLOCKS if b.startswith("# policy:")]
+EXAMPLES = [b for b in BLOCKS if b is not SHIM and b not in OBSERVABILITY and b not in POLICIES]
 
 FACT_ERRORS = """
 from typing import Any, Dict, Optional
@@ -63,6 +65,15 @@ print("ok")
 def test_readme_example_runs(block: str, capsys: pytest.CaptureFixture[str]) -> None:
     exec(compile(block, str(README), "exec"), {"__name__": "__readme__"})
     assert "closed -> open (failure_threshold)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("block", POLICIES, ids=lambda b: b.split("\n", 1)[0][:40])
+def test_readme_policy_example_runs(block: str) -> None:
+    exec(compile(block, str(README), "exec"), {"__name__": "__readme__"})
+
+
+def test_readme_has_policy_examples() -> None:
+    assert POLICIES, "the policy examples were not found"
 
 
 @pytest.mark.parametrize("block", OBSERVABILITY, ids=lambda b: b.split("\n", 1)[0][:40])

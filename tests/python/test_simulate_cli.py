@@ -166,6 +166,17 @@ def test_toml_file_with_named_configs(tmp_path: Path) -> None:
     assert reports["fast"]["trips"] >= reports["slow"]["trips"]
 
 
+def test_policy_flags_reach_the_simulated_breaker(tmp_path: Path) -> None:
+    # Ten successes of 200 ms each: only a slow-call rule sees anything wrong.
+    trace = write_trace(tmp_path / "t.jsonl", [(i * 0.1, "success", 200) for i in range(10)])
+    plain = run_json("--trace", str(trace))["default"]
+    assert plain["trips"] == 0
+    slow = run_json(
+        "--trace", str(trace), "--slow-call-duration-seconds", "0.1", "--minimum-calls", "3"
+    )["flags"]
+    assert slow["trips"] == 1 and slow["timeline"][0]["reason"] == "slow_calls"
+
+
 @pytest.mark.parametrize(
     "argv, fragment",
     [
@@ -173,6 +184,8 @@ def test_toml_file_with_named_configs(tmp_path: Path) -> None:
         (["--scenario", "earthquake"], "invalid choice: 'earthquake'"),
         (["--failure-threshold", "0"], "failure_threshold"),
         (["--recovery-factor", "1.5"], "recovery_factor"),
+        (["--slow-call-duration-seconds", "-1"], "slow_call_duration_seconds"),
+        (["--jitter", "2"], "jitter"),
         (["--timeout-seconds", "nan"], "timeout_seconds"),
         (["--rate", "-1"], "--rate"),
         (["--bogus"], "unrecognized arguments"),

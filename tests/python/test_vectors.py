@@ -34,6 +34,7 @@ FILES = sorted(
 # Vector metric keys -> how to read them from CircuitBreakerMetrics.
 METRICS = {
     "time_in_current_state_ms": lambda m: m.time_in_current_state * 1000.0,
+    "open_duration_ms": lambda m: m.open_duration * 1000.0,
 }
 
 

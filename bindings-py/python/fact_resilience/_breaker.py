@@ -19,7 +19,7 @@ __all__ = ["CacheCircuitBreaker"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# `_acquire_or` returns this instead of permit bits (always >= 0) when the call is refused.
+# `_acquire_or` returns this instead of a permit int (always >= 0) when the call is refused.
 _REJECTED = -1
 _MISSING: Any = object()
 

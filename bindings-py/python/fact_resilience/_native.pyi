@@ -126,6 +126,16 @@ class CircuitBreakerConfig:
         max_message_bytes: int = 256,
         half_open_max_in_flight: Optional[int] = None,
         probe_lease_seconds: Optional[float] = None,
+        failure_rate_threshold: Optional[float] = None,
+        minimum_calls: int = 20,
+        slow_call_duration_seconds: Optional[float] = None,
+        slow_call_rate_threshold: float = 1.0,
+        open_backoff_multiplier: float = 1.0,
+        max_timeout_seconds: Optional[float] = None,
+        jitter: float = 0.0,
+        jitter_seed: Optional[int] = None,
+        ramp_seconds: float = 0.0,
+        failure_weights: dict[str, float] = ...,
     ) -> Self: ...
     failure_threshold: int
     """Consecutive failures in CLOSED that open the circuit."""
@@ -160,6 +170,57 @@ class CircuitBreakerConfig:
     """
     Time after which an unanswered HALF_OPEN probe is presumed lost, freeing its slot; unset for
     never.
+    """
+    failure_rate_threshold: Optional[float]
+    """
+    Failure rate that opens a CLOSED circuit, counted over the rolling window since the circuit last
+    closed, once it holds `minimum_calls` calls; unset for off.
+    """
+    minimum_calls: int
+    """
+    Fewest calls in the window before a rate rule (`failure_rate_threshold`, slow calls) may open
+    the circuit.
+    """
+    slow_call_duration_seconds: Optional[float]
+    """
+    A call slower than this (admission to outcome) is slow, and so is a call still in flight past it
+    (judged at most one window bucket late); unset for off.
+    """
+    slow_call_rate_threshold: float
+    """
+    Share of slow calls over the rolling window (since the circuit last closed, with at least
+    `minimum_calls` calls) that opens a CLOSED circuit, when `slow_call_duration_seconds` is set.
+    """
+    open_backoff_multiplier: float
+    """
+    Each re-open after a failed probe multiplies the open time by this (1 for none), up to
+    `max_timeout_seconds`; a close resets it.
+    """
+    max_timeout_seconds: Optional[float]
+    """
+    Longest open time the backoff reaches (never below `timeout_seconds`); unset for no cap but 100
+    years.
+    """
+    jitter: float
+    """
+    Each open time is cut by a random share of up to this, so that a fleet does not probe in
+    lockstep (0 for none).
+    """
+    jitter_seed: Optional[int]
+    """
+    Seed of the jitter's generator, for reproducible runs; unset: derived from the instant the
+    breaker was created.
+    """
+    ramp_seconds: float
+    """
+    After HALF_OPEN -> CLOSED, the share of calls admitted rises linearly from `recovery_factor` to
+    1 over this time (others are throttled), so a recovered cache is not stampeded; 0 for off.
+    """
+    failure_weights: dict[str, float]
+    """
+    Weight of a failure by its exception class name for the consecutive rule, which then trips when
+    the weights of the run add up to failure_threshold; a class not listed weighs the "default"
+    entry, or 1. Empty: every failure weighs 1. Assign a new dict to change it.
     """
     # END GENERATED
     __signature__: ClassVar[inspect.Signature]
@@ -241,6 +302,18 @@ class CircuitBreakerMetrics:
     def half_open_successes(self) -> int: ...
     @property
     def half_open_in_flight(self) -> int: ...
+    @property
+    def slow_call_count(self) -> int: ...
+    @property
+    def slow_call_rate(self) -> float: ...
+    @property
+    def calls_in_flight(self) -> int: ...
+    @property
+    def open_duration(self) -> float: ...
+    @property
+    def ramp_share(self) -> float: ...
+    @property
+    def consecutive_failure_weight(self) -> float: ...
     def to_dict(self) -> dict[str, Any]: ...
 
 @final
@@ -374,9 +447,9 @@ class CacheCircuitBreaker:
     def _admit_or(
         self, operation: Callable[..., Any], operation_name: str, default: _T
     ) -> Union[int, _T]: ...
-    def _succeed(self, bits: int) -> None: ...
-    def _fail(self, bits: int, exc: BaseException, operation_name: str) -> bool: ...
-    def _neutral(self, bits: int) -> None: ...
+    def _succeed(self, token: int) -> None: ...
+    def _fail(self, token: int, exc: BaseException, operation_name: str) -> bool: ...
+    def _neutral(self, token: int) -> None: ...
     def _health_check_interval(self) -> float: ...
 
 @disjoint_base

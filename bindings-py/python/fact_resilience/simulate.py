@@ -40,6 +40,15 @@ FLAG_FIELDS = {
     "rolling_window_seconds": float,
     "recovery_factor": float,
     "half_open_max_in_flight": int,
+    "failure_rate_threshold": float,
+    "minimum_calls": int,
+    "slow_call_duration_seconds": float,
+    "slow_call_rate_threshold": float,
+    "open_backoff_multiplier": float,
+    "max_timeout_seconds": float,
+    "jitter": float,
+    "jitter_seed": int,
+    "ramp_seconds": float,
 }
 
 

@@ -137,7 +137,8 @@ pub struct CacheCounters {
 /// A call in flight.
 #[derive(Debug)]
 struct Call<K> {
-    permit: u64,
+    /// [`Permit::to_token`], which keeps the admission instant.
+    permit: u128,
     op: CacheOp,
     degrade: bool,
     /// This call carries the flush in flight and has not confirmed it yet.
@@ -352,7 +353,7 @@ impl<K: Ord + Clone> CacheGuard<K> {
             _ => None,
         };
         let ticket = self.occupy(Call {
-            permit: permit.to_bits(),
+            permit: permit.to_token(),
             op,
             degrade,
             flushing: flush.is_some(),
@@ -397,7 +398,7 @@ impl<K: Ord + Clone> CacheGuard<K> {
                 }
             }
         }
-        let permit = Permit::from_bits(slot.permit);
+        let permit = Permit::from_token(slot.permit);
         let (end, transition) = match outcome {
             Outcome::Success => {
                 let t = breaker.on_success(permit, now);

@@ -6,7 +6,7 @@
 //! To add a field: one entry below (and the behaviour that reads it in `Settings`).
 
 use super::rule::FieldRule;
-use super::{FieldKind, FieldValue, MAX_WINDOW_BUCKETS, MIN_RECOVERY_FACTOR};
+use super::{FailureWeights, FieldKind, FieldValue, MAX_WINDOW_BUCKETS, MIN_RECOVERY_FACTOR};
 
 /// One field of [`Config`], as the bindings and the docs see it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -57,11 +57,16 @@ macro_rules! config_fields {
         #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
         pub struct Config {
             $(#[doc = $doc] pub $name: kind_type!($kind),)*
+            /// Weight of a failure by its kind (`Failure::error_type`, e.g. the exception class
+            /// name) for the consecutive rule, which then trips when the weights of the run add
+            /// up to `failure_threshold`; a kind not listed weighs the `"default"` entry, or 1.
+            /// Empty (the default): every failure weighs 1. Not in [`FIELDS`]: not a number.
+            pub failure_weights: FailureWeights,
         }
 
         impl Default for Config {
             fn default() -> Self {
-                Config { $($name: $default,)* }
+                Config { $($name: $default,)* failure_weights: FailureWeights::new() }
             }
         }
 
@@ -101,7 +106,7 @@ macro_rules! config_fields {
                         f.rule.check(f.name, value)?;
                     }
                 }
-                Ok(())
+                self.failure_weights.validate()
             }
 
             /// The value of the field at `index` in [`FIELDS`], or `None` past the end.
@@ -192,4 +197,22 @@ config_fields! {
     half_open_max_in_flight: OptU32 = None, unit "probes", rule FieldRule::AtLeast(1);
     /// Time after which an unanswered HALF_OPEN probe is presumed lost, freeing its slot; unset for never.
     probe_lease_seconds: OptF64 = None, unit "seconds", rule FieldRule::Seconds;
+    /// Failure rate that opens a CLOSED circuit, counted over the rolling window since the circuit last closed, once it holds `minimum_calls` calls; unset for off.
+    failure_rate_threshold: OptF64 = None, unit "share", rule FieldRule::Share;
+    /// Fewest calls in the window before a rate rule (`failure_rate_threshold`, slow calls) may open the circuit.
+    minimum_calls: U32 = 20, unit "calls", rule FieldRule::AtLeast(1);
+    /// A call slower than this (admission to outcome) is slow, and so is a call still in flight past it (judged at most one window bucket late); unset for off.
+    slow_call_duration_seconds: OptF64 = None, unit "seconds", rule FieldRule::Seconds;
+    /// Share of slow calls over the rolling window (since the circuit last closed, with at least `minimum_calls` calls) that opens a CLOSED circuit, when `slow_call_duration_seconds` is set.
+    slow_call_rate_threshold: F64 = 1.0, unit "share", rule FieldRule::Share;
+    /// Each re-open after a failed probe multiplies the open time by this (1 for none), up to `max_timeout_seconds`; a close resets it.
+    open_backoff_multiplier: F64 = 1.0, unit "factor", rule FieldRule::Fraction { min: 1.0, max: 1000.0, why: "" };
+    /// Longest open time the backoff reaches (never below `timeout_seconds`); unset for no cap but 100 years.
+    max_timeout_seconds: OptF64 = None, unit "seconds", rule FieldRule::Seconds;
+    /// Each open time is cut by a random share of up to this, so that a fleet does not probe in lockstep (0 for none).
+    jitter: F64 = 0.0, unit "share", rule FieldRule::Fraction { min: 0.0, max: 1.0, why: "" };
+    /// Seed of the jitter's generator, for reproducible runs; unset: derived from the instant the breaker was created.
+    jitter_seed: OptU32 = None, unit "", rule FieldRule::AtLeast(1);
+    /// After HALF_OPEN -> CLOSED, the share of calls admitted rises linearly from `recovery_factor` to 1 over this time (others are throttled), so a recovered cache is not stampeded; 0 for off.
+    ramp_seconds: F64 = 0.0, unit "seconds", rule FieldRule::SecondsOrZero;
 }

@@ -8,9 +8,11 @@
 
 mod fields;
 mod rule;
+mod weights;
 
 pub use fields::{Config, FIELDS, Field, FieldError};
 pub use rule::{ConfigError, FieldRule, MAX_DURATION_SECONDS};
+pub use weights::{DEFAULT_KIND, FailureWeights};
 
 use core::num::NonZeroU32;
 use core::time::Duration;
@@ -97,6 +99,25 @@ pub(crate) struct Settings {
     pub max_message_bytes: NonZeroU32,
     pub half_open_max_in_flight: Option<NonZeroU32>,
     pub probe_lease: Option<Duration>,
+    pub failure_rate_threshold: Option<f64>,
+    pub minimum_calls: NonZeroU32,
+    pub slow_call: Option<Duration>,
+    pub slow_call_rate_threshold: f64,
+    pub open_backoff_multiplier: f64,
+    pub max_timeout: Option<Duration>,
+    pub jitter: f64,
+    pub jitter_seed: Option<u32>,
+    pub ramp: Option<Duration>,
+    /// `None` while no weight is set: every failure weighs 1.
+    pub failure_weights: Option<FailureWeights>,
+}
+
+impl Settings {
+    /// Whether a rule reads the rate window (see `Breaker::rates`): decided once here, so
+    /// that with every policy off the hot path tests one `Option`.
+    pub fn rate_rules(&self) -> bool {
+        self.failure_rate_threshold.is_some() || self.slow_call.is_some()
+    }
 }
 
 impl Config {
@@ -119,6 +140,17 @@ impl Config {
             max_message_bytes: nz(self.max_message_bytes),
             half_open_max_in_flight: self.half_open_max_in_flight.map(nz),
             probe_lease: self.probe_lease_seconds.map(secs),
+            failure_rate_threshold: self.failure_rate_threshold,
+            minimum_calls: nz(self.minimum_calls),
+            slow_call: self.slow_call_duration_seconds.map(secs),
+            slow_call_rate_threshold: self.slow_call_rate_threshold,
+            open_backoff_multiplier: self.open_backoff_multiplier,
+            max_timeout: self.max_timeout_seconds.map(secs),
+            jitter: self.jitter,
+            jitter_seed: self.jitter_seed,
+            ramp: rule::seconds(self.ramp_seconds),
+            failure_weights: (!self.failure_weights.is_empty())
+                .then(|| self.failure_weights.clone()),
         })
     }
 }

@@ -31,6 +31,12 @@ pub enum FieldRule {
         /// Why, for the message (may be empty).
         why: &'static str,
     },
+    /// A share in `(0, 1]`: more than nothing, at most everything.
+    Share,
+    /// Seconds as [`FieldRule::Seconds`], or 0 for off.
+    SecondsOrZero,
+    /// A failure weight: finite and at least 0.
+    Weight,
 }
 
 /// Why a [`Config`](crate::Config) was refused: the field, the rule it broke, and the value.
@@ -78,6 +84,9 @@ impl FieldRule {
             (Some(v), FieldRule::Between(min, max)) => v >= f64::from(min) && v <= f64::from(max),
             (Some(v), FieldRule::Seconds) => seconds(v).is_some(),
             (Some(v), FieldRule::Fraction { min, max, .. }) => v >= min && v <= max,
+            (Some(v), FieldRule::Share) => v > 0.0 && v <= 1.0,
+            (Some(v), FieldRule::SecondsOrZero) => v == 0.0 || seconds(v).is_some(),
+            (Some(v), FieldRule::Weight) => v.is_finite() && v >= 0.0,
         };
         if ok {
             Ok(())
@@ -102,6 +111,11 @@ impl FieldRule {
             FieldRule::Fraction { min, max, why } => {
                 format!("must be in [{min}, {max}]{why}{unset}")
             }
+            FieldRule::Share => format!("must be in (0, 1]{unset}"),
+            FieldRule::SecondsOrZero => {
+                format!("must be 0 (off) or finite, > 0 and at most 100 years{unset}")
+            }
+            FieldRule::Weight => String::from("must be finite and at least 0 (each weight)"),
         }
     }
 
@@ -113,6 +127,9 @@ impl FieldRule {
             FieldRule::Between(min, max) => format!("{min} to {max}"),
             FieldRule::Seconds => String::from("finite, > 0, at most 100 years"),
             FieldRule::Fraction { min, max, .. } => format!("in [{min}, {max}]"),
+            FieldRule::Share => String::from("in (0, 1]"),
+            FieldRule::SecondsOrZero => String::from("0 (off), or finite, > 0, at most 100 years"),
+            FieldRule::Weight => String::from("each weight finite, >= 0"),
         }
     }
 }
@@ -126,4 +143,29 @@ pub(crate) fn seconds(s: f64) -> Option<core::time::Duration> {
     core::time::Duration::try_from_secs_f64(s)
         .ok()
         .filter(|d| !d.is_zero())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    #[test]
+    fn a_share_excludes_zero_and_includes_one() {
+        let check =
+            |v| FieldRule::Share.check("failure_rate_threshold", FieldValue::OptF64(Some(v)));
+        assert!(check(1.0).is_ok() && check(1e-9).is_ok());
+        for bad in [0.0, -0.5, 1.0000001, f64::NAN, f64::INFINITY] {
+            assert!(check(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            check(0.0).unwrap_err().to_string(),
+            "failure_rate_threshold must be in (0, 1] (or unset for none), got 0"
+        );
+        assert!(
+            FieldRule::Share
+                .check("x", FieldValue::OptF64(None))
+                .is_ok()
+        );
+    }
 }

@@ -68,6 +68,18 @@ pub fn parse_config(v: &Value, at: &At) -> Result<Config, String> {
         .ok_or_else(|| at.fail("config must be an object"))?;
     let mut c = Config::default();
     for (key, val) in obj {
+        if key == "failure_weights" {
+            let weights = val
+                .as_object()
+                .ok_or_else(|| at.fail("config.failure_weights must be an object"))?;
+            for (kind, w) in weights {
+                let w = w.as_f64().ok_or_else(|| {
+                    at.fail(format_args!("config.failure_weights.{kind}: not a number"))
+                })?;
+                c.failure_weights.insert(kind.as_str(), w);
+            }
+            continue;
+        }
         let field = FIELDS
             .iter()
             .find(|f| f.name == key)

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 use fact_resilience_core::{Config, Instant, MAX_DURATION_SECONDS, Reason, State, Transition};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// A validated config in the units the model works with.
@@ -22,6 +23,24 @@ pub struct Knobs {
     pub max_message_bytes: usize,
     pub half_open_max_in_flight: Option<u32>,
     pub probe_lease_ns: Option<u64>,
+    pub failure_rate_threshold: Option<f64>,
+    pub minimum_calls: u64,
+    pub slow_call_ns: Option<u64>,
+    pub slow_call_rate_threshold: f64,
+    pub open_backoff_multiplier: f64,
+    pub max_timeout_ns: Option<u64>,
+    pub jitter: f64,
+    pub jitter_seed: Option<u32>,
+    pub ramp_ns: Option<u64>,
+    /// Failure weights by kind; empty: every failure weighs 1.
+    pub weights: BTreeMap<String, f64>,
+}
+
+impl Knobs {
+    /// Whether a rate rule is on (and so the rate events are kept).
+    fn rates(&self) -> bool {
+        self.failure_rate_threshold.is_some() || self.slow_call_ns.is_some()
+    }
 }
 
 /// Seconds as whole nanoseconds (at least 1), or `None` if the value is not allowed.
@@ -62,6 +81,46 @@ pub fn check(c: &Config) -> Result<Knobs, &'static str> {
         None => None,
         Some(s) => Some(seconds_to_ns(s).ok_or("probe_lease_seconds")?),
     };
+    let share = |v: f64| v > 0.0 && v <= 1.0;
+    if c.failure_rate_threshold.is_some_and(|v| !share(v)) {
+        return Err("failure_rate_threshold");
+    }
+    if c.minimum_calls == 0 {
+        return Err("minimum_calls");
+    }
+    let slow_call_ns = match c.slow_call_duration_seconds {
+        None => None,
+        Some(s) => Some(seconds_to_ns(s).ok_or("slow_call_duration_seconds")?),
+    };
+    if !share(c.slow_call_rate_threshold) {
+        return Err("slow_call_rate_threshold");
+    }
+    if !(c.open_backoff_multiplier >= 1.0 && c.open_backoff_multiplier <= 1000.0) {
+        return Err("open_backoff_multiplier");
+    }
+    let max_timeout_ns = match c.max_timeout_seconds {
+        None => None,
+        Some(s) => Some(seconds_to_ns(s).ok_or("max_timeout_seconds")?),
+    };
+    if !(c.jitter >= 0.0 && c.jitter <= 1.0) {
+        return Err("jitter");
+    }
+    if c.jitter_seed == Some(0) {
+        return Err("jitter_seed");
+    }
+    let weights: BTreeMap<String, f64> = c
+        .failure_weights
+        .iter()
+        .map(|(k, w)| (k.to_owned(), w))
+        .collect();
+    let ramp_ns = if c.ramp_seconds == 0.0 {
+        None
+    } else {
+        Some(seconds_to_ns(c.ramp_seconds).ok_or("ramp_seconds")?)
+    };
+    if weights.values().any(|w| !(w.is_finite() && *w >= 0.0)) {
+        return Err("failure_weights");
+    }
     Ok(Knobs {
         failure_threshold: c.failure_threshold,
         success_threshold: c.success_threshold,
@@ -74,6 +133,16 @@ pub fn check(c: &Config) -> Result<Knobs, &'static str> {
         max_message_bytes: c.max_message_bytes as usize,
         half_open_max_in_flight: c.half_open_max_in_flight,
         probe_lease_ns,
+        failure_rate_threshold: c.failure_rate_threshold,
+        minimum_calls: u64::from(c.minimum_calls),
+        slow_call_ns,
+        slow_call_rate_threshold: c.slow_call_rate_threshold,
+        open_backoff_multiplier: c.open_backoff_multiplier,
+        max_timeout_ns,
+        jitter: c.jitter,
+        jitter_seed: c.jitter_seed,
+        ramp_ns,
+        weights,
     })
 }
 
@@ -83,6 +152,7 @@ pub struct ModelPermit {
     pub generation: u64,
     pub probe: bool,
     pub transition: Option<Transition>,
+    pub admitted_at: Option<u64>,
 }
 
 impl ModelPermit {
@@ -92,6 +162,7 @@ impl ModelPermit {
             generation: bits >> 1,
             probe: bits & 1 == 1,
             transition: None,
+            admitted_at: None,
         }
     }
 }
@@ -133,6 +204,12 @@ pub struct Snapshot {
     pub half_open_successes: u32,
     pub half_open_in_flight: u32,
     pub recent_failures_count: u32,
+    pub slow_call_count: u64,
+    pub slow_call_rate: f64,
+    pub calls_in_flight: u64,
+    pub open_duration_ns: u64,
+    pub ramp_share: f64,
+    pub consecutive_failure_weight: f64,
 }
 
 /// The reference breaker.
@@ -154,6 +231,13 @@ pub struct Model {
     pub newest_probe_at: u64,
     /// Every completed call as `(bucket, failed)`; filtered by age when read.
     pub events: Vec<(u64, bool)>,
+    /// The events the rate rules judge: kept only while a rate rule is on, emptied whenever
+    /// the circuit closes.
+    pub rate_events: Vec<(u64, bool, bool)>,
+    /// The admission instant of every call the rate rules count in flight.
+    pub flights: Vec<u64>,
+    /// Calls admitted before this were not counted in flight (see `RateWindow::since`).
+    pub rates_since: u64,
     pub log: Vec<Record>,
     pub successes: u64,
     pub failures: u64,
@@ -162,11 +246,30 @@ pub struct Model {
     pub neutral: u64,
     pub state_changes: u64,
     pub last_failure_time: Option<f64>,
+    /// The backoff: `multiplier ^ failed probes` since the last close, the jitter's cut of
+    /// this open time, and the splitmix64 state.
+    pub factor: f64,
+    pub cut: f64,
+    pub rng: u64,
+    /// The post-close ramp: (closed at, calls offered, calls admitted).
+    pub ramp: Option<(u64, u32, u32)>,
+    /// The summed weights of the run of failures (with weights set).
+    pub failure_weight: f64,
+}
+
+/// splitmix64, written from its definition.
+fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e3779b97f4a7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d049bb133111eb);
+    z ^ (z >> 31)
 }
 
 impl Model {
     pub fn new(config: Config, now: u64) -> Result<Model, &'static str> {
         let knobs = check(&config)?;
+        let rng = knobs.jitter_seed.map_or(now, u64::from);
         Ok(Model {
             config,
             knobs,
@@ -182,6 +285,9 @@ impl Model {
             in_flight: 0,
             newest_probe_at: 0,
             events: Vec::new(),
+            rate_events: Vec::new(),
+            flights: Vec::new(),
+            rates_since: now,
             log: Vec::new(),
             successes: 0,
             failures: 0,
@@ -190,6 +296,11 @@ impl Model {
             neutral: 0,
             state_changes: 0,
             last_failure_time: None,
+            factor: 1.0,
+            cut: 0.0,
+            rng,
+            ramp: None,
+            failure_weight: 0.0,
         })
     }
 
@@ -205,12 +316,55 @@ impl Model {
 
     /// `(calls, failures)` still inside the window at `now`.
     pub fn window(&self, now: u64) -> (u64, u64) {
-        let current = now.max(self.latest) / self.bucket_width();
-        let live: Vec<bool> = self
-            .events
+        let events: Vec<(u64, bool, bool)> =
+            self.events.iter().map(|&(b, f)| (b, f, false)).collect();
+        self.live(&events, now)
+    }
+
+    fn current_bucket(&self, now: u64) -> u64 {
+        now.max(self.latest) / self.bucket_width()
+    }
+
+    /// The admission instants of calls in flight whose bucket is inside the window.
+    fn live_flights(&self, now: u64) -> Vec<u64> {
+        let current = self.current_bucket(now);
+        let w = self.bucket_width();
+        self.flights
             .iter()
-            .filter(|(bucket, _)| current - bucket < self.knobs.buckets)
-            .map(|&(_, failed)| failed)
+            .copied()
+            .filter(|a| current - a / w < self.knobs.buckets)
+            .collect()
+    }
+
+    /// `(slow, judged)`: completed slow calls plus calls in flight whose whole admission
+    /// bucket is older than the duration, over completed calls plus those.
+    fn slow_counts(&self, now: u64) -> (u64, u64) {
+        let Some(d) = self.knobs.slow_call_ns else {
+            return (0, 0);
+        };
+        let now = now.max(self.latest);
+        let w = self.bucket_width();
+        let current = self.current_bucket(now);
+        let live: Vec<&(u64, bool, bool)> = self
+            .rate_events
+            .iter()
+            .filter(|(b, _, _)| current - b < self.knobs.buckets)
+            .collect();
+        let overdue = self
+            .live_flights(now)
+            .iter()
+            .filter(|a| (u128::from(*a / w) + 1) * u128::from(w) + u128::from(d) <= u128::from(now))
+            .count() as u64;
+        let slow = live.iter().filter(|e| e.2).count() as u64;
+        (slow + overdue, live.len() as u64 + overdue)
+    }
+
+    fn live(&self, events: &[(u64, bool, bool)], now: u64) -> (u64, u64) {
+        let current = self.current_bucket(now);
+        let live: Vec<bool> = events
+            .iter()
+            .filter(|(bucket, _, _)| current - bucket < self.knobs.buckets)
+            .map(|&(_, failed, _)| failed)
             .collect();
         let failures = live.iter().filter(|&&failed| failed).count() as u64;
         (live.len() as u64, failures)
@@ -219,6 +373,7 @@ impl Model {
     pub fn snapshot(&self, now: u64) -> Snapshot {
         let now = now.max(self.latest);
         let (calls, failed) = self.window(now);
+        let (slow, judged) = self.slow_counts(now);
         Snapshot {
             state: self.state,
             failure_count: self.failures,
@@ -241,6 +396,20 @@ impl Model {
             half_open_successes: self.probe_successes,
             half_open_in_flight: self.in_flight,
             recent_failures_count: self.log.len() as u32,
+            slow_call_count: slow,
+            slow_call_rate: if judged == 0 {
+                0.0
+            } else {
+                slow as f64 / judged as f64
+            },
+            calls_in_flight: self.live_flights(now).len() as u64,
+            open_duration_ns: self.open_time_ns(),
+            ramp_share: self.ramp_share(now).unwrap_or(1.0),
+            consecutive_failure_weight: if self.knobs.weights.is_empty() {
+                f64::from(self.consecutive_failures)
+            } else {
+                self.failure_weight
+            },
         }
     }
 
@@ -248,8 +417,35 @@ impl Model {
         &self.log
     }
 
+    /// The ramp's share at `now`, while a ramp runs.
+    fn ramp_share(&self, now: u64) -> Option<f64> {
+        let (since, _, _) = self.ramp?;
+        let ramp_ns = self.knobs.ramp_ns?;
+        let elapsed = now.max(self.latest).saturating_sub(since);
+        let rf = self.knobs.recovery_factor;
+        (elapsed < ramp_ns).then(|| rf + (1.0 - rf) * (elapsed as f64 / ramp_ns as f64))
+    }
+
     fn open_deadline(&self) -> u64 {
-        self.opened_at.saturating_add(self.knobs.timeout_ns)
+        self.opened_at.saturating_add(self.open_time_ns())
+    }
+
+    /// `timeout * factor`, capped (never below the timeout), cut by the jitter; the timeout
+    /// itself while there is no backoff and no cut.
+    fn open_time_ns(&self) -> u64 {
+        if self.factor == 1.0 && self.cut == 0.0 {
+            return self.knobs.timeout_ns;
+        }
+        let base = Duration::from_nanos(self.knobs.timeout_ns).as_secs_f64();
+        let mut secs = base * self.factor;
+        if let Some(cap) = self.knobs.max_timeout_ns {
+            secs = secs.min(Duration::from_nanos(cap).as_secs_f64());
+        }
+        secs = secs.max(base).min(MAX_DURATION_SECONDS) * (1.0 - self.cut);
+        match Duration::try_from_secs_f64(secs) {
+            Ok(d) if d.as_nanos() > 0 => d.as_nanos() as u64,
+            _ => 1,
+        }
     }
 
     fn lease_deadline(&self) -> Option<u64> {
@@ -287,11 +483,26 @@ impl Model {
         self.probe_successes = 0;
         self.in_flight = 0;
         self.newest_probe_at = 0;
+        self.ramp = (reason == Reason::ProbesSucceeded && self.knobs.ramp_ns.is_some())
+            .then_some((now, 0, 0));
         if to == State::Open {
             self.opened_at = now;
+            if reason == Reason::ProbeFailed {
+                self.factor = (self.factor * self.knobs.open_backoff_multiplier).min(1e18);
+            }
+            self.cut = if self.knobs.jitter > 0.0 {
+                let u = (splitmix64(&mut self.rng) >> 11) as f64 / (1u64 << 53) as f64;
+                self.knobs.jitter * u
+            } else {
+                0.0
+            };
         }
         if to == State::Closed {
+            self.factor = 1.0;
+            self.cut = 0.0;
             self.consecutive_failures = 0;
+            self.failure_weight = 0.0;
+            self.rate_events.clear();
         }
         Transition {
             from,
@@ -301,7 +512,16 @@ impl Model {
         }
     }
 
+    /// The timed moves, then in CLOSED the rate rules (admission does only the timed moves).
     pub fn poll(&mut self, now: u64) -> Option<Transition> {
+        let moved = self.poll_timers(now);
+        if moved.is_none() && self.state == State::Closed && self.knobs.rates() {
+            return self.rate_trip(self.latest);
+        }
+        moved
+    }
+
+    fn poll_timers(&mut self, now: u64) -> Option<Transition> {
         let now = self.tick(now);
         if self.state == State::Open && now >= self.open_deadline() {
             return Some(self.enter(State::HalfOpen, Reason::TimeoutElapsed, now));
@@ -315,14 +535,38 @@ impl Model {
     }
 
     pub fn try_acquire(&mut self, now: u64) -> Decision {
-        let transition = self.poll(now);
+        let transition = self.poll_timers(now);
         let now = self.latest;
-        match self.state {
-            State::Closed => Decision::Admitted(ModelPermit {
-                generation: self.generation,
-                probe: false,
+        let admitted = |m: &mut Model, probe| {
+            if m.knobs.rates() && now >= m.rates_since {
+                m.flights.push(now);
+            }
+            Decision::Admitted(ModelPermit {
+                generation: m.generation,
+                probe,
                 transition,
-            }),
+                admitted_at: Some(now),
+            })
+        };
+        match self.state {
+            State::Closed => {
+                if let Some((since, attempts, taken)) = self.ramp {
+                    match self.ramp_share(now) {
+                        Some(share) => {
+                            let attempts = attempts.saturating_add(1);
+                            let quota = (f64::from(attempts) * share - 1e-9).ceil();
+                            if taken != 0 && f64::from(taken) >= quota {
+                                self.ramp = Some((since, attempts, taken));
+                                self.throttled += 1;
+                                return Decision::Throttled;
+                            }
+                            self.ramp = Some((since, attempts, taken.saturating_add(1)));
+                        }
+                        None => self.ramp = None,
+                    }
+                }
+                admitted(self, false)
+            }
             State::Open => {
                 self.rejected += 1;
                 Decision::Open {
@@ -331,11 +575,7 @@ impl Model {
             }
             State::HalfOpen => {
                 if self.admit_probe(now) {
-                    Decision::Admitted(ModelPermit {
-                        generation: self.generation,
-                        probe: true,
-                        transition,
-                    })
+                    admitted(self, true)
                 } else {
                     self.throttled += 1;
                     Decision::Throttled
@@ -368,22 +608,76 @@ impl Model {
         true
     }
 
-    fn record(&mut self, now: u64, failed: bool) {
+    fn record(&mut self, permit: &ModelPermit, now: u64, failed: bool) {
         let bucket = now / self.bucket_width();
         self.events.push((bucket, failed));
+        if self.knobs.rates() {
+            self.land(permit.admitted_at, now);
+            let slow = match (self.knobs.slow_call_ns, permit.admitted_at) {
+                (Some(d), Some(at)) => now - at > d,
+                _ => false,
+            };
+            self.rate_events.push((bucket, failed, slow));
+        }
+    }
+
+    /// A call admitted at `admitted` is no longer in flight: one in-flight call of its bucket
+    /// goes, if it was counted and its bucket is still in the window.
+    fn land(&mut self, admitted: Option<u64>, now: u64) {
+        let Some(a) = admitted.filter(|a| *a >= self.rates_since) else {
+            return;
+        };
+        let w = self.bucket_width();
+        if self.current_bucket(now) - a / w >= self.knobs.buckets {
+            return;
+        }
+        let live = self.live_flights(now);
+        if let Some(i) = self
+            .flights
+            .iter()
+            .position(|f| f / w == a / w && live.contains(f))
+        {
+            self.flights.remove(i);
+        }
+    }
+
+    /// Opens the circuit if the failure rate since it closed reached the threshold over at
+    /// least `minimum_calls` calls.
+    fn rate_trip(&mut self, now: u64) -> Option<Transition> {
+        if let Some(threshold) = self.knobs.failure_rate_threshold {
+            let (calls, failures) = self.live(&self.rate_events, now);
+            if calls >= self.knobs.minimum_calls && failures as f64 / calls as f64 >= threshold {
+                return Some(self.enter(State::Open, Reason::FailureRate, now));
+            }
+        }
+        self.slow_trip(now)
+    }
+
+    /// The slow-call rule: slow calls (completed or overdue) over the calls it judges.
+    fn slow_trip(&mut self, now: u64) -> Option<Transition> {
+        self.knobs.slow_call_ns?;
+        let (slow, judged) = self.slow_counts(now);
+        if judged >= self.knobs.minimum_calls
+            && slow as f64 / judged as f64 >= self.knobs.slow_call_rate_threshold
+        {
+            Some(self.enter(State::Open, Reason::SlowCalls, now))
+        } else {
+            None
+        }
     }
 
     pub fn on_success(&mut self, permit: ModelPermit, now: u64) -> Option<Transition> {
         let now = self.tick(now);
         self.successes += 1;
-        self.record(now, false);
+        self.record(&permit, now, false);
         if permit.generation != self.generation {
             return None;
         }
         match self.state {
             State::Closed => {
                 self.consecutive_failures = 0;
-                None
+                self.failure_weight = 0.0;
+                self.rate_trip(now)
             }
             State::HalfOpen if permit.probe => {
                 self.in_flight = self.in_flight.saturating_sub(1);
@@ -409,7 +703,7 @@ impl Model {
     ) -> Option<Transition> {
         let now = self.tick(now);
         self.failures += 1;
-        self.record(now, true);
+        self.record(&permit, now, true);
         let max = self.knobs.max_message_bytes;
         self.log.push(Record {
             timestamp,
@@ -427,10 +721,21 @@ impl Model {
         match self.state {
             State::Closed => {
                 self.consecutive_failures = self.consecutive_failures.saturating_add(1);
-                if self.consecutive_failures >= self.knobs.failure_threshold {
+                let tripped = if self.knobs.weights.is_empty() {
+                    self.consecutive_failures >= self.knobs.failure_threshold
+                } else {
+                    let w = self
+                        .knobs
+                        .weights
+                        .get(error_type)
+                        .or(self.knobs.weights.get("default"));
+                    self.failure_weight += w.copied().unwrap_or(1.0);
+                    self.failure_weight + 1e-9 >= f64::from(self.knobs.failure_threshold)
+                };
+                if tripped {
                     Some(self.enter(State::Open, Reason::FailureThreshold, now))
                 } else {
-                    None
+                    self.rate_trip(now)
                 }
             }
             State::HalfOpen if permit.probe => {
@@ -441,7 +746,10 @@ impl Model {
     }
 
     pub fn on_neutral(&mut self, permit: ModelPermit, now: u64) {
-        self.tick(now);
+        let now = self.tick(now);
+        if self.knobs.rates() {
+            self.land(permit.admitted_at, now);
+        }
         self.neutral += 1;
         if permit.generation == self.generation && permit.probe {
             self.in_flight = self.in_flight.saturating_sub(1);
@@ -463,6 +771,9 @@ impl Model {
     pub fn force_closed(&mut self, now: u64) -> Option<Transition> {
         let now = self.tick(now);
         self.consecutive_failures = 0;
+        self.failure_weight = 0.0;
+        self.rate_events.clear();
+        self.ramp = None;
         self.attempts = 0;
         self.admitted = 0;
         self.probe_successes = 0;
@@ -483,6 +794,8 @@ impl Model {
         *self = Model {
             generation,
             latest: now,
+            rates_since: now.saturating_add(1),
+            rng: self.rng, // a reset keeps the generator going
             ..fresh
         };
         if from == State::Closed {
@@ -499,11 +812,21 @@ impl Model {
 
     pub fn set_config(&mut self, config: Config) -> Result<(), &'static str> {
         let knobs = check(&config)?;
-        if (knobs.window_ns, knobs.buckets) != (self.knobs.window_ns, self.knobs.buckets) {
+        let reshaped =
+            (knobs.window_ns, knobs.buckets) != (self.knobs.window_ns, self.knobs.buckets);
+        if reshaped {
             self.events.clear();
+        }
+        if reshaped || knobs.rates() != self.knobs.rates() {
+            self.rate_events.clear();
+            self.flights.clear();
+            self.rates_since = self.latest.saturating_add(1);
         }
         while self.log.len() > knobs.max_recent_failures {
             self.log.remove(0);
+        }
+        if knobs.jitter_seed.is_some() && knobs.jitter_seed != self.knobs.jitter_seed {
+            self.rng = knobs.jitter_seed.map_or(0, u64::from);
         }
         self.knobs = knobs;
         self.config = config;
