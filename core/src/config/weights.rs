@@ -7,17 +7,36 @@
 
 use super::FieldValue;
 use super::rule::{ConfigError, FieldRule};
-use alloc::collections::BTreeMap;
 use alloc::string::String;
+use alloc::vec::Vec;
 
 /// The kind whose weight applies to kinds not listed.
 pub const DEFAULT_KIND: &str = "default";
 
 /// Weights of failures by kind. Empty (the default): every failure weighs 1, FACT's rule.
+///
+/// A vector sorted by kind, not a map: a config holds a handful of kinds, a lookup is a
+/// binary search either way, and a `BTreeMap`'s node code (clone, drop, rebalancing) is
+/// several KB of the wasm binding's size budget.
 #[derive(Clone, Debug, Default, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(transparent))]
-pub struct FailureWeights(BTreeMap<String, f64>);
+#[cfg_attr(feature = "serde", serde(from = "alloc::collections::BTreeMap<String, f64>"))]
+#[cfg_attr(feature = "serde", serde(into = "alloc::collections::BTreeMap<String, f64>"))]
+pub struct FailureWeights(Vec<(String, f64)>);
+
+#[cfg(feature = "serde")]
+impl From<alloc::collections::BTreeMap<String, f64>> for FailureWeights {
+    fn from(m: alloc::collections::BTreeMap<String, f64>) -> Self {
+        FailureWeights(m.into_iter().collect())
+    }
+}
+
+#[cfg(feature = "serde")]
+impl From<FailureWeights> for alloc::collections::BTreeMap<String, f64> {
+    fn from(w: FailureWeights) -> Self {
+        w.0.into_iter().collect()
+    }
+}
 
 impl FailureWeights {
     /// No weights: every failure weighs 1.
@@ -27,7 +46,15 @@ impl FailureWeights {
 
     /// Sets the weight of `kind` (not validated: see [`Config::validate`](super::Config::validate)).
     pub fn insert(&mut self, kind: impl Into<String>, weight: f64) {
-        self.0.insert(kind.into(), weight);
+        let kind = kind.into();
+        match self.find(&kind) {
+            Ok(i) => self.0[i].1 = weight,
+            Err(i) => self.0.insert(i, (kind, weight)),
+        }
+    }
+
+    fn find(&self, kind: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| k.as_str().cmp(kind))
     }
 
     /// The weights, by kind in byte order.
@@ -42,11 +69,8 @@ impl FailureWeights {
 
     /// The weight of a failure of `kind`: its own, else the `"default"` entry's, else 1.
     pub fn weight(&self, kind: &str) -> f64 {
-        self.0
-            .get(kind)
-            .or_else(|| self.0.get(DEFAULT_KIND))
-            .copied()
-            .unwrap_or(1.0)
+        let at = |kind| self.find(kind).ok().map(|i| self.0[i].1);
+        at(kind).or_else(|| at(DEFAULT_KIND)).unwrap_or(1.0)
     }
 
     /// The first weight that is negative or not finite, as a [`ConfigError`] naming
@@ -71,7 +95,11 @@ impl FailureWeights {
 
 impl<K: Into<String>> FromIterator<(K, f64)> for FailureWeights {
     fn from_iter<I: IntoIterator<Item = (K, f64)>>(iter: I) -> Self {
-        FailureWeights(iter.into_iter().map(|(k, w)| (k.into(), w)).collect())
+        let mut w = FailureWeights::new();
+        for (k, weight) in iter {
+            w.insert(k, weight);
+        }
+        w
     }
 }
 
