@@ -22,7 +22,9 @@ thread_local! {
 /// field this build does not know).
 pub fn error_code(e: &ConfigError) -> i32 {
     let field = e.field();
-    FIELDS
+    // `black_box`: a cold lookup, kept a loop; over a constant table the optimiser would
+    // unroll it into one inlined string compare per field (size budget).
+    core::hint::black_box(FIELDS)
         .iter()
         .position(|f| f.name == field)
         .unwrap_or(FIELDS.len()) as i32

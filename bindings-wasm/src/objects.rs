@@ -14,12 +14,15 @@
 
 use fact_resilience_core::{Config, FailureRecord, Metrics, Snapshot, State, Transition};
 use js_sys::{Array, Object, Reflect};
+use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use wasm_bindgen::JsValue;
 
 /// `value` as a plain JS object (absent optional values as `null`).
 pub fn to_js<T: Serialize + ?Sized>(value: &T) -> JsValue {
-    let out = serde_wasm_bindgen::Serializer::new().serialize_missing_as_null(true);
+    let out = serde_wasm_bindgen::Serializer::new()
+        .serialize_missing_as_null(true)
+        .serialize_maps_as_objects(true);
     // Every shape here is numbers, strings, arrays and objects: serialising cannot fail.
     value.serialize(&out).unwrap_or(JsValue::UNDEFINED)
 }
@@ -109,8 +112,6 @@ pub fn transition_to_js(t: Transition) -> JsValue {
 
 /// A [`FailureRecord`] as the JS `FailureRecord` (an unknown wall-clock stamp, NaN, is
 /// written as `null` by JSON).
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct FailureJs<'a> {
     timestamp: f64,
     error_type: &'a str,
@@ -131,8 +132,6 @@ impl<'a> From<&'a FailureRecord> for FailureJs<'a> {
 
 /// A [`Snapshot`] as the JS `Snapshot`: the core's fields in camelCase, `config` left `null`
 /// for the JS layer to fill with the config object (written by the config fields' table).
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct SnapshotJs<'a> {
     version: f64,
     config: (),
@@ -228,4 +227,36 @@ fn numbers(v: &JsValue) -> Vec<f64> {
         .iter()
         .map(|x| x.as_f64().unwrap_or(0.0))
         .collect()
+}
+
+// Written as maps, not derived structs: serde-wasm-bindgen interns a struct's field names in a
+// hash map (several KB of the size budget), and sets a map's keys as plain strings.
+
+impl Serialize for FailureJs<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(4))?;
+        m.serialize_entry("timestamp", &self.timestamp)?;
+        m.serialize_entry("errorType", self.error_type)?;
+        m.serialize_entry("errorMessage", self.error_message)?;
+        m.serialize_entry("operation", self.operation)?;
+        m.end()
+    }
+}
+
+impl Serialize for SnapshotJs<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(11))?;
+        m.serialize_entry("version", &self.version)?;
+        m.serialize_entry("config", &self.config)?;
+        m.serialize_entry("state", self.state)?;
+        m.serialize_entry("openedAgoNs", &self.opened_ago_ns)?;
+        m.serialize_entry("changedAgoNs", &self.changed_ago_ns)?;
+        m.serialize_entry("consecutiveFailures", &self.consecutive_failures)?;
+        m.serialize_entry("halfOpen", &self.half_open)?;
+        m.serialize_entry("counters", &self.counters)?;
+        m.serialize_entry("lastFailureTime", &self.last_failure_time)?;
+        m.serialize_entry("window", &self.window)?;
+        m.serialize_entry("recentFailures", &self.recent_failures)?;
+        m.end()
+    }
 }
