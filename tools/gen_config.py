@@ -36,11 +36,12 @@ def stub_value(v: Any) -> str:
 
 
 def in_js(f: dict[str, Any]) -> bool:
-    # The npm package does not take failure_weights (a map) yet.
-    return bool(f["core"]) and f["kind"] != "dict[str, float]"
+    return bool(f["core"])
 
 
 def js_value(v: Any) -> str:
+    if isinstance(v, dict):
+        return json.dumps(v)
     if v is None or isinstance(v, bool):
         return {None: "null", True: "true", False: "false"}[v]
     return repr(v).removesuffix(".0")
@@ -77,7 +78,12 @@ def pyi(fields: list[dict[str, Any]]) -> str:
 def typescript(fields: list[dict[str, Any]]) -> str:
     lines = ["export interface Config {"]
     for f in (f for f in fields if in_js(f)):
-        ts = {"int": "number", "float": "number", "bool": "boolean"}.get(f["kind"], "number | null")
+        ts = {
+            "int": "number",
+            "float": "number",
+            "bool": "boolean",
+            "dict[str, float]": "Record<string, number>",
+        }.get(f["kind"], "number | null")
         unit = f" In {f['unit']}." if f["unit"] else ""
         lines.append(f"  /** {f['doc']}{unit} Default {js_value(f['default'])}; {f['rule']}. */")
         lines.append(f"  {camel(f['name'])}?: {ts};")
@@ -92,6 +98,7 @@ def js_table(fields: list[dict[str, Any]]) -> str:
         "bool": "boolean",
         "Optional[int]": "count?",
         "Optional[float]": "number?",
+        "dict[str, float]": "weights",
     }
     lines = ["export const CONFIG_FIELDS = ["]
     for f in fields:

@@ -8,7 +8,8 @@
 
 use crate::errors::{config_error, type_error, value_error};
 use fact_resilience_core::{
-    Config, FIELDS, FailureWeights, FieldKind, FieldRule, FieldValue, MAX_DURATION_SECONDS,
+    Config, FAILURE_WEIGHTS_DOC, FIELDS, FailureWeights, FieldKind, FieldRule, FieldValue,
+    MAX_DURATION_SECONDS,
 };
 use pyo3::exceptions::{PyAttributeError, PyTypeError};
 use pyo3::prelude::*;
@@ -38,11 +39,6 @@ const HALF_OPEN_MAX_CALLS: &str = "half_open_max_calls";
 const RECOVERY_TIMEOUT: &str = "recovery_timeout";
 /// The core's one field that is not a number (not in `FIELDS`): a dict here.
 const FAILURE_WEIGHTS: &str = "failure_weights";
-const FAILURE_WEIGHTS_DOC: &str = "Weight of a failure by its exception class name for the \
-    consecutive rule, which then trips when the weights of the run add up to \
-    failure_threshold; a class not listed weighs the \"default\" entry, or 1. Empty: every \
-    failure weighs 1. Assign a new dict to change it.";
-
 /// A converted value: one of the core's numbers, or the weights.
 pub enum Value {
     Field(FieldValue),

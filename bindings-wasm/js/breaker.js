@@ -211,10 +211,12 @@ export class CircuitBreaker {
    */
   execute(fn, operationName = "execute") {
     let r;
+    let admitted;
     try {
       checkFunction(fn, "execute: fn");
       checkName(operationName, "execute: operationName");
-      r = this._admit(this._clock());
+      admitted = this._clock();
+      r = this._admit(admitted);
       if (r < 0) return Promise.reject(this._rejection(r, operationName));
     } catch (err) {
       return Promise.reject(err);
@@ -224,7 +226,7 @@ export class CircuitBreaker {
     try {
       result = fn();
     } catch (err) {
-      this._recordFailure(permit, err, operationName);
+      this._recordFailure(permit, admitted, err, operationName);
       return Promise.reject(err);
     }
     if (result !== null && (typeof result === "object" || typeof result === "function")) {
@@ -235,22 +237,22 @@ export class CircuitBreaker {
         settled = Promise.resolve(result);
       } catch (err) {
         // a promise whose `constructor` getter throws
-        this._recordFailure(permit, err, operationName);
+        this._recordFailure(permit, admitted, err, operationName);
         return Promise.reject(err);
       }
       // Two closures per call measured cheaper than an async function with `await` (V8 11).
       return settled.then(
         (value) => {
-          this._recordSuccess(permit);
+          this._recordSuccess(permit, admitted);
           return value;
         },
         (err) => {
-          this._recordFailure(permit, err, operationName);
+          this._recordFailure(permit, admitted, err, operationName);
           throw err;
         },
       );
     }
-    this._recordSuccess(permit);
+    this._recordSuccess(permit, admitted);
     return Promise.resolve(result);
   }
 
@@ -260,9 +262,10 @@ export class CircuitBreaker {
    */
   tryAcquire(operationName = "call") {
     checkName(operationName, "tryAcquire: operationName");
-    const r = this._admit(this._now());
+    const now = this._now();
+    const r = this._admit(now);
     if (r < 0) throw this._rejection(r, operationName);
-    return new Permit(ISSUE, (r - (r % 2)) / 2);
+    return new Permit(ISSUE, (r - (r % 2)) / 2, now);
   }
 
   /** Whether a call would be admitted now (applies a due OPEN -> HALF_OPEN move). */
@@ -272,18 +275,20 @@ export class CircuitBreaker {
 
   onSuccess(permit) {
     const bits = Permit.spend(permit, "onSuccess: permit");
-    this._succeeded(bits, this._outcomeNow());
+    this._succeeded(bits, Permit.admitted(permit), this._outcomeNow());
   }
 
   onFailure(permit, error, operationName = "call") {
     checkName(operationName, "onFailure: operationName");
-    this._failed(Permit.spend(permit, "onFailure: permit"), error, operationName);
+    const bits = Permit.spend(permit, "onFailure: permit");
+    this._failed(bits, Permit.admitted(permit), error, operationName);
   }
 
   onNeutral(permit) {
     const bits = Permit.spend(permit, "onNeutral: permit");
     const now = this._outcomeNow();
-    this._int(() => breakerOnNeutral(this._h, bits, now));
+    const admitted = Permit.admitted(permit);
+    this._int(() => breakerOnNeutral(this._h, bits, admitted, now));
   }
 
   // ---- commands -------------------------------------------------------------------------
@@ -427,11 +432,11 @@ export class CircuitBreaker {
   }
 
   /** Records a success at `now`, the clock's reading when the outcome arrived. */
-  _succeeded(permit, now) {
+  _succeeded(permit, admitted, now) {
     if (damaged) heal();
     let code;
     try {
-      code = breakerOnSuccess(this._h, permit, now);
+      code = breakerOnSuccess(this._h, permit, admitted, now);
     } catch (err) {
       throw fault(err);
     }
@@ -445,30 +450,30 @@ export class CircuitBreaker {
   }
 
   /** Records a failure (its wall time and monotonic time read now). */
-  _failed(permit, error, operationName) {
+  _failed(permit, admitted, error, operationName) {
     const type = errorType(error);
     const message = errorMessage(error);
     const wall = this._wallNow();
     const now = this._outcomeNow();
-    this._emit(this._int(() => breakerOnFailure(this._h, permit, type, message, operationName, wall, now)));
+    this._emit(this._int(() => breakerOnFailure(this._h, permit, admitted, type, message, operationName, wall, now)));
   }
 
   // execute's recording: never throws, so that fn's outcome reaches the caller unchanged. A
   // breaker disposed while fn ran has nothing to record. The clock is read when the outcome
   // arrives, for a success as for a failure.
-  _recordSuccess(permit) {
+  _recordSuccess(permit, admitted) {
     if (this._h < 0) return;
     try {
-      this._succeeded(permit, this._outcomeNow());
+      this._succeeded(permit, admitted, this._outcomeNow());
     } catch (err) {
       report(err, "recording a success failed");
     }
   }
 
-  _recordFailure(permit, error, operationName) {
+  _recordFailure(permit, admitted, error, operationName) {
     if (this._h < 0) return;
     try {
-      this._failed(permit, error, operationName);
+      this._failed(permit, admitted, error, operationName);
     } catch (err) {
       report(err, "recording a failure failed");
     }

@@ -24,5 +24,6 @@ export const CONFIG_FIELDS = [
   ["jitter", "number", "must be in [0, 1]", 0],
   ["jitterSeed", "count?", "must be at least 1 (or unset for none)", null],
   ["rampSeconds", "number", "must be 0 (off) or finite, > 0 and at most 100 years", 0],
+  ["failureWeights", "weights", "must be finite and at least 0 (each weight)", {}],
 ];
 // END GENERATED

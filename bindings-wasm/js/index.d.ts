@@ -39,6 +39,8 @@ export type {
 /** Why a transition happened. */
 export type Reason =
   | "failure_threshold"
+  | "failure_rate"
+  | "slow_calls"
   | "timeout_elapsed"
   | "probe_failed"
   | "probes_succeeded"

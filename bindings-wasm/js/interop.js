@@ -27,7 +27,9 @@ import {
   breakerSnapshot,
   breakerState,
   breakerTransitionCounts,
+  breakerWeights,
   configStage,
+  configStageWeight,
   healthCheckThresholds,
   healthTables,
   snapshotVersion,
@@ -211,6 +213,17 @@ export function report(err, what) {
 
 // ---- config ---------------------------------------------------------------------------------
 
+/** A `{ kind: weight }` object as a plain copy; weights must be numbers (the core checks their range). */
+function weights(path, v) {
+  const o = object(path, v);
+  const out = {};
+  for (const k of Object.keys(o)) {
+    const w = get(o, k);
+    if (w !== undefined) out[k] = number(`${path}[${JSON.stringify(k)}]`, w);
+  }
+  return out;
+}
+
 // Readers by the kind the generated table gives each field.
 const READERS = {
   count,
@@ -218,14 +231,20 @@ const READERS = {
   boolean,
   "count?": nullable(count),
   "number?": nullable(number),
+  weights,
 };
 const CONFIG_KEYS = CONFIG_FIELDS.map(([name]) => name);
+// The numeric fields, in the core's order (the values `configStage` takes), and the weights
+// (`failureWeights`), which cross beside them as kinds and weights.
+const NUMERIC = CONFIG_FIELDS.filter(([, kind]) => kind !== "weights");
+const NUMERIC_KEYS = NUMERIC.map(([name]) => name);
+const WEIGHTS = CONFIG_FIELDS.find(([, kind]) => kind === "weights");
+// configStage's first weight code: `WEIGHTS_CODE + i` refuses the i-th weight given.
+const WEIGHTS_CODE = NUMERIC.length + 2;
 
 /** A config array (from breakerConfig) as values: NaN is null, booleans by kind. */
 function configValues(n) {
-  return Array.from(n, (x, i) =>
-    Number.isNaN(x) ? null : CONFIG_FIELDS[i][1] === "boolean" ? x === 1 : x,
-  );
+  return Array.from(n, (x, i) => (Number.isNaN(x) ? null : NUMERIC[i][1] === "boolean" ? x === 1 : x));
 }
 
 let defaults;
@@ -251,15 +270,24 @@ export function copyConfig(prefix, value) {
 
 /** A config copy (from `copyConfig`) as values in the core's field order, absent fields as defaults. */
 function configNumbers(copy) {
-  defaults ??= CONFIG_FIELDS.map((f) => f[3]);
+  defaults ??= NUMERIC.map((f) => f[3]);
   const v = defaults.slice();
-  if (copy !== undefined) for (const k in copy) v[CONFIG_KEYS.indexOf(k)] = copy[k];
+  if (copy !== undefined) {
+    for (const k in copy) {
+      const i = NUMERIC_KEYS.indexOf(k);
+      if (i >= 0) v[i] = copy[k];
+    }
+  }
   return v;
 }
 
-/** The error for a core rule code (1 + the refused field's index), in the core's words. */
-function ruleError(prefix, code, v) {
-  const field = CONFIG_FIELDS[code - 1];
+/** The error for a core rule code (see `configStage`), in the core's words, with the value given. */
+function ruleError(prefix, code, v, kinds, ws) {
+  if (code >= WEIGHTS_CODE && code - WEIGHTS_CODE < kinds.length) {
+    const i = code - WEIGHTS_CODE;
+    return refusal(new RangeError(`${prefix}.${WEIGHTS[0]}[${JSON.stringify(kinds[i])}] ${WEIGHTS[2]}, got ${ws[i]}`));
+  }
+  const field = NUMERIC[code - 1];
   if (field === undefined) return refusal(new RangeError(`${prefix} was refused by the core (rule ${code})`));
   return refusal(new RangeError(`${prefix}.${field[0]} ${field[2]}, got ${v[code - 1]}`));
 }
@@ -267,11 +295,15 @@ function ruleError(prefix, code, v) {
 /** Stages a config copy (from `copyConfig`) in the core; throws naming a field it refuses. */
 function stageConfig(prefix, copy) {
   const v = configNumbers(copy);
+  const given = (WEIGHTS && copy?.[WEIGHTS[0]]) ?? {};
+  const kinds = Object.keys(given);
+  const ws = kinds.map((k) => given[k]);
+  for (let i = 0; i < kinds.length; i++) configStageWeight(kinds[i], ws[i]);
   const code = configStage(
     Float64Array.from(v, (x) => (x === null ? 0 : Number(x))),
     Uint8Array.from(v, (x) => (x === null ? 1 : 0)),
   );
-  if (code !== 0) throw ruleError(prefix, code, v);
+  if (code !== 0) throw ruleError(prefix, code, v, kinds, ws);
 }
 
 /** A new breaker (its handle: `at` if given) from a config copy (from `copyConfig`). */
@@ -285,7 +317,7 @@ export function setBreakerConfig(h, copy) {
   stageConfig("config", copy);
   const code = breakerSetConfig(h);
   if (code === boundary().noBreaker) throw disposedError();
-  if (code !== 0) throw ruleError("config", code, configNumbers(copy));
+  if (code !== 0) throw ruleError("config", code, configNumbers(copy), [], []);
 }
 
 /** The config in force as a plain object, every field present. */
@@ -294,7 +326,8 @@ export function configOf(h) {
   if (n.length === 0) throw disposedError();
   const v = configValues(n);
   const c = {};
-  for (let i = 0; i < CONFIG_KEYS.length; i++) c[CONFIG_KEYS[i]] = v[i];
+  for (let i = 0; i < NUMERIC_KEYS.length; i++) c[NUMERIC_KEYS[i]] = v[i];
+  if (WEIGHTS) c[WEIGHTS[0]] = present(breakerWeights(h));
   return c;
 }
 
@@ -392,7 +425,7 @@ export function restoreBreaker(snapshot, now, at = -1) {
   const r = breakerRestore(checked, now, at);
   if (typeof r !== "number") throw refusal(r); // the core's RangeError for its counters
   if (r >= 0) return [r, config];
-  throw ruleError("snapshot.config", -r, configNumbers(config));
+  throw ruleError("snapshot.config", -r, configNumbers(config), [], []);
 }
 
 // ---- health -----------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 // A permit: leave to run one call, reported exactly once. The breaker's hot path passes the
-// core's permit bits; a Permit object wraps them for the low-level API.
+// core's permit bits and the clock reading it was admitted at (the core times the call from
+// it, for the slow-call rule); a Permit object holds both for the low-level API.
 
 import { describe } from "./interop.js";
 
@@ -13,11 +14,13 @@ export const ISSUE = Symbol("fact-resilience permit");
  */
 export class Permit {
   #bits;
+  #admitted;
   #reported = false;
 
-  constructor(token, bits) {
+  constructor(token, bits, admitted) {
     if (token !== ISSUE) throw new TypeError("permits are issued by CircuitBreaker.tryAcquire");
     this.#bits = bits;
+    this.#admitted = admitted;
   }
 
   /** Whether this call is a HALF_OPEN probe. */
@@ -44,5 +47,10 @@ export class Permit {
     if (permit.#reported) throw new Error(`${what}: this permit's outcome was already reported`);
     permit.#reported = true;
     return bits;
+  }
+
+  /** The clock reading `permit` (checked by `peek` or `spend`) was admitted at. */
+  static admitted(permit) {
+    return permit.#admitted;
   }
 }

@@ -7,7 +7,7 @@
 
 use crate::config::{config_to_numbers, error_code, take_staged};
 use crate::interop::{instant, note};
-use crate::objects::{FailureJs, SnapshotJs, metrics_to_js, snapshot_from_js, to_js};
+use crate::objects::{failure_to_js, metrics_to_js, snapshot_from_js, snapshot_to_js};
 use crate::refusal::range_error;
 use crate::registry;
 use fact_resilience_core::{Breaker, Failure, Permit, Rejection, SnapshotError};
@@ -24,8 +24,10 @@ fn code<R>(handle: u32, f: impl FnOnce(&mut Breaker) -> R, to_code: impl FnOnce(
     registry::with(handle, f).map_or(NO_BREAKER, to_code)
 }
 
-fn permit(bits: f64) -> Permit {
-    Permit::from_bits(bits as u64)
+/// The permit behind `bits`, admitted at `admitted_ms` (the clock reading `breakerTryAcquire`
+/// was given: the JS layer keeps it with the permit, so a permit crosses as two numbers).
+fn permit(b: &Breaker, bits: f64, admitted_ms: f64) -> Permit {
+    b.permit_from_bits(bits as u64, instant(admitted_ms))
 }
 
 /// A new CLOSED breaker with the staged config (`configStage`); returns its handle, which is
@@ -104,10 +106,10 @@ pub fn retry_after_ms() -> f64 {
 /// The call behind `permit` succeeded. Returns the transition flag (1: read it with
 /// `takeTransition()`; 0: none).
 #[wasm_bindgen(js_name = breakerOnSuccess)]
-pub fn on_success(handle: u32, permit_bits: f64, now_ms: f64) -> i32 {
+pub fn on_success(handle: u32, permit_bits: f64, admitted_ms: f64, now_ms: f64) -> i32 {
     code(
         handle,
-        |b| b.on_success(permit(permit_bits), instant(now_ms)),
+        |b| b.on_success(permit(b, permit_bits, admitted_ms), instant(now_ms)),
         note,
     )
 }
@@ -115,9 +117,11 @@ pub fn on_success(handle: u32, permit_bits: f64, now_ms: f64) -> i32 {
 /// The call behind `permit` failed. `wall_seconds` is the wall-clock time of the failure.
 /// Returns the transition flag.
 #[wasm_bindgen(js_name = breakerOnFailure)]
+#[allow(clippy::too_many_arguments)]
 pub fn on_failure(
     handle: u32,
     permit_bits: f64,
+    admitted_ms: f64,
     error_type: &str,
     error_message: &str,
     operation: &str,
@@ -132,17 +136,23 @@ pub fn on_failure(
     };
     code(
         handle,
-        |b| b.on_failure(permit(permit_bits), &failure, instant(now_ms)),
+        |b| {
+            b.on_failure(
+                permit(b, permit_bits, admitted_ms),
+                &failure,
+                instant(now_ms),
+            )
+        },
         note,
     )
 }
 
 /// The call behind `permit` ended without a verdict.
 #[wasm_bindgen(js_name = breakerOnNeutral)]
-pub fn on_neutral(handle: u32, permit_bits: f64, now_ms: f64) -> i32 {
+pub fn on_neutral(handle: u32, permit_bits: f64, admitted_ms: f64, now_ms: f64) -> i32 {
     code(
         handle,
-        |b| b.on_neutral(permit(permit_bits), instant(now_ms)),
+        |b| b.on_neutral(permit(b, permit_bits, admitted_ms), instant(now_ms)),
         |()| 0,
     )
 }
@@ -209,7 +219,11 @@ pub fn metrics(handle: u32, now_ms: f64) -> JsValue {
 #[wasm_bindgen(js_name = breakerFailures)]
 pub fn failures(handle: u32) -> JsValue {
     registry::with(handle, |b| {
-        to_js(&b.recent_failures().map(FailureJs::from).collect::<Vec<_>>())
+        JsValue::from(
+            b.recent_failures()
+                .map(failure_to_js)
+                .collect::<js_sys::Array>(),
+        )
     })
     .unwrap_or(JsValue::NULL)
 }
@@ -218,10 +232,8 @@ pub fn failures(handle: u32) -> JsValue {
 /// fill); `null` when there is no such breaker.
 #[wasm_bindgen(js_name = breakerSnapshot)]
 pub fn snapshot(handle: u32, now_ms: f64) -> JsValue {
-    registry::with(handle, |b| {
-        to_js(&SnapshotJs::from(&b.snapshot(instant(now_ms))))
-    })
-    .unwrap_or(JsValue::NULL)
+    registry::with(handle, |b| snapshot_to_js(&b.snapshot(instant(now_ms))))
+        .unwrap_or(JsValue::NULL)
 }
 
 /// The handles of the breakers in the table, ascending (after a panic: the breakers to move;

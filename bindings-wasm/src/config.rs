@@ -7,15 +7,27 @@
 //! it passed, so that no message and no float is formatted in Rust (`core::fmt`'s float
 //! formatting would cost several KB of the size budget).
 //!
+//! `failure_weights`, the one field that is not a number, crosses first, one weight at a time
+//! (`configStageWeight`); a refused weight comes back as `WEIGHTS_CODE + ` its index.
+//!
 //! A staged config is consumed by the next `breakerCreate`, `breakerSetConfig` or
 //! `breakerRestore` (the JS layer always stages right before).
 
+use crate::objects::Record;
 use fact_resilience_core::{Config, ConfigError, FIELDS, FieldValue};
 use std::cell::RefCell;
-use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::prelude::*;
 
 thread_local! {
     static STAGED: RefCell<Option<Config>> = const { RefCell::new(None) };
+    /// The weights staged for the next `configStage`, in the order given.
+    static WEIGHTS: RefCell<Vec<(String, f64)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Stages the weight of failures of `kind` for the next `configStage` (which takes them all).
+#[wasm_bindgen(js_name = configStageWeight)]
+pub fn config_stage_weight(kind: String, weight: f64) {
+    WEIGHTS.with_borrow_mut(|w| w.push((kind, weight)));
 }
 
 /// `1 + ` the index in [`FIELDS`] of the field a core rule refused (`FIELDS.len() + 1` for a
@@ -43,12 +55,17 @@ fn value_of(default: FieldValue, n: f64, unset: bool) -> FieldValue {
     }
 }
 
+/// The first code of a refused weight: `WEIGHTS_CODE + i` refuses `kinds[i]`.
+pub const WEIGHTS_CODE: i32 = FIELDS.len() as i32 + 2;
+
 /// Checks a config given as one number per field in [`FIELDS`] order, with `unset[i] != 0`
-/// for an optional field left unset (see [`value_of`]), and stages it for the next create,
-/// set-config or restore. Returns 0, or the refused field's [`error_code`] (`FIELDS.len() + 1`
-/// for the wrong number of values).
+/// for an optional field left unset (see [`value_of`]), and the weights staged since the last
+/// call, and stages it for the next create, set-config or restore. Returns 0, the refused
+/// field's [`error_code`] (`FIELDS.len() + 1` for the wrong number of values), or
+/// [`WEIGHTS_CODE`] `+ i` for the i-th weight staged.
 #[wasm_bindgen(js_name = configStage)]
 pub fn config_stage(values: &[f64], unset: &[u8]) -> i32 {
+    let weights = WEIGHTS.take();
     if values.len() != FIELDS.len() || unset.len() != FIELDS.len() {
         return FIELDS.len() as i32 + 1;
     }
@@ -57,6 +74,10 @@ pub fn config_stage(values: &[f64], unset: &[u8]) -> i32 {
         // Every index is a field and every value of its kind: this cannot be refused.
         let _ = c.set_at(i, value_of(f.default, n, u != 0));
     }
+    c.failure_weights = weights.iter().cloned().collect();
+    if let Some((kind, _)) = c.failure_weights.first_refused() {
+        return WEIGHTS_CODE + weights.iter().position(|(k, _)| k == kind).unwrap_or(0) as i32;
+    }
     match c.validate() {
         Ok(()) => {
             STAGED.set(Some(c));
@@ -64,6 +85,20 @@ pub fn config_stage(values: &[f64], unset: &[u8]) -> i32 {
         }
         Err(e) => error_code(&e),
     }
+}
+
+/// The config's `failure_weights` of the breaker behind `handle` as an object (`{}` for
+/// none); `null` when there is no such breaker.
+#[wasm_bindgen(js_name = breakerWeights)]
+pub fn weights(handle: u32) -> JsValue {
+    crate::registry::with(handle, |b| {
+        b.config()
+            .failure_weights
+            .iter()
+            .fold(Record::new(), |r, (kind, w)| r.num(kind, w))
+            .into()
+    })
+    .unwrap_or(JsValue::NULL)
 }
 
 /// The staged config (the defaults if none was staged), unstaging it.
@@ -130,7 +165,18 @@ mod tests {
         values[10] = 1.5;
         unset[9] = 0;
         assert_eq!(config_stage(&values, &unset), 0);
+        config_stage_weight("timeout".into(), 1.0);
+        config_stage_weight("default".into(), -0.5);
+        assert_eq!(
+            config_stage(&values, &unset),
+            WEIGHTS_CODE + 1,
+            "the refused weight's index"
+        );
+        config_stage_weight("timeout".into(), 1.0);
+        config_stage_weight("default".into(), 0.5);
+        assert_eq!(config_stage(&values, &unset), 0);
         let c = take_staged();
+        assert_eq!(c.failure_weights.weight("other"), 0.5);
         assert_eq!(
             (c.failure_threshold, c.half_open_max_in_flight),
             (7, Some(2))

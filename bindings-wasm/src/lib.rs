@@ -2,7 +2,7 @@
 //!
 //! This crate only translates. The hot exports (admit, report an outcome, the cache guard's
 //! begin and end) take and answer numbers; the cold ones answer plain objects whose shapes
-//! are declared here (serde-wasm-bindgen and js-sys), and every code the hot ones answer with
+//! are declared here (built with js-sys), and every code the hot ones answer with
 //! is handed to JS from here, so the JS layer copies no table. The idiomatic API
 //! (`CircuitBreaker.execute`, `ResilientCache`, options, listeners, the clock) is the ESM
 //! layer in `js/`; see `js/README.md` for the two layers.
@@ -79,6 +79,8 @@ export interface Config {
   jitterSeed?: number | null;
   /** After HALF_OPEN -> CLOSED, the share of calls admitted rises linearly from `recovery_factor` to 1 over this time (others are throttled), so a recovered cache is not stampeded; 0 for off. In seconds. Default 0; 0 (off), or finite, > 0, at most 100 years. */
   rampSeconds?: number;
+  /** Weight of a failure by its kind (the error's type: the exception class name in Python, the error's name in JS) for the consecutive rule, which then trips when the weights of the run add up to failure_threshold; a kind not listed weighs the "default" entry, or 1. Empty: every failure weighs 1. Default {}; each weight finite, >= 0. */
+  failureWeights?: Record<string, number>;
 }
 // END GENERATED
 
@@ -104,6 +106,18 @@ export interface Metrics {
   halfOpenSuccesses: number;
   halfOpenInFlight: number;
   recentFailuresCount: number;
+  /** The current run's summed `failureWeights` (equal to consecutiveFailures without weights). */
+  consecutiveFailureWeight: number;
+  /** Slow calls the slow-call rule counts now (completed, or in flight past the duration); 0 while off. */
+  slowCallCount: number;
+  /** slowCallCount over the calls the slow-call rule judges, 0..1. */
+  slowCallRate: number;
+  /** Calls admitted in the window whose outcome is not reported yet (while a rate rule is on). */
+  callsInFlight: number;
+  /** How long the circuit stays OPEN this time (backoff and jitter applied), in ms. */
+  openDurationMs: number;
+  /** The share of calls the post-close ramp admits now; 1 when no ramp runs. */
+  rampShare: number;
 }
 
 export interface FailureRecord {

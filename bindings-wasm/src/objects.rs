@@ -1,11 +1,9 @@
 //! The plain JS objects the cold exports return and take, each shape declared once, here
 //! (camelCase, as the TypeScript types in `lib.rs` say); the JS layer copies none of their
-//! layouts. Two ways across:
-//!
-//! - serde-wasm-bindgen for the nested shapes: snapshots and failure records ([`to_js`]);
-//! - a [`Record`] built field by field (js-sys) for the flat ones: metrics, transitions, and
-//!   in `health.rs` and `cache.rs` the health report, transition counts and guard counters.
-//!   Per field it is a fraction of serde's code, and the module has a size budget.
+//! layouts. They are built field by field with js-sys ([`Record`]): metrics, transitions,
+//! failure records and snapshots here, the health report, transition counts and guard
+//! counters in `health.rs` and `cache.rs`. (serde-wasm-bindgen did the nested ones at first:
+//! 2.5 KB of the gzipped size budget for two shapes; see `js/README.md`, Size.)
 //!
 //! A snapshot comes back in as the object the JS layer checked ([`snapshot_from_js`]).
 //! Counts and nanosecond ages cross as JS numbers, exact below 2^53 (nanosecond ages reach
@@ -14,18 +12,7 @@
 
 use fact_resilience_core::{Config, FailureRecord, Metrics, Snapshot, State, Transition};
 use js_sys::{Array, Object, Reflect};
-use serde::ser::{SerializeMap, Serializer};
-use serde::Serialize;
 use wasm_bindgen::JsValue;
-
-/// `value` as a plain JS object (absent optional values as `null`).
-pub fn to_js<T: Serialize + ?Sized>(value: &T) -> JsValue {
-    let out = serde_wasm_bindgen::Serializer::new()
-        .serialize_missing_as_null(true)
-        .serialize_maps_as_objects(true);
-    // Every shape here is numbers, strings, arrays and objects: serialising cannot fail.
-    value.serialize(&out).unwrap_or(JsValue::UNDEFINED)
-}
 
 /// A flat plain object built field by field (js-sys).
 pub struct Record(Object);
@@ -96,6 +83,12 @@ pub fn metrics_to_js(m: &Metrics) -> JsValue {
         .num("halfOpenSuccesses", f64::from(m.half_open_successes))
         .num("halfOpenInFlight", f64::from(m.half_open_in_flight))
         .num("recentFailuresCount", f64::from(m.recent_failures_count))
+        .num("consecutiveFailureWeight", m.consecutive_failure_weight)
+        .num("slowCallCount", n(m.slow_call_count))
+        .num("slowCallRate", m.slow_call_rate)
+        .num("callsInFlight", n(m.calls_in_flight))
+        .num("openDurationMs", m.open_duration.as_secs_f64() * 1e3)
+        .num("rampShare", m.ramp_share)
         .into()
 }
 
@@ -112,57 +105,45 @@ pub fn transition_to_js(t: Transition) -> JsValue {
 
 /// A [`FailureRecord`] as the JS `FailureRecord` (an unknown wall-clock stamp, NaN, is
 /// written as `null` by JSON).
-pub struct FailureJs<'a> {
-    timestamp: f64,
-    error_type: &'a str,
-    error_message: &'a str,
-    operation: &'a str,
+pub fn failure_to_js(r: &FailureRecord) -> JsValue {
+    Record::new()
+        .num("timestamp", r.timestamp)
+        .text("errorType", &r.error_type)
+        .text("errorMessage", &r.error_message)
+        .text("operation", &r.operation)
+        .into()
 }
 
-impl<'a> From<&'a FailureRecord> for FailureJs<'a> {
-    fn from(r: &'a FailureRecord) -> Self {
-        FailureJs {
-            timestamp: r.timestamp,
-            error_type: &r.error_type,
-            error_message: &r.error_message,
-            operation: &r.operation,
-        }
-    }
+/// Numbers as a JS array.
+fn numbers_to_js(xs: impl IntoIterator<Item = f64>) -> JsValue {
+    xs.into_iter()
+        .map(JsValue::from_f64)
+        .collect::<Array>()
+        .into()
 }
 
 /// A [`Snapshot`] as the JS `Snapshot`: the core's fields in camelCase, `config` left `null`
 /// for the JS layer to fill with the config object (written by the config fields' table).
-pub struct SnapshotJs<'a> {
-    version: f64,
-    config: (),
-    state: &'static str,
-    opened_ago_ns: f64,
-    changed_ago_ns: f64,
-    consecutive_failures: f64,
-    half_open: [f64; 3],
-    counters: [f64; 6],
-    last_failure_time: Option<f64>,
-    window: Vec<[f64; 3]>,
-    recent_failures: Vec<FailureJs<'a>>,
-}
-
-impl<'a> From<&'a Snapshot> for SnapshotJs<'a> {
-    fn from(s: &'a Snapshot) -> Self {
-        let n = |x: u64| x as f64;
-        SnapshotJs {
-            version: f64::from(s.version),
-            config: (),
-            state: s.state.as_str(),
-            opened_ago_ns: n(s.opened_ago_ns),
-            changed_ago_ns: n(s.changed_ago_ns),
-            consecutive_failures: f64::from(s.consecutive_failures),
-            half_open: s.half_open.map(f64::from),
-            counters: s.counters.map(n),
-            last_failure_time: s.last_failure_time,
-            window: s.window.iter().map(|b| b.map(n)).collect(),
-            recent_failures: s.recent_failures.iter().map(FailureJs::from).collect(),
-        }
-    }
+pub fn snapshot_to_js(s: &Snapshot) -> JsValue {
+    let n = |x: u64| x as f64;
+    let window: Array = s.window.iter().map(|b| numbers_to_js(b.map(n))).collect();
+    let failures: Array = s.recent_failures.iter().map(failure_to_js).collect();
+    Record::new()
+        .num("version", f64::from(s.version))
+        .set("config", JsValue::NULL)
+        .text("state", s.state.as_str())
+        .num("openedAgoNs", n(s.opened_ago_ns))
+        .num("changedAgoNs", n(s.changed_ago_ns))
+        .num("consecutiveFailures", f64::from(s.consecutive_failures))
+        .set("halfOpen", numbers_to_js(s.half_open.map(f64::from)))
+        .set("counters", numbers_to_js(s.counters.map(n)))
+        .set(
+            "lastFailureTime",
+            s.last_failure_time.map_or(JsValue::NULL, JsValue::from_f64),
+        )
+        .set("window", window.into())
+        .set("recentFailures", failures.into())
+        .into()
 }
 
 /// A [`Snapshot`] from a JS snapshot object the JS layer has checked field by field (types,
@@ -227,36 +208,4 @@ fn numbers(v: &JsValue) -> Vec<f64> {
         .iter()
         .map(|x| x.as_f64().unwrap_or(0.0))
         .collect()
-}
-
-// Written as maps, not derived structs: serde-wasm-bindgen interns a struct's field names in a
-// hash map (several KB of the size budget), and sets a map's keys as plain strings.
-
-impl Serialize for FailureJs<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(4))?;
-        m.serialize_entry("timestamp", &self.timestamp)?;
-        m.serialize_entry("errorType", self.error_type)?;
-        m.serialize_entry("errorMessage", self.error_message)?;
-        m.serialize_entry("operation", self.operation)?;
-        m.end()
-    }
-}
-
-impl Serialize for SnapshotJs<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(11))?;
-        m.serialize_entry("version", &self.version)?;
-        m.serialize_entry("config", &self.config)?;
-        m.serialize_entry("state", self.state)?;
-        m.serialize_entry("openedAgoNs", &self.opened_ago_ns)?;
-        m.serialize_entry("changedAgoNs", &self.changed_ago_ns)?;
-        m.serialize_entry("consecutiveFailures", &self.consecutive_failures)?;
-        m.serialize_entry("halfOpen", &self.half_open)?;
-        m.serialize_entry("counters", &self.counters)?;
-        m.serialize_entry("lastFailureTime", &self.last_failure_time)?;
-        m.serialize_entry("window", &self.window)?;
-        m.serialize_entry("recentFailures", &self.recent_failures)?;
-        m.end()
-    }
 }

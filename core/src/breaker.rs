@@ -289,6 +289,17 @@ impl Breaker {
 
     // ---- admission and outcomes ----------------------------------------------------------
 
+    /// The permit [`Permit::to_bits`] encoded, admitted at `admitted` (the `now` given to the
+    /// `try_acquire` that issued it), for hosts that keep the admission time themselves rather
+    /// than a 128-bit [`Permit::to_token`] (wasm: a JS number holds 53 bits). With a monotonic
+    /// host clock this is exactly the permit issued; never trusted, as `from_bits`.
+    pub fn permit_from_bits(&self, bits: u64, admitted: Instant) -> Permit {
+        Permit {
+            admitted_at: Some(self.internal(admitted).min(self.latest)),
+            ..Permit::from_bits(bits)
+        }
+    }
+
     /// Asks to run one call at `now`. Applies a due OPEN -> HALF_OPEN move first (reported by
     /// [`Permit::transition`]). Rejections change no success or failure counter.
     pub fn try_acquire(&mut self, now: Instant) -> Result<Permit, Rejection> {

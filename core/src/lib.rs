@@ -131,8 +131,9 @@ pub use clock::ManualClock;
 pub use clock::MonotonicClock;
 pub use clock::{Clock, Instant};
 pub use config::{
-    Config, ConfigError, DEFAULT_KIND, FIELDS, FailureWeights, Field, FieldError, FieldKind,
-    FieldRule, FieldValue, MAX_DURATION_SECONDS, MAX_WINDOW_BUCKETS, MIN_RECOVERY_FACTOR,
+    Config, ConfigError, DEFAULT_KIND, FAILURE_WEIGHTS_DOC, FIELDS, FailureWeights, Field,
+    FieldError, FieldKind, FieldRule, FieldValue, MAX_DURATION_SECONDS, MAX_WINDOW_BUCKETS,
+    MIN_RECOVERY_FACTOR,
 };
 pub use exposition::{
     DEFAULT_NAMESPACE, METRIC_FAMILIES, MetricFamily, MetricKind, NamespaceError, check_namespace,

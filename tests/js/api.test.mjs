@@ -121,6 +121,16 @@ test("config reads back in full, and setConfig replaces it live", async () => {
     maxMessageBytes: 256,
     halfOpenMaxInFlight: null,
     probeLeaseSeconds: null,
+    failureRateThreshold: null,
+    minimumCalls: 20,
+    slowCallDurationSeconds: null,
+    slowCallRateThreshold: 1,
+    openBackoffMultiplier: 1,
+    maxTimeoutSeconds: null,
+    jitter: 0,
+    jitterSeed: null,
+    rampSeconds: 0,
+    failureWeights: {},
   });
   await assert.rejects(breaker.execute(boom));
   clock.ms = 500;

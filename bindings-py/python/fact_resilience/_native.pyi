@@ -218,9 +218,10 @@ class CircuitBreakerConfig:
     """
     failure_weights: dict[str, float]
     """
-    Weight of a failure by its exception class name for the consecutive rule, which then trips when
-    the weights of the run add up to failure_threshold; a class not listed weighs the "default"
-    entry, or 1. Empty: every failure weighs 1. Assign a new dict to change it.
+    Weight of a failure by its kind (the error's type: the exception class name in Python, the
+    error's name in JS) for the consecutive rule, which then trips when the weights of the run add
+    up to failure_threshold; a kind not listed weighs the "default" entry, or 1. Empty: every
+    failure weighs 1.
     """
     # END GENERATED
     __signature__: ClassVar[inspect.Signature]

@@ -100,7 +100,7 @@ macro_rules! config_fields {
             /// ```
             pub fn validate(&self) -> Result<(), crate::ConfigError> {
                 // One loop over the table rather than a check per field: the same order, and
-                // far less code in a binding with a size budget (wasm).
+                // less code in a binding with a size budget (wasm).
                 for (i, f) in FIELDS.iter().enumerate() {
                     if let Some(value) = self.get_at(i) {
                         f.rule.check(f.name, value)?;

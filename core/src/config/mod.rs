@@ -12,6 +12,8 @@ mod weights;
 
 pub use fields::{Config, FIELDS, Field, FieldError};
 pub use rule::{ConfigError, FieldRule, MAX_DURATION_SECONDS};
+/// What `failure_weights` does (see [`weights::DOC`]).
+pub use weights::DOC as FAILURE_WEIGHTS_DOC;
 pub use weights::{DEFAULT_KIND, FailureWeights};
 
 use core::num::NonZeroU32;

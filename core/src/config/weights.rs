@@ -13,6 +13,13 @@ use alloc::vec::Vec;
 /// The kind whose weight applies to kinds not listed.
 pub const DEFAULT_KIND: &str = "default";
 
+/// What `failure_weights` does, for the bindings' docs (as [`Field::doc`](super::Field::doc)
+/// for the fields in the table).
+pub const DOC: &str = "Weight of a failure by its kind (the error's type: the exception class \
+    name in Python, the error's name in JS) for the consecutive rule, which then trips when the \
+    weights of the run add up to failure_threshold; a kind not listed weighs the \"default\" \
+    entry, or 1. Empty: every failure weighs 1.";
+
 /// Weights of failures by kind. Empty (the default): every failure weighs 1, FACT's rule.
 ///
 /// A vector sorted by kind, not a map: a config holds a handful of kinds, a lookup is a
@@ -20,8 +27,14 @@ pub const DEFAULT_KIND: &str = "default";
 /// several KB of the wasm binding's size budget.
 #[derive(Clone, Debug, Default, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(from = "alloc::collections::BTreeMap<String, f64>"))]
-#[cfg_attr(feature = "serde", serde(into = "alloc::collections::BTreeMap<String, f64>"))]
+#[cfg_attr(
+    feature = "serde",
+    serde(from = "alloc::collections::BTreeMap<String, f64>")
+)]
+#[cfg_attr(
+    feature = "serde",
+    serde(into = "alloc::collections::BTreeMap<String, f64>")
+)]
 pub struct FailureWeights(Vec<(String, f64)>);
 
 #[cfg(feature = "serde")]
