@@ -467,8 +467,10 @@ impl ChangeCounter {
 
 /// The transitions a breaker can make on its own or by command (a reset clears the counters,
 /// so it is not among them), in the order [`TransitionCounts::iter`] lists them.
-pub const TRANSITION_KINDS: [(State, State, Reason); 8] = [
+pub const TRANSITION_KINDS: [(State, State, Reason); 10] = [
     (State::Closed, State::Open, Reason::FailureThreshold),
+    (State::Closed, State::Open, Reason::FailureRate),
+    (State::Closed, State::Open, Reason::SlowCalls),
     (State::Open, State::HalfOpen, Reason::TimeoutElapsed),
     (State::HalfOpen, State::Open, Reason::ProbeFailed),
     (State::HalfOpen, State::Closed, Reason::ProbesSucceeded),

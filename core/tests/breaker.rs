@@ -477,6 +477,27 @@ fn transitions_are_counted_by_from_to_and_reason_until_reset() {
 }
 
 #[test]
+fn trips_by_a_rate_rule_are_counted_under_their_own_reason() {
+    let config = Config {
+        failure_threshold: 100,
+        failure_rate_threshold: Some(0.5),
+        minimum_calls: 2,
+        ..Config::default()
+    };
+    let mut b = Breaker::new(config, at(0.0)).unwrap();
+    let p = b.try_acquire(at(0.0)).unwrap();
+    let _ = b.on_success(p, at(0.0));
+    let t = fail_once(&mut b, at(0.1));
+    assert_eq!(t.map(|t| t.reason), Some(Reason::FailureRate));
+    let counted = b
+        .transition_counts()
+        .iter()
+        .find(|k| k.2 == Reason::FailureRate)
+        .map(|k| k.3);
+    assert_eq!(counted, Some(1), "a trip every exporter's transitions series shows");
+}
+
+#[test]
 fn health_report_has_no_side_effects_and_reads_the_breakers_own_history() {
     use fact_resilience_core::{HealthThresholds, Severity};
     let b = opened_at(at(0.0), |c| c.timeout_seconds = 10.0);

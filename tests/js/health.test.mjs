@@ -65,7 +65,7 @@ test("transitionCounts counts every kind the core counts, zeros included, until 
   clock.ms = 1000;
   b.onSuccess(b.tryAcquire());
   const counts = b.transitionCounts();
-  assert.equal(counts.length, 8);
+  assert.equal(counts.length, 10);
   const n = (from, to, reason) => counts.find((c) => c.from === from && c.to === to && c.reason === reason)?.count;
   assert.equal(n("closed", "open", "failure_threshold"), 1);
   assert.equal(n("open", "half_open", "timeout_elapsed"), 1);
