@@ -45,6 +45,26 @@ fn closed_acquire_success(c: &mut Criterion) {
     assert_eq!(b.state(), State::Closed);
 }
 
+/// (a') As (a) with slow-call detection and the failure-rate rule on: every call is counted
+/// in flight at admission and judged at its outcome (the cost of the opt-in policies).
+fn closed_acquire_success_with_rate_rules(c: &mut Criterion) {
+    let config = Config {
+        slow_call_duration_seconds: Some(1.0),
+        failure_rate_threshold: Some(0.5),
+        ..Config::default()
+    };
+    let mut b = breaker(config);
+    let mut t = Time(0);
+    c.bench_function("breaker/closed_acquire_success_rate_rules", |bench| {
+        bench.iter(|| {
+            let now = t.tick();
+            let permit = b.try_acquire(black_box(now)).expect("closed admits");
+            black_box(b.on_success(permit, now))
+        })
+    });
+    assert_eq!(b.state(), State::Closed);
+}
+
 /// (b) OPEN: `try_acquire` is rejected. The timeout is long enough never to pass.
 fn open_rejection(c: &mut Criterion) {
     let config = Config {
@@ -186,6 +206,7 @@ fn baselines(c: &mut Criterion) {
 criterion_group!(
     benches,
     closed_acquire_success,
+    closed_acquire_success_with_rate_rules,
     open_rejection,
     half_open_admission,
     failure_record,

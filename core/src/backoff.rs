@@ -43,10 +43,17 @@ impl Backoff {
     }
 
     /// How long the current (or last) OPEN period lasts under `s`.
+    #[inline]
     pub fn open_time(&self, s: &Settings) -> Duration {
         if self.factor == 1.0 && self.cut == 0.0 {
             return s.timeout;
         }
+        self.backed_off(s)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn backed_off(&self, s: &Settings) -> Duration {
         let base = s.timeout.as_secs_f64();
         let mut secs = base * self.factor;
         if let Some(cap) = s.max_timeout {

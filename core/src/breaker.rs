@@ -29,8 +29,10 @@ pub struct Permit {
     transition: Option<Transition>,
     /// When the call was admitted, on the breaker's timeline: its latency, for the slow-call
     /// rule, and its admission bucket, to take it off the calls in flight. `None` for a
-    /// permit rebuilt from bits alone (see [`Permit::to_token`]).
-    admitted_at: Option<Instant>,
+    /// permit rebuilt from bits alone (see [`Permit::to_token`]). Two plain fields rather
+    /// than an `Option<Instant>`, to keep the permit small: it is returned on every admission.
+    admitted: Instant,
+    timed: bool,
 }
 
 impl Permit {
@@ -63,30 +65,36 @@ impl Permit {
             generation: bits >> 1,
             probe: bits & 1 == 1,
             transition: None,
-            admitted_at: None,
+            admitted: Instant::ZERO,
+            timed: false,
         }
     }
 
     /// When the call was admitted, on the breaker's own timeline (`None` for a permit rebuilt
     /// by [`Permit::from_bits`]).
     pub fn admitted_at(&self) -> Option<Instant> {
-        self.admitted_at
+        self.timed.then_some(self.admitted)
     }
 
     /// The permit as one 128-bit integer that also carries its admission instant, for hosts
-    /// whose integers are that wide (Python): `(admitted_at + 1) << 64 | to_bits()`, or just
-    /// `to_bits()` without one. A permit passed as bits alone still works, but the slow-call
+    /// whose integers are that wide (Python): `(admitted_at + 1) << 64 | to_bits()` (an
+    /// admission at the very end of the timeline reads 1 ns earlier), or just `to_bits()`
+    /// without one. A permit passed as bits alone still works, but the slow-call
     /// rule cannot time it or take it off the calls in flight until its bucket expires.
     pub fn to_token(&self) -> u128 {
-        let admitted = self.admitted_at.map_or(0, |t| u128::from(t.as_nanos()) + 1);
+        // The last nanosecond of the timeline reads as the one before: `+ 1` must fit.
+        let admitted = self
+            .admitted_at()
+            .map_or(0, |t| u128::from(t.as_nanos().min(u64::MAX - 1)) + 1);
         admitted << 64 | u128::from(self.to_bits())
     }
 
     /// The permit [`Permit::to_token`] encoded (as [`Permit::from_bits`], never trusted).
     pub fn from_token(token: u128) -> Permit {
-        let admitted = (token >> 64) as u64;
+        let admitted = token >> 64;
         Permit {
-            admitted_at: admitted.checked_sub(1).map(Instant::from_nanos),
+            admitted: Instant::from_nanos(admitted.saturating_sub(1) as u64),
+            timed: admitted != 0,
             ..Permit::from_bits(token as u64)
         }
     }
@@ -295,7 +303,8 @@ impl Breaker {
     /// host clock this is exactly the permit issued; never trusted, as `from_bits`.
     pub fn permit_from_bits(&self, bits: u64, admitted: Instant) -> Permit {
         Permit {
-            admitted_at: Some(self.internal(admitted).min(self.latest)),
+            admitted: self.internal(admitted).min(self.latest),
+            timed: true,
             ..Permit::from_bits(bits)
         }
     }
@@ -307,15 +316,9 @@ impl Breaker {
         let now = self.latest;
         let probe = match self.state {
             State::Closed => {
-                if let Some(ramp) = &mut self.ramp {
-                    match ramp.share(&self.settings, now) {
-                        Some(share) if !ramp.admit(share) => {
-                            self.counters.throttled += 1;
-                            return Err(Rejection::Throttled);
-                        }
-                        Some(_) => {}
-                        None => self.ramp = None,
-                    }
+                if self.ramp.is_some() && !self.ramp_admits(now) {
+                    self.counters.throttled += 1;
+                    return Err(Rejection::Throttled);
                 }
                 false
             }
@@ -331,13 +334,14 @@ impl Breaker {
             }
         };
         if let Some(rates) = &mut self.rates {
-            rates.admit(now);
+            admit_in_flight(rates, now);
         }
         Ok(Permit {
             generation: self.generation,
             probe,
             transition,
-            admitted_at: Some(now),
+            admitted: now,
+            timed: true,
         })
     }
 
@@ -356,7 +360,11 @@ impl Breaker {
             State::Closed => {
                 self.consecutive_failures = 0;
                 self.failure_weight = 0.0;
-                self.rate_trip(now)
+                if self.rates.is_some() {
+                    self.rate_trip(now)
+                } else {
+                    None
+                }
             }
             State::HalfOpen if permit.probe => {
                 self.gate.release();
@@ -404,8 +412,10 @@ impl Breaker {
                 };
                 if tripped {
                     Some(self.enter(State::Open, Reason::FailureThreshold, now))
-                } else {
+                } else if self.rates.is_some() {
                     self.rate_trip(now)
+                } else {
+                    None
                 }
             }
             State::HalfOpen if permit.probe => {
@@ -422,7 +432,7 @@ impl Breaker {
         let now = self.tick(now);
         self.counters.neutral += 1;
         if let Some(rates) = &mut self.rates {
-            rates.release(now, permit.admitted_at);
+            rates.release(now, permit.admitted_at());
         }
         if permit.generation == self.generation && permit.probe {
             self.gate.release();
@@ -573,18 +583,41 @@ impl Breaker {
 
     /// Records a completed call in the rate window: slow if its latency exceeds the slow-call
     /// duration.
+    // Cold, with the other policy paths: with every policy off the hot path only tests an
+    // `Option`, and keeping these out of line keeps it as small as before.
+    #[cold]
+    #[inline(never)]
     fn record_rates(&mut self, permit: &Permit, now: Instant, failed: bool) {
-        let slow = match (self.settings.slow_call, permit.admitted_at) {
+        let slow = match (self.settings.slow_call, permit.admitted_at()) {
             (Some(d), Some(at)) => now.saturating_duration_since(at) > d,
             _ => false,
         };
         if let Some(rates) = &mut self.rates {
-            rates.record(now, permit.admitted_at, failed, slow);
+            rates.record(now, permit.admitted_at(), failed, slow);
+        }
+    }
+
+    /// Whether the post-close ramp admits a call offered at `now` (ending the ramp once it is
+    /// over).
+    #[cold]
+    #[inline(never)]
+    fn ramp_admits(&mut self, now: Instant) -> bool {
+        let Some(ramp) = &mut self.ramp else {
+            return true;
+        };
+        match ramp.share(&self.settings, now) {
+            Some(share) => ramp.admit(share),
+            None => {
+                self.ramp = None;
+                true
+            }
         }
     }
 
     /// CLOSED -> OPEN if a rate rule holds at `now`: the failure rate, then slow calls (the
     /// consecutive rule was checked first).
+    #[cold]
+    #[inline(never)]
     fn rate_trip(&mut self, now: Instant) -> Option<Transition> {
         let s = &self.settings;
         let c = self.rates.as_ref()?.counts(now, s.slow_call);
@@ -640,6 +673,13 @@ impl Breaker {
         self.health.record(&t, now);
         t
     }
+}
+
+/// Counts a call admitted at `now` in flight (out of line: a policy path).
+#[cold]
+#[inline(never)]
+fn admit_in_flight(rates: &mut RateWindow, now: Instant) {
+    rates.admit(now);
 }
 
 /// The jitter generator's seed: the configured one, or else the creation instant (which

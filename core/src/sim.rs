@@ -356,15 +356,19 @@ pub enum Scenario {
     Brownout,
     /// Until 80% of the run, 3% of calls fail at random, plus a 3 s total outage every 90 s.
     Intermittent,
+    /// Latency climbs before errors start: from 20% to 40% of the run every call succeeds but
+    /// slows from 1 ms to 200 ms; from 40% to 60%, 40% of calls fail, at 200 ms.
+    SlowBrownout,
 }
 
 impl Scenario {
     /// Every scenario, with its name.
-    pub const ALL: [(&'static str, Scenario); 4] = [
+    pub const ALL: [(&'static str, Scenario); 5] = [
         ("outage", Scenario::Outage),
         ("flapping", Scenario::Flapping),
         ("brownout", Scenario::Brownout),
         ("intermittent", Scenario::Intermittent),
+        ("slow-brownout", Scenario::SlowBrownout),
     ];
 
     /// The scenario with this name.
@@ -417,6 +421,10 @@ impl Scenario {
                     (0.03, 1.0)
                 }
             }
+            Scenario::SlowBrownout if (0.2..0.4).contains(&phase) => {
+                (0.0, 1.0 + 199.0 * (phase - 0.2) / 0.2)
+            }
+            Scenario::SlowBrownout if (0.4..0.6).contains(&phase) => (0.4, 200.0),
             _ => HEALTHY,
         }
     }

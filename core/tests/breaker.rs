@@ -508,3 +508,27 @@ fn health_report_has_no_side_effects_and_reads_the_breakers_own_history() {
     // The one failure has left the 300 s window, so only the open time fires.
     assert_eq!(rules, ["critical_open_seconds"]);
 }
+
+#[test]
+fn a_permit_token_keeps_the_admission_instant_and_bits_alone_do_not() {
+    for at in [
+        Instant::ZERO,
+        Instant::from_nanos(7),
+        Instant::from_nanos(u64::MAX),
+    ] {
+        let mut b = Breaker::new(Config::default(), at).unwrap();
+        let p = b.try_acquire(at).unwrap();
+        assert_eq!(p.admitted_at(), Some(at));
+        let back = Permit::from_token(p.to_token());
+        let end = Instant::from_nanos(u64::MAX - 1); // the timeline's last ns reads 1 ns early
+        assert_eq!(
+            (back.admitted_at(), back.to_bits()),
+            (Some(at.min(end)), p.to_bits())
+        );
+        assert_eq!(Permit::from_bits(p.to_bits()).admitted_at(), None);
+        assert_eq!(
+            Permit::from_token(u128::from(p.to_bits())).admitted_at(),
+            None
+        );
+    }
+}

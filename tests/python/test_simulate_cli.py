@@ -76,7 +76,9 @@ def test_small_trace_matches_hand_computed_figures(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.parametrize("scenario", ["outage", "flapping", "brownout", "intermittent"])
+@pytest.mark.parametrize(
+    "scenario", ["outage", "flapping", "brownout", "intermittent", "slow-brownout"]
+)
 def test_every_builtin_scenario_runs_each_preset_side_by_side(scenario: str) -> None:
     reports = run_json(
         "--scenario",
@@ -164,6 +166,21 @@ def test_toml_file_with_named_configs(tmp_path: Path) -> None:
     reports = run_json("--config", str(f), "--scenario", "brownout")
     assert list(reports) == ["fast", "slow"]
     assert reports["fast"]["trips"] >= reports["slow"]["trips"]
+
+
+def test_slow_call_detection_opens_earlier_in_a_slow_brownout(tmp_path: Path) -> None:
+    # Latency climbs from 20 % of the run (120 s of 600 s); errors start at 40 % (240 s).
+    f = tmp_path / "c.json"
+    slow = {
+        "slow_call_duration_seconds": 0.1,
+        "slow_call_rate_threshold": 0.5,
+        "rolling_window_seconds": 30,
+    }
+    f.write_text(json.dumps({"configs": {"fact": {}, "slow": {**slow, "minimum_calls": 20}}}))
+    reports = run_json("--config", str(f), "--scenario", "slow-brownout")
+    first = {n: r["timeline"][0] for n, r in reports.items()}
+    assert first["fact"]["reason"] == "failure_threshold" and first["fact"]["at_seconds"] >= 240
+    assert first["slow"]["reason"] == "slow_calls" and first["slow"]["at_seconds"] < 240
 
 
 def test_policy_flags_reach_the_simulated_breaker(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from typing import Any, Iterable, Iterator, Sequence, TextIO
 from . import _native
 from ._svg import timeline_svg
 
-SCENARIOS = ("outage", "flapping", "brownout", "intermittent")
+SCENARIOS = ("outage", "flapping", "brownout", "intermittent", "slow-brownout")
 #: The most calls a scenario may generate (rate x duration), from the core.
 MAX_SCENARIO_CALLS: int = _native.MAX_SCENARIO_CALLS
 MAX_SEED = 2**64 - 1
