@@ -542,8 +542,14 @@ async def _run_scenario(
         marks["fault"] = time.monotonic() - started
         await asyncio.to_thread(fault.inject, server, timing.fault)
         # Update a cached key in the source of truth while the cache is down, and invalidate
-        # it the way the write path would; the breaker skips the invalidation.
+        # it the way the write path would; the breaker skips the invalidation. On a busy
+        # machine the breaker may not have opened yet at the window's middle: wait for it
+        # (bounded), or the invalidation would reach the paused server, which applies it on
+        # resume although the client timed it out, and the run would measure that instead.
         await asyncio.sleep(timing.fault / 2)
+        until = time.monotonic() + timing.fault
+        while breaker.get_state() is not CircuitState.OPEN and time.monotonic() < until:
+            await asyncio.sleep(0.01)
         marks["update"] = time.monotonic() - started
         report.updated_key_value = truth.update(hot_key)
         await wrapper.invalidate(hot_hash)
