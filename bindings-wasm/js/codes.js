@@ -12,7 +12,8 @@ export function boundary() {
   return codes;
 }
 
-/** The value of field `[shift, mask]` packed in `code`. */
-export function field(code, [shift, mask]) {
-  return (code >> shift) & mask;
+/** The value of field `f` (`[shift, mask]`) packed in `code`. Indexed, not destructured:
+ * it runs on every refused or degraded cache call. */
+export function field(code, f) {
+  return (code >> f[0]) & f[1];
 }
