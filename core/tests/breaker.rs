@@ -494,7 +494,11 @@ fn trips_by_a_rate_rule_are_counted_under_their_own_reason() {
         .iter()
         .find(|k| k.2 == Reason::FailureRate)
         .map(|k| k.3);
-    assert_eq!(counted, Some(1), "a trip every exporter's transitions series shows");
+    assert_eq!(
+        counted,
+        Some(1),
+        "a trip every exporter's transitions series shows"
+    );
 }
 
 #[test]
