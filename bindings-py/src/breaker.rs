@@ -515,13 +515,15 @@ impl PyBreaker {
         self.report_exception(py, p, exc, &op)
     }
 
-    // ---- the async layer's fast path (private: permits as ints) --------------------------
+    // ---- the async layer's fast path (private: permits as pairs of ints) -----------------
 
-    /// A permit as an int ([`Permit::to_token`]: it carries the admission instant the
-    /// slow-call rule times), or raises the rejection error.
-    fn _acquire(&self, operation_name: &Bound<'_, PyAny>) -> PyResult<u128> {
+    /// A permit as `(low, high)`, the two 64-bit halves of [`Permit::to_token`] (it carries
+    /// the admission instant the slow-call rule times), or raises the rejection error. Two
+    /// ints rather than one 128-bit int: a Python int past 2^64 costs several object
+    /// operations each way, on every guarded call.
+    fn _acquire(&self, operation_name: &Bound<'_, PyAny>) -> PyResult<(u64, u64)> {
         let py = operation_name.py();
-        Ok(self.acquire_or_raise(py, operation_name)?.to_token())
+        Ok(halves(self.acquire_or_raise(py, operation_name)?))
     }
 
     /// As `_acquire`, after the argument checks `execute_sync` makes (for the async layer's
@@ -530,7 +532,7 @@ impl PyBreaker {
         &self,
         operation: &Bound<'_, PyAny>,
         operation_name: &Bound<'_, PyAny>,
-    ) -> PyResult<u128> {
+    ) -> PyResult<(u64, u64)> {
         check_callable(operation)?;
         check_name(operation_name)?;
         self._acquire(operation_name)
@@ -548,7 +550,7 @@ impl PyBreaker {
         self._acquire_or(operation_name, default)
     }
 
-    /// A permit as an int, or `default` when refused (no exception is built).
+    /// A permit as `_acquire` gives it, or `default` when refused (no exception is built).
     fn _acquire_or<'py>(
         &self,
         operation_name: &Bound<'py, PyAny>,
@@ -557,27 +559,27 @@ impl PyBreaker {
         let py = operation_name.py();
         let r = self.acquire_notified(py)?;
         match r {
-            Ok(p) => Ok(p.to_token().into_pyobject(py)?.into_any()),
+            Ok(p) => Ok(halves(p).into_pyobject(py)?.into_any()),
             Err(_) => Ok(default.clone()),
         }
     }
 
-    fn _succeed(&self, py: Python<'_>, token: u128) -> PyResult<()> {
-        self.succeed(py, Permit::from_token(token))
+    fn _succeed(&self, py: Python<'_>, permit: (u64, u64)) -> PyResult<()> {
+        self.succeed(py, whole(permit))
     }
 
     /// Reports `exc`; returns whether it counted as a failure.
     fn _fail(
         &self,
-        token: u128,
+        permit: (u64, u64),
         exc: &Bound<'_, PyAny>,
         operation_name: &Bound<'_, PyAny>,
     ) -> PyResult<bool> {
-        self.report_exception(exc.py(), Permit::from_token(token), exc, operation_name)
+        self.report_exception(exc.py(), whole(permit), exc, operation_name)
     }
 
-    fn _neutral(&self, py: Python<'_>, token: u128) {
-        self.neutral(py, Permit::from_token(token));
+    fn _neutral(&self, py: Python<'_>, permit: (u64, u64)) {
+        self.neutral(py, whole(permit));
     }
 
     /// Seconds between health-monitor ticks (read live from the config).
@@ -620,4 +622,15 @@ impl PyBreaker {
     fn __clear__(&self) {
         self.listeners.clear();
     }
+}
+
+/// A permit's token as its two 64-bit halves, `(low, high)`.
+fn halves(p: Permit) -> (u64, u64) {
+    let t = p.to_token();
+    (t as u64, (t >> 64) as u64)
+}
+
+/// The permit [`halves`] split (never trusted, as [`Permit::from_token`]).
+fn whole((low, high): (u64, u64)) -> Permit {
+    Permit::from_token(u128::from(high) << 64 | u128::from(low))
 }

@@ -19,8 +19,8 @@ __all__ = ["CacheCircuitBreaker"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# `_acquire_or` returns this instead of a permit int (always >= 0) when the call is refused.
-_REJECTED = -1
+# `_acquire_or` returns this instead of a permit (a pair of ints) when the call is refused.
+_REJECTED: Any = object()
 _MISSING: Any = object()
 
 
@@ -68,7 +68,7 @@ class CacheCircuitBreaker(HealthMonitor, _native.CacheCircuitBreaker):
         """As `execute`, but returns ``fallback`` when the breaker refuses the call (no
         exception is built). The operation's own exceptions still propagate."""
         permit = self._admit_or(operation, operation_name, _REJECTED)
-        if permit < 0:
+        if permit is _REJECTED:
             return fallback
         # The same steps as `execute`, written out: a shared helper coroutine would add a
         # coroutine frame to every guarded call.

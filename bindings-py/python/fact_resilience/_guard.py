@@ -21,17 +21,18 @@ class CallGuard:
     Exceptions are never swallowed. A guard is single-use.
     """
 
-    __slots__ = ("_breaker", "_name", "_permit")
+    __slots__ = ("_breaker", "_name", "_permit", "_spent")
 
     def __init__(self, breaker: _native.CacheCircuitBreaker, operation_name: str) -> None:
         if not isinstance(operation_name, str):
             raise TypeError(f"operation_name must be a str, got {type(operation_name).__name__}")
         self._breaker = breaker
         self._name = operation_name
-        self._permit: Optional[int] = None
+        self._permit: Optional[tuple[int, int]] = None
+        self._spent = False
 
     def __enter__(self) -> Self:
-        if self._permit is not None:
+        if self._permit is not None or self._spent:
             raise RuntimeError("a CallGuard can be entered only once")
         self._permit = self._breaker._acquire(self._name)
         return self
@@ -45,9 +46,8 @@ class CallGuard:
         permit = self._permit
         if permit is None:
             return
-        self._permit = -1  # spent
-        if permit < 0:
-            return
+        self._permit = None
+        self._spent = True
         if exc is None:
             self._breaker._succeed(permit)
         else:
