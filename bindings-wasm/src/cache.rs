@@ -8,7 +8,7 @@
 //!
 //! - `r >= 0`: *run*, and `r` is the ticket: no flush handed out, no transition (the common
 //!   case, one call);
-//! - `r < 0`: `c = -r` packs the rest ([`BEGIN_LAYOUT`]): the kind (run with a flush or a
+//! - `r < 0`: `c = -r` packs the rest ([`BEGIN_FIELDS`]): the kind (run with a flush or a
 //!   transition, whose ticket `guardTicket()` reads; fallback; refused OPEN, whose retry-after
 //!   `breakerRetryAfterMs()` reads; refused throttled; or an error), the flush handed out
 //!   (keys: read them with `guardFlushKeys()`; or everything), the fallback and its reason,
@@ -20,7 +20,7 @@
 //!
 //! `guardEnd` answers with one integer `e`: `e < 0` is an error code (`END_*`, or
 //! [`NO_BREAKER`]); else
-//! [`END_LAYOUT`]: what to answer (the value, `true`, the fallback, or raise), the fallback
+//! [`END_FIELDS`]: what to answer (the value, `true`, the fallback, or raise), the fallback
 //! and its reason, and whether the outcome made a transition.
 //!
 //! Codes are the core's: operations are [`CacheOp`] `as u8`, outcomes [`OutcomeKind`],
@@ -72,7 +72,8 @@ const BEGIN_TRANSITION: u32 = 10;
 const END_FALLBACK_AT: i32 = 2;
 const END_REASON: i32 = 4;
 const END_TRANSITION: i32 = 7;
-/// `guardBegin`'s packed fields: name, `[shift, mask]`.
+/// The fields packed in `-r` when `guardBegin` returns `r < 0`: name, `[shift, mask]`
+/// (flush: 0 none, 1 keys, 2 all).
 pub const BEGIN_FIELDS: [(&str, [u32; 2]); 5] = [
     ("kind", [0, 7]),
     ("flush", [BEGIN_FLUSH, 3]),
@@ -80,17 +81,13 @@ pub const BEGIN_FIELDS: [(&str, [u32; 2]); 5] = [
     ("reason", [BEGIN_REASON, 7]),
     ("transition", [BEGIN_TRANSITION, 1]),
 ];
-/// `guardEnd`'s packed fields: name, `[shift, mask]`.
+/// The fields packed in `guardEnd`'s answer when it is `>= 0`: name, `[shift, mask]`.
 pub const END_FIELDS: [(&str, [i32; 2]); 4] = [
     ("answer", [0, 3]),
     ("fallback", [END_FALLBACK_AT, 3]),
     ("reason", [END_REASON, 7]),
     ("transition", [END_TRANSITION, 1]),
 ];
-/// The bit fields of `-r` when `guardBegin` returns `r < 0`.
-pub const BEGIN_LAYOUT: &str = "kind (bits 0-2), flush (bits 3-4: 0 none, 1 keys, 2 all), \
-    fallback (bits 5-6), reason (bits 7-9), transition (bit 10)";
-
 /// `guardEnd` answers (`e & 3`): return the cache's value.
 pub const END_VALUE: i32 = 0;
 /// Return `true` (a store).
@@ -105,10 +102,6 @@ pub const END_UNKNOWN_TICKET: i32 = -1;
 pub const END_UNKNOWN_OUTCOME: i32 = -2;
 /// The guard handle names no guard.
 pub const END_NO_GUARD: i32 = -4;
-
-/// The bit fields of `guardEnd`'s answer when it is `>= 0`.
-pub const END_LAYOUT: &str =
-    "answer (bits 0-1), fallback (bits 2-3), reason (bits 4-6), transition (bit 7)";
 
 thread_local! {
     /// The guards by handle. The JS layer picks the handles (it tracks every guard to
