@@ -102,13 +102,8 @@ pub(crate) fn splitmix64(state: &mut u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
 
-    fn settings(change: impl FnOnce(&mut Config)) -> Settings {
-        let mut c = Config::default();
-        change(&mut c);
-        c.settings().unwrap()
-    }
+    use crate::config::test_settings as settings;
 
     #[test]
     fn splitmix64_matches_its_reference_sequence() {

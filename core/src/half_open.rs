@@ -82,15 +82,10 @@ pub(crate) fn ceil_quota(attempts: u32, factor: f64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
     use alloc::vec::Vec;
     use core::time::Duration;
 
-    fn settings(change: impl FnOnce(&mut Config)) -> Settings {
-        let mut c = Config::default();
-        change(&mut c);
-        c.settings().unwrap()
-    }
+    use crate::config::test_settings as settings;
 
     /// Offers `n` calls, completing each admitted probe at once; returns the pattern.
     fn pattern(s: &Settings, n: usize) -> Vec<bool> {

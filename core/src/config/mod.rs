@@ -157,6 +157,14 @@ impl Config {
     }
 }
 
+/// The default config's settings with `change` applied, for the state machine's unit tests.
+#[cfg(test)]
+pub(crate) fn test_settings(change: impl FnOnce(&mut Config)) -> Settings {
+    let mut c = Config::default();
+    change(&mut c);
+    c.settings().unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
