@@ -63,6 +63,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "MAX_SCENARIO_CALLS",
         fact_resilience_core::MAX_SCENARIO_CALLS,
     )?;
+    m.add("SCENARIOS", sim::scenario_names())?;
+    m.add(
+        "SLOW_CALL_SECONDS",
+        fact_resilience_core::SLOW_CALL.as_secs_f64(),
+    )?;
     m.add(
         "MIN_HEALTH_CHECK_INTERVAL",
         config::MIN_HEALTH_CHECK_INTERVAL,

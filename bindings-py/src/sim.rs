@@ -27,6 +27,11 @@ pub fn presets(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     Ok(out)
 }
 
+/// The built-in scenarios' names, in the core's order.
+pub fn scenario_names() -> Vec<&'static str> {
+    Scenario::ALL.iter().map(|&(name, _)| name).collect()
+}
+
 /// Calls simulated between checks for Ctrl-C (and, for a scenario, between releases of the
 /// GIL's detachment): small enough to answer promptly, large enough to cost nothing.
 const CHUNK: usize = 1 << 16;
@@ -55,7 +60,8 @@ pub fn simulate_scenario<'py>(
         )));
     }
     let core = core_config(&config);
-    let mut sim = Simulation::new(&core, Instant::ZERO, every)
+    let mut sim = s
+        .simulation(&core, every)
         .map_err(|e| crate::errors::config_error(&e))?;
     let mut calls = s.calls(rate, duration, seed);
     loop {
@@ -77,8 +83,9 @@ pub fn simulate_scenario<'py>(
 }
 
 /// Replays a recorded trace through every config in one pass: `calls` is an iterable of
-/// `(time_seconds, ok, latency_ms)` in arrival order, pulled one at a time (a trace of any
-/// length takes constant memory). Returns one report per config, in order.
+/// `(time_seconds, ok, latency_ms, error_kind)` in arrival order (`error_kind` a str, empty
+/// when the trace names none), pulled one at a time (a trace of any length takes constant
+/// memory). Returns one report per config, in order.
 #[pyfunction]
 #[pyo3(signature = (configs, calls, sample_every))]
 pub fn simulate_trace<'py>(
@@ -92,11 +99,17 @@ pub fn simulate_trace<'py>(
     let mut sims: Vec<Simulation> = Vec::new();
     let mut start = Instant::ZERO;
     for (i, item) in calls.try_iter()?.enumerate() {
-        let (t, ok, lat): (f64, bool, f64) = item?.extract().map_err(|_| {
-            PyValueError::new_err(format!(
-                "calls[{i}]: expected a (time_seconds, ok, latency_ms) tuple"
-            ))
-        })?;
+        let item = item?;
+        let (t, ok, lat, kind): (f64, bool, f64, Bound<'py, PyAny>) =
+            item.extract().map_err(|_| {
+                PyValueError::new_err(format!(
+                    "calls[{i}]: expected a (time_seconds, ok, latency_ms, error_kind) tuple"
+                ))
+            })?;
+        let kind = kind
+            .cast_into::<pyo3::types::PyString>()
+            .map_err(|_| PyValueError::new_err(format!("calls[{i}]: error_kind must be a str")))?;
+        let kind = kind.to_cow()?;
         let at = Instant::from_nanos(nanos(seconds("calls: time_seconds", t)?));
         let latency = seconds("calls: latency_ms", lat / 1000.0)?;
         if i == 0 {
@@ -107,7 +120,12 @@ pub fn simulate_trace<'py>(
                 .collect::<Result<_, _>>()
                 .map_err(|e| crate::errors::config_error(&e))?;
         }
-        let call = Call { at, ok, latency };
+        let call = Call {
+            at,
+            ok,
+            latency,
+            kind: &kind,
+        };
         for sim in &mut sims {
             sim.offer(call);
         }
@@ -157,7 +175,11 @@ fn report_dict<'py>(
     d.set_item("rejected", r.rejected)?;
     d.set_item("throttled", r.throttled)?;
     d.set_item("failed_admitted", r.failed_admitted)?;
+    d.set_item("slow_admitted", r.slow_admitted)?;
+    d.set_item("peak_admitted_per_second", r.peak_admitted_per_second)?;
+    d.set_item("retries", r.retries)?;
     d.set_item("trips", r.trips)?;
+    d.set_item("first_trip_seconds", r.first_trip.map(secs))?;
     d.set_item("flaps", r.flaps)?;
     d.set_item("flaps_per_hour", r.flaps_per_hour())?;
     d.set_item("time_open_seconds", r.time_open.as_secs_f64())?;
@@ -182,6 +204,8 @@ fn report_dict<'py>(
         e.set_item("state", s.state.as_str())?;
         e.set_item("failure_rate", s.failure_rate)?;
         e.set_item("window_calls", s.window_calls)?;
+        e.set_item("slow_call_rate", s.slow_call_rate)?;
+        e.set_item("ramp_share", s.ramp_share)?;
         samples.append(e)?;
     }
     d.set_item("samples", samples)?;

@@ -148,8 +148,8 @@ pub use presets::PRESETS;
 #[cfg(feature = "std")]
 pub use shared::{CallError, SharedBreaker, wall_clock_seconds};
 pub use sim::{
-    Call, MAX_SAMPLES, MAX_SCENARIO_CALLS, Sample, Scenario, SimReport, Simulation,
-    TimelineFigures, simulate,
+    Call, MAX_SAMPLES, MAX_SCENARIO_CALLS, SIMULATED_FAILURE, SLOW_CALL, Sample, Scenario,
+    SimReport, Simulation, TimelineFigures, simulate,
 };
 pub use snapshot::{Inconsistency, SNAPSHOT_VERSION, Snapshot, SnapshotError};
 pub use state::{Reason, State, Transition};

@@ -194,6 +194,35 @@ def test_policy_flags_reach_the_simulated_breaker(tmp_path: Path) -> None:
     assert slow["trips"] == 1 and slow["timeline"][0]["reason"] == "slow_calls"
 
 
+def test_a_trace_names_its_failures_kinds_for_the_weights(tmp_path: Path) -> None:
+    # Threshold 1: three TemporaryErrors at 0.3 each do not trip; one KeyError (unlisted,
+    # weight 1) does.
+    lines = [{"time": i * 0.1, "outcome": "failure", "error": "TemporaryError"} for i in range(3)]
+    lines.append({"time": 0.3, "outcome": "failure", "error": "KeyError"})
+    trace = tmp_path / "t.jsonl"
+    trace.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"failure_threshold": 1, "failure_weights": {"TemporaryError": 0.3}}))
+    report = run_json("--trace", str(trace), "--config", str(cfg))["c"]
+    assert report["trips"] == 1 and report["first_trip_seconds"] == pytest.approx(0.3)
+
+
+def test_the_ramp_spreads_a_thundering_herd(tmp_path: Path) -> None:
+    f = tmp_path / "c.json"
+    f.write_text(json.dumps({"configs": {"fact": {}, "ramp": {"ramp_seconds": 30}}}))
+    reports = run_json("--config", str(f), "--scenario", "thundering-herd")
+    fact, ramp = reports["fact"], reports["ramp"]
+    assert fact["retries"] == ramp["retries"] > 0
+    assert fact["peak_admitted_per_second"] > fact["retries"]  # the herd lands in one second
+    assert ramp["peak_admitted_per_second"] < fact["peak_admitted_per_second"] * 0.6
+    svg = tmp_path / "herd.svg"
+    code, text = run("--config", str(f), "--scenario", "thundering-herd", "--plot", str(svg))
+    assert code == 0 and "waiting callers' retries" in text
+    panels = ET.parse(svg).getroot().findall(f"{SVG}g")
+    has_ramp = [p.find(f"{SVG}polyline[@class='ramp-share']") is not None for p in panels]
+    assert has_ramp == [False, True]
+
+
 @pytest.mark.parametrize(
     "argv, fragment",
     [
@@ -226,6 +255,7 @@ def test_bad_input_is_one_line_and_exit_code_2(
         ('{"time": "soon", "outcome": "success"}', "'time' must be a finite number"),
         ('{"time": 0.5, "outcome": "success"}', "goes backwards"),
         ("[1, 2]", "expected a JSON object"),
+        ('{"time": 2, "outcome": "failure", "error": 7}', '"error" must be a string'),
     ],
 )
 def test_malformed_trace_lines_are_reported_with_the_line_number(

@@ -19,6 +19,8 @@ __all__ = [
     "_END_RAISE",
     "_config_fields",
     "MAX_SCENARIO_CALLS",
+    "SCENARIOS",
+    "SLOW_CALL_SECONDS",
     "MIN_HEALTH_CHECK_INTERVAL",
     "CircuitBreakerConfig",
     "ManualClock",
@@ -56,6 +58,10 @@ def _config_fields() -> list[dict[str, Any]]:
 
 MAX_SCENARIO_CALLS: Final[int]
 """The most calls `simulate_scenario` generates (rate x duration)."""
+SCENARIOS: Final[list[str]]
+"""The built-in scenarios' names, for `simulate_scenario`."""
+SLOW_CALL_SECONDS: Final[float]
+"""What a simulation report counts as a slow cache call (`slow_admitted`), in seconds."""
 MIN_HEALTH_CHECK_INTERVAL: Final[float]
 """The shortest `health_check_interval`, in seconds."""
 
@@ -89,11 +95,12 @@ def simulate_scenario(
 
 def simulate_trace(
     configs: list[CircuitBreakerConfig],
-    calls: Iterable[tuple[float, bool, float]],
+    calls: Iterable[tuple[float, bool, float, str]],
     sample_every: float,
 ) -> list[dict[str, Any]]:
-    """Replays a recorded trace of (arrival seconds, success, latency ms), pulled one call at a
-    time, through every config in one pass on virtual time; one report per config."""
+    """Replays a recorded trace of (arrival seconds, success, latency ms, error kind), pulled
+    one call at a time, through every config in one pass on virtual time; one report per
+    config."""
 
 def timeline_figures(
     transitions: list[tuple[float, str, str]],

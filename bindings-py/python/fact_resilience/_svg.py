@@ -1,5 +1,6 @@
 """SVG timeline for `fact-resilience simulate --plot`: one panel per config, a state band over
-time and the rolling failure-rate curve above it. Pure presentation: the figures come from the
+time and, above it, the rolling failure rate, plus the slow-call rate and the ramp's admitted
+share when the config's policies move them. Pure presentation: the figures come from the
 core's simulator."""
 
 from __future__ import annotations
@@ -9,6 +10,13 @@ from typing import Any, Mapping, Sequence
 from xml.sax.saxutils import escape as _escape
 
 STATE_COLOURS = {"closed": "#2e9e5b", "half_open": "#e0a106", "open": "#d6453d"}
+#: Curves on the 0-1 axis: (sample key, label, colour, dash pattern, drawn when any sample has
+#: this value off its resting level). The failure rate is always drawn.
+CURVES = [
+    ("failure_rate", "failure rate", "#1f5fbf", "", None),
+    ("slow_call_rate", "slow-call rate", "#8e44ad", "6 3", 0.0),
+    ("ramp_share", "ramp share", "#117a65", "2 2", 1.0),
+]
 WIDTH, LEFT, RIGHT = 900, 130, 20
 PANEL, BAND, GAP, TOP = 120, 18, 30, 40
 
@@ -46,7 +54,7 @@ def timeline_svg(results: Sequence[tuple[str, Mapping[str, Any]]], title: str) -
         band_y = top + curve_h + 8
         out.append(f'<g class="panel" data-config="{escape(label)}">')
         out.append(f'<text x="8" y="{top + 14}" font-weight="bold">{escape(label)}</text>')
-        out.append(f'<text x="8" y="{top + 30}" fill="#555">failure rate</text>')
+        out.append(f'<text x="8" y="{top + 30}" fill="#555">rates, share</text>')
         out.append(f'<text x="8" y="{band_y + 13}" fill="#555">state</text>')
         # Axes of the failure-rate curve: 0 and 1.
         out.append(
@@ -67,16 +75,19 @@ def timeline_svg(results: Sequence[tuple[str, Mapping[str, Any]]], title: str) -
                 f'fill="{STATE_COLOURS[state]}">'
                 f"<title>{state} {start:.1f}s-{end:.1f}s</title></rect>"
             )
-        # The curve breaks where the window holds no completed call (the rate is undefined).
-        for run in _runs(report["samples"]):
-            points = " ".join(
-                f"{x(p['at_seconds']):.2f},{top + (1 - p['failure_rate']) * curve_h:.2f}"
-                for p in run
-            )
-            out.append(
-                f'<polyline class="failure-rate" points="{points}" fill="none" '
-                f'stroke="#1f5fbf" stroke-width="1.5"/>'
-            )
+        for key, _, colour, dash, rest in CURVES:
+            samples = report["samples"]
+            if rest is not None and all(p.get(key, rest) == rest for p in samples):
+                continue
+            # A rate breaks where the window holds no completed call (it is undefined there).
+            for run in _runs(samples) if key != "ramp_share" else [samples]:
+                points = " ".join(
+                    f"{x(p['at_seconds']):.2f},{top + (1 - p[key]) * curve_h:.2f}" for p in run
+                )
+                out.append(
+                    f'<polyline class="{key.replace("_", "-")}" points="{points}" fill="none" '
+                    f'stroke="{colour}" stroke-width="1.5" stroke-dasharray="{dash}"/>'
+                )
         out.append("</g>")
     axis_y = TOP + len(results) * (PANEL + GAP) - GAP + 16
     for k in range(6):
@@ -92,6 +103,13 @@ def timeline_svg(results: Sequence[tuple[str, Mapping[str, Any]]], title: str) -
             f'<text x="{legend_x + 16}" y="{axis_y + 18}">{state}</text>'
         )
         legend_x += 100
+    for _, label, colour, dash, _ in CURVES:
+        out.append(
+            f'<line x1="{legend_x}" y1="{axis_y + 14}" x2="{legend_x + 20}" y2="{axis_y + 14}" '
+            f'stroke="{colour}" stroke-width="2" stroke-dasharray="{dash}"/>'
+            f'<text x="{legend_x + 24}" y="{axis_y + 18}">{label}</text>'
+        )
+        legend_x += 130
     out.append("</svg>")
     return "\n".join(out)
 

@@ -23,7 +23,8 @@ from typing import Any, Iterable, Iterator, Sequence, TextIO
 from . import _native
 from ._svg import timeline_svg
 
-SCENARIOS = ("outage", "flapping", "brownout", "intermittent", "slow-brownout")
+#: The built-in scenarios, from the core.
+SCENARIOS: tuple[str, ...] = tuple(_native.SCENARIOS)
 #: The most calls a scenario may generate (rate x duration), from the core.
 MAX_SCENARIO_CALLS: int = _native.MAX_SCENARIO_CALLS
 MAX_SEED = 2**64 - 1
@@ -100,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     traffic.add_argument(
         "--trace",
         metavar="FILE",
-        help='JSON lines: {"time": seconds, "outcome": "success"|"failure", "latency_ms": ms}',
+        help='JSON lines: {"time": seconds, "outcome": "success"|"failure", "latency_ms": ms, '
+        '"error": kind}; latency_ms and error optional',
     )
     traffic.add_argument("--rate", type=float, default=20.0, help="scenario calls per second")
     traffic.add_argument("--duration", type=float, default=600.0, help="scenario seconds")
@@ -255,15 +257,16 @@ def _sample_every(duration: float) -> float:
 
 
 class TraceReader:
-    """A JSON-lines trace as `(time_seconds, ok, latency_ms)` tuples, read one line at a time
-    (the simulator pulls them, so memory stays flat with the trace's length). A bad line
-    raises `UsageError` naming the file and line number. ``count`` is the calls read so far."""
+    """A JSON-lines trace as `(time_seconds, ok, latency_ms, error_kind)` tuples, read one line
+    at a time (the simulator pulls them, so memory stays flat with the trace's length). A bad
+    line raises `UsageError` naming the file and line number. ``count`` is the calls read so
+    far."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.count = 0
 
-    def __iter__(self) -> Iterator[tuple[float, bool, float]]:
+    def __iter__(self) -> Iterator[tuple[float, bool, float, str]]:
         path = self.path
         last = -math.inf
         try:
@@ -277,10 +280,10 @@ class TraceReader:
                     n += 1
                     if not line.strip():
                         continue
-                    t, ok, latency = _trace_line(line, last)
-                    last = t
+                    call = _trace_line(line, last)
+                    last = call[0]
                     self.count += 1
-                    yield t, ok, latency
+                    yield call
             except UnicodeDecodeError as e:
                 raise UsageError(f"{path}: not UTF-8 text after line {n} ({e.reason})") from None
             except ValueError as e:
@@ -289,7 +292,7 @@ class TraceReader:
                 raise UsageError(f"{path}:{n}: nested too deeply") from None
 
 
-def _trace_line(line: str, last: float) -> tuple[float, bool, float]:
+def _trace_line(line: str, last: float) -> tuple[float, bool, float, str]:
     rec = json.loads(line)
     if not isinstance(rec, dict):
         raise ValueError("expected a JSON object")
@@ -302,7 +305,10 @@ def _trace_line(line: str, last: float) -> tuple[float, bool, float]:
         raise ValueError('"time" and "latency_ms" must not be negative')
     if t < last:
         raise ValueError(f'"time" goes backwards ({t} after {last})')
-    return t, outcome == "success", latency
+    kind = rec.get("error", "")
+    if not isinstance(kind, str):
+        raise ValueError(f'"error" must be a string (the failure\'s kind), got {kind!r}')
+    return t, outcome == "success", latency, kind
 
 
 def _number(rec: dict[str, Any], key: str) -> float:
@@ -314,26 +320,36 @@ def _number(rec: dict[str, Any], key: str) -> float:
 
 # ---- output ------------------------------------------------------------------------------
 
+SLOW_MS = round(_native.SLOW_CALL_SECONDS * 1000)
+
 ROWS: list[tuple[str, Any]] = [
     ("calls", lambda r: f"{r['calls']:,}"),
     ("trips (entered OPEN)", lambda r: f"{r['trips']}"),
+    ("first trip at", lambda r: _maybe(r["first_trip_seconds"])),
     ("time open", lambda r: _duration(r["time_open_seconds"])),
     ("time half-open", lambda r: _duration(r["time_half_open_seconds"])),
     ("calls rejected (open)", lambda r: f"{r['rejected']:,}"),
-    ("calls throttled (half-open)", lambda r: f"{r['throttled']:,}"),
+    ("calls throttled (half-open, ramp)", lambda r: f"{r['throttled']:,}"),
+    ("calls the cache answered", lambda r: f"{r['admitted'] - r['failed_admitted']:,}"),
     ("calls reaching failing cache", lambda r: f"{r['failed_admitted']:,}"),
-    (
-        "recovery after fault ends",
-        lambda r: "never" if r["recovery_seconds"] is None else _duration(r["recovery_seconds"]),
-    ),
+    ("peak calls/s reaching cache", lambda r: f"{r['peak_admitted_per_second']:,}"),
+    ("recovery after fault ends", lambda r: _maybe(r["recovery_seconds"])),
     ("flaps per hour", lambda r: f"{r['flaps_per_hour']:.1f}"),
+]
+#: Rows shown only when some report has a figure for them.
+SOMETIMES_ROWS: list[tuple[str, str, Any]] = [
+    ("slow_admitted", f"calls >= {SLOW_MS} ms reaching cache", lambda r: f"{r['slow_admitted']:,}"),
+    ("retries", "waiting callers' retries", lambda r: f"{r['retries']:,}"),
 ]
 
 
 def format_table(results: Iterable[tuple[str, Any]]) -> str:
     results = list(results)
     head = ["", *(name for name, _ in results)]
-    rows = [head] + [[label, *(fmt(r) for _, r in results)] for label, fmt in ROWS]
+    shown = ROWS + [
+        (label, fmt) for key, label, fmt in SOMETIMES_ROWS if any(r[key] for _, r in results)
+    ]
+    rows = [head] + [[label, *(fmt(r) for _, r in results)] for label, fmt in shown]
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     lines = []
     for k, row in enumerate(rows):
@@ -342,6 +358,10 @@ def format_table(results: Iterable[tuple[str, Any]]) -> str:
         if k == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def _maybe(s: float | None) -> str:
+    return "never" if s is None else _duration(s)
 
 
 def _duration(s: float) -> str:

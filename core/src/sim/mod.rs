@@ -1,33 +1,51 @@
 //! [`simulate`]: what a configuration would have done with a stream of calls, on virtual time.
 //!
 //! A trace is a sequence of [`Call`]s in arrival order, each saying whether the cache would
-//! have succeeded and how long it would have taken. The simulator offers each call to a
-//! [`Breaker`]; an admitted call's outcome is reported when its latency has elapsed (calls
-//! overlap, as they do in a real service), a refused call never reaches the cache. Nothing
-//! sleeps: a day of traffic replays in milliseconds. Built-in [`Scenario`]s generate traces.
+//! have succeeded, how long it would have taken and, for a failure, its kind (which
+//! `failure_weights` reads). The simulator offers each call to a [`Breaker`]; an admitted
+//! call's outcome is reported when its latency has elapsed (calls overlap, as they do in a
+//! real service), a refused call never reaches the cache. Nothing sleeps: a day of traffic
+//! replays in milliseconds. Built-in [`Scenario`]s generate traces.
+
+mod figures;
+mod scenario;
+
+pub use figures::TimelineFigures;
+pub use scenario::Scenario;
 
 use crate::breaker::{Breaker, Permit, Rejection};
 use crate::clock::Instant;
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, DEFAULT_KIND};
 use crate::metrics::Failure;
 use crate::state::{Reason, State, Transition};
 use alloc::collections::BinaryHeap;
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::cmp::Reverse;
 use core::time::Duration;
 
 /// One call offered to the cache.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Call {
+pub struct Call<'a> {
     /// When it arrives. Calls must come in non-decreasing order (an earlier one is clamped).
     pub at: Instant,
     /// Whether the cache would succeed.
     pub ok: bool,
     /// How long the cache would take to answer.
     pub latency: Duration,
+    /// The kind of a failure (an exception class name, say): the key `failure_weights` looks
+    /// up. Empty: `"SimulatedFailure"`. Ignored for a success.
+    pub kind: &'a str,
 }
 
-/// The failure rate and state at one instant, for plotting.
+/// The failure kind of a [`Call`] that names none.
+pub const SIMULATED_FAILURE: &str = "SimulatedFailure";
+
+/// What a simulation calls a slow cache call when it counts [`SimReport::slow_admitted`]: one
+/// yardstick for every config compared, whatever their own `slow_call_duration_seconds`.
+pub const SLOW_CALL: Duration = Duration::from_millis(100);
+
+/// The breaker's figures at one instant, for plotting.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Sample {
     /// When.
@@ -38,24 +56,38 @@ pub struct Sample {
     pub failure_rate: f64,
     /// Completed calls inside the window (0: the rate is undefined, not zero).
     pub window_calls: u64,
+    /// The slow-call rule's rate (0.0 while the rule is off).
+    pub slow_call_rate: f64,
+    /// The share of calls the post-close ramp admits (1.0 when no ramp runs).
+    pub ramp_share: f64,
 }
 
 /// What happened during a simulation.
 #[derive(Clone, Debug, Default, PartialEq)]
 #[non_exhaustive]
 pub struct SimReport {
-    /// Calls offered.
+    /// Calls offered (waiting callers' retries included).
     pub calls: u64,
     /// Calls that reached the cache.
     pub admitted: u64,
     /// Calls refused while OPEN.
     pub rejected: u64,
-    /// Calls turned away while HALF_OPEN.
+    /// Calls turned away while HALF_OPEN or by the post-close ramp.
     pub throttled: u64,
     /// Admitted calls that failed: load put on a failing cache.
     pub failed_admitted: u64,
+    /// Admitted calls that took at least [`SLOW_CALL`]: callers kept waiting on the cache.
+    pub slow_admitted: u64,
+    /// The most calls admitted within one second of the run (seconds counted from its start):
+    /// the peak load the cache saw.
+    pub peak_admitted_per_second: u64,
+    /// Retries of waiting callers released when the circuit closed (see
+    /// [`Simulation::callers_wait`]).
+    pub retries: u64,
     /// Times the circuit entered OPEN.
     pub trips: u64,
+    /// When the circuit first entered OPEN.
+    pub first_trip: Option<Instant>,
     /// Trips that came after the circuit had recovered (closed from HALF_OPEN) at least once.
     pub flaps: u64,
     /// Time spent OPEN.
@@ -71,7 +103,7 @@ pub struct SimReport {
     pub recovery_time: Option<Duration>,
     /// Every transition, in order.
     pub timeline: Vec<Transition>,
-    /// State and failure rate every `sample_every` (empty if that was zero).
+    /// The breaker's figures every `sample_every` (empty if that was zero).
     pub samples: Vec<Sample>,
 }
 
@@ -98,9 +130,9 @@ pub const MAX_SCENARIO_CALLS: u64 = 100_000_000;
 
 /// Replays `calls` through a fresh breaker with `config`, sampling every `sample_every`
 /// (`Duration::ZERO`: no samples; at most [`MAX_SAMPLES`] are kept).
-pub fn simulate(
+pub fn simulate<'a>(
     config: &Config,
-    calls: impl IntoIterator<Item = Call>,
+    calls: impl IntoIterator<Item = Call<'a>>,
     sample_every: Duration,
 ) -> Result<SimReport, ConfigError> {
     let mut calls = calls.into_iter().peekable();
@@ -127,6 +159,11 @@ impl Simulation {
         start: Instant,
         sample_every: Duration,
     ) -> Result<Self, ConfigError> {
+        let weighed = config
+            .failure_weights
+            .iter()
+            .map(|(k, _)| String::from(k))
+            .collect();
         Ok(Simulation {
             sim: Sim {
                 breaker: Breaker::new(config.clone(), start)?,
@@ -136,14 +173,28 @@ impl Simulation {
                 recovered_once: false,
                 next_sample: (!sample_every.is_zero()).then_some(start),
                 sample_every,
+                start,
+                second: (0, 0),
+                weighed,
+                callers_wait: false,
+                waiting: 0,
+                latency: Duration::ZERO,
             },
             start,
             last: start,
         })
     }
 
+    /// Callers refused while OPEN wait, and all retry the instant the circuit closes: the
+    /// thundering herd a recovered cache meets, which `ramp_seconds` spreads out. Each retry
+    /// succeeds and takes the latest call's latency. Off by default: a refused call is gone.
+    pub fn callers_wait(mut self, on: bool) -> Self {
+        self.sim.callers_wait = on;
+        self
+    }
+
     /// Offers the next call (one arriving earlier than the previous is taken as arriving with it).
-    pub fn offer(&mut self, call: Call) {
+    pub fn offer(&mut self, call: Call<'_>) {
         let at = call.at.max(self.last);
         self.last = at;
         self.sim.complete_until(at);
@@ -162,8 +213,10 @@ impl Simulation {
     }
 }
 
-/// An admitted call waiting for its outcome: (done at, sequence, ok, permit token).
-type Pending = Reverse<(Instant, u64, bool, u128)>;
+/// An admitted call waiting for its outcome: (done at, sequence, failure kind, permit token).
+/// The kind is `None` for a success, else an index into `Sim::weighed` (`Some(len)`: a kind
+/// the config does not weigh), so a pending call owns no string.
+type Pending = Reverse<(Instant, u64, Option<usize>, u128)>;
 
 struct Sim {
     breaker: Breaker,
@@ -173,69 +226,136 @@ struct Sim {
     recovered_once: bool,
     next_sample: Option<Instant>,
     sample_every: Duration,
+    start: Instant,
+    /// (second of the run, calls admitted in it), for the peak.
+    second: (u64, u64),
+    /// The kinds `failure_weights` lists, in its order.
+    weighed: Vec<String>,
+    callers_wait: bool,
+    /// Callers refused while OPEN since the circuit last closed (when `callers_wait`).
+    waiting: u64,
+    /// The latest call's latency: a waiting caller's retry takes it.
+    latency: Duration,
 }
 
 impl Sim {
-    fn offer(&mut self, at: Instant, call: Call) {
+    fn offer(&mut self, at: Instant, call: Call<'_>) {
         let r = &mut self.report;
         r.calls += 1;
+        self.latency = call.latency;
         if !call.ok {
             r.fault_end = Some(at);
         }
         match self.breaker.try_acquire(at) {
             Ok(permit) => {
-                self.report.admitted += 1;
+                self.admitted(at, call.latency);
                 self.note(permit.transition());
+                let kind = (!call.ok).then(|| self.kind_slot(call.kind));
                 if call.latency.is_zero() {
-                    self.outcome(permit, call.ok, at);
+                    self.outcome(permit, kind, at);
                 } else {
                     self.seq += 1;
                     let done = at.saturating_add(call.latency);
                     self.pending
-                        .push(Reverse((done, self.seq, call.ok, permit.to_token())));
+                        .push(Reverse((done, self.seq, kind, permit.to_token())));
                 }
             }
-            Err(Rejection::Open { .. }) => r.rejected += 1,
+            Err(Rejection::Open { .. }) => {
+                r.rejected += 1;
+                if self.callers_wait {
+                    self.waiting += 1;
+                }
+            }
             Err(Rejection::Throttled) => r.throttled += 1,
         }
+    }
+
+    fn admitted(&mut self, at: Instant, latency: Duration) {
+        let r = &mut self.report;
+        r.admitted += 1;
+        if latency >= SLOW_CALL {
+            r.slow_admitted += 1;
+        }
+        let second = at.saturating_duration_since(self.start).as_secs();
+        if self.second.0 != second {
+            self.second = (second, 0);
+        }
+        self.second.1 += 1;
+        r.peak_admitted_per_second = r.peak_admitted_per_second.max(self.second.1);
+    }
+
+    fn kind_slot(&self, kind: &str) -> usize {
+        let kind = if kind.is_empty() {
+            SIMULATED_FAILURE
+        } else {
+            kind
+        };
+        self.weighed
+            .iter()
+            .position(|k| k == kind)
+            .unwrap_or(self.weighed.len())
     }
 
     /// Reports every outcome due by `t`; returns the time of the last one (or ZERO).
     fn complete_until(&mut self, t: Instant) -> Instant {
         let mut last = Instant::ZERO;
-        while let Some(&Reverse((done, _, ok, bits))) = self.pending.peek() {
+        while let Some(&Reverse((done, _, kind, bits))) = self.pending.peek() {
             if done > t {
                 break;
             }
             self.pending.pop();
             self.sample_until(done);
-            self.outcome(Permit::from_token(bits), ok, done);
+            self.outcome(Permit::from_token(bits), kind, done);
             last = done;
         }
         last
     }
 
-    fn outcome(&mut self, permit: Permit, ok: bool, at: Instant) {
-        let t = if ok {
-            self.breaker.on_success(permit, at)
-        } else {
-            self.report.failed_admitted += 1;
-            let failure = Failure {
-                error_type: "SimulatedFailure",
-                error_message: "",
-                operation: "get",
-                timestamp: at.as_nanos() as f64 / 1e9,
-            };
-            self.breaker.on_failure(permit, &failure, at)
+    /// Reports a call's outcome: a success, or a failure of the kind in slot `kind`.
+    fn outcome(&mut self, permit: Permit, kind: Option<usize>, at: Instant) {
+        let t = match kind {
+            None => self.breaker.on_success(permit, at),
+            Some(slot) => {
+                self.report.failed_admitted += 1;
+                // A kind the config does not list weighs what "default" weighs.
+                let error_type = self.weighed.get(slot).map_or(DEFAULT_KIND, |k| k.as_str());
+                let failure = Failure {
+                    error_type,
+                    error_message: "",
+                    operation: "get",
+                    timestamp: at.as_nanos() as f64 / 1e9,
+                };
+                self.breaker.on_failure(permit, &failure, at)
+            }
         };
-        self.note(t);
+        let closed = self.note(t);
+        if closed && self.waiting > 0 {
+            self.release_waiting(at);
+        }
     }
 
-    fn note(&mut self, t: Option<Transition>) {
-        let Some(t) = t else { return };
+    /// The waiting callers all retry at `at`, the instant the circuit closed.
+    fn release_waiting(&mut self, at: Instant) {
+        let latency = self.latency;
+        for _ in 0..core::mem::take(&mut self.waiting) {
+            self.report.retries += 1;
+            let retry = Call {
+                at,
+                ok: true,
+                latency,
+                kind: "",
+            };
+            self.offer(at, retry);
+        }
+    }
+
+    /// Records a transition; returns whether it closed the circuit.
+    fn note(&mut self, t: Option<Transition>) -> bool {
+        let Some(t) = t else { return false };
         match (t.to, t.reason) {
             (State::Open, _) => {
                 self.report.trips += 1;
+                self.report.first_trip.get_or_insert(t.at);
                 if self.recovered_once {
                     self.report.flaps += 1;
                 }
@@ -244,6 +364,7 @@ impl Sim {
             _ => {}
         }
         self.report.timeline.push(t);
+        t.to == State::Closed
     }
 
     fn sample_until(&mut self, t: Instant) {
@@ -254,6 +375,8 @@ impl Sim {
                 state: m.state,
                 failure_rate: m.failure_rate,
                 window_calls: m.window_calls,
+                slow_call_rate: m.slow_call_rate,
+                ramp_share: m.ramp_share,
             });
             let samples = &mut self.report.samples;
             let mut last = at;
@@ -283,176 +406,17 @@ impl Sim {
     }
 }
 
-/// What a run's transitions add up to: the same figures for a simulation and for a host that
-/// logged a real breaker's transitions (the demo).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct TimelineFigures {
-    /// Time spent OPEN.
-    pub time_open: Duration,
-    /// Time spent HALF_OPEN.
-    pub time_half_open: Duration,
-    /// Time from the end of the faults until the circuit was CLOSED (zero if it was CLOSED
-    /// then); `None` if it never closed, or there was no fault end.
-    pub recovery_time: Option<Duration>,
-}
-
-impl TimelineFigures {
-    /// The figures of `timeline` (oldest first) between `start` and `end`, the breaker being
-    /// in `state` at `end`; `fault_end`, when the faults stopped.
-    pub fn of(
-        timeline: &[Transition],
-        start: Instant,
-        end: Instant,
-        state: State,
-        fault_end: Option<Instant>,
-    ) -> TimelineFigures {
-        let mut f = TimelineFigures::default();
-        let mut since = start;
-        for t in timeline {
-            let span = t.at.saturating_duration_since(since);
-            match t.from {
-                State::Open => f.time_open += span,
-                State::HalfOpen => f.time_half_open += span,
-                State::Closed => {}
-            }
-            since = t.at;
-        }
-        let tail = end.saturating_duration_since(since);
-        match state {
-            State::Open => f.time_open += tail,
-            State::HalfOpen => f.time_half_open += tail,
-            State::Closed => {}
-        }
-        f.recovery_time = fault_end.and_then(|at| recovery(timeline, at));
-        f
-    }
-}
-
-/// Time from `fault_end` until the circuit is CLOSED: zero if it is CLOSED then.
-fn recovery(timeline: &[Transition], fault_end: Instant) -> Option<Duration> {
-    let state_then = timeline
-        .iter()
-        .take_while(|t| t.at <= fault_end)
-        .last()
-        .map(|t| t.to);
-    if state_then.unwrap_or(State::Closed) == State::Closed {
-        return Some(Duration::ZERO);
-    }
-    timeline
-        .iter()
-        .find(|t| t.at > fault_end && t.to == State::Closed)
-        .map(|t| t.at.saturating_duration_since(fault_end))
-}
-
-/// A built-in fault pattern. Traces are deterministic for a given seed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Scenario {
-    /// Healthy, then a total outage from 20% to 50% of the run, then healthy.
-    Outage,
-    /// From 10% to 80% of the run, the cache is down 15 s of every 60 s.
-    Flapping,
-    /// From 20% to 60% of the run, 40% of calls fail and every call is slow (50 ms).
-    Brownout,
-    /// Until 80% of the run, 3% of calls fail at random, plus a 3 s total outage every 90 s.
-    Intermittent,
-    /// Latency climbs before errors start: from 20% to 40% of the run every call succeeds but
-    /// slows from 1 ms to 200 ms; from 40% to 60%, 40% of calls fail, at 200 ms.
-    SlowBrownout,
-}
-
-impl Scenario {
-    /// Every scenario, with its name.
-    pub const ALL: [(&'static str, Scenario); 5] = [
-        ("outage", Scenario::Outage),
-        ("flapping", Scenario::Flapping),
-        ("brownout", Scenario::Brownout),
-        ("intermittent", Scenario::Intermittent),
-        ("slow-brownout", Scenario::SlowBrownout),
-    ];
-
-    /// The scenario with this name.
-    pub fn from_name(name: &str) -> Option<Scenario> {
-        Self::ALL.iter().find(|(n, _)| *n == name).map(|&(_, s)| s)
-    }
-
-    /// `rate` calls per second, evenly spaced, for `duration`, starting at `Instant::ZERO`.
-    /// A non-positive or non-finite rate gives no calls.
-    pub fn calls(self, rate: f64, duration: Duration, seed: u64) -> impl Iterator<Item = Call> {
-        let total = duration.as_secs_f64();
-        let n = Self::call_count(rate, duration);
-        let gap = if n > 0 { 1.0 / rate } else { 0.0 };
-        let mut rng = XorShift(seed | 1);
-        (0..n).map(move |i| {
-            let t = i as f64 * gap;
-            let phase = if total > 0.0 { t / total } else { 0.0 };
-            let (p_fail, latency_ms) = self.condition(t, phase);
-            let ok = p_fail <= 0.0 || rng.unit() >= p_fail;
-            Call {
-                at: Instant::from_nanos((t * 1e9) as u64),
-                ok,
-                latency: Duration::from_micros((latency_ms * 1000.0) as u64),
-            }
-        })
-    }
-
-    /// How many calls [`Scenario::calls`] generates: `rate * duration`, rounded down (0 for a
-    /// non-positive or non-finite rate; saturating). Hosts compare it with
-    /// [`MAX_SCENARIO_CALLS`] before running.
-    pub fn call_count(rate: f64, duration: Duration) -> u64 {
-        if rate > 0.0 && rate.is_finite() {
-            (duration.as_secs_f64() * rate) as u64
-        } else {
-            0
-        }
-    }
-
-    /// (failure probability, latency in ms) at `t` seconds, `phase` of the way through.
-    fn condition(self, t: f64, phase: f64) -> (f64, f64) {
-        const HEALTHY: (f64, f64) = (0.0, 1.0);
-        match self {
-            Scenario::Outage if (0.2..0.5).contains(&phase) => (1.0, 1.0),
-            Scenario::Flapping if (0.1..0.8).contains(&phase) && t % 60.0 < 15.0 => (1.0, 1.0),
-            Scenario::Brownout if (0.2..0.6).contains(&phase) => (0.4, 50.0),
-            Scenario::Intermittent if phase < 0.8 => {
-                if t % 90.0 >= 87.0 {
-                    (1.0, 1.0)
-                } else {
-                    (0.03, 1.0)
-                }
-            }
-            Scenario::SlowBrownout if (0.2..0.4).contains(&phase) => {
-                (0.0, 1.0 + 199.0 * (phase - 0.2) / 0.2)
-            }
-            Scenario::SlowBrownout if (0.4..0.6).contains(&phase) => (0.4, 200.0),
-            _ => HEALTHY,
-        }
-    }
-}
-
-/// xorshift64*: small, fast, and good enough to draw outcomes.
-struct XorShift(u64);
-
-impl XorShift {
-    /// A uniform number in [0, 1).
-    fn unit(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use alloc::vec;
 
-    fn call(ms: u64, ok: bool) -> Call {
+    fn call(ms: u64, ok: bool) -> Call<'static> {
         Call {
             at: Instant::from_nanos(ms * 1_000_000),
             ok,
             latency: Duration::ZERO,
+            kind: "",
         }
     }
 
@@ -509,6 +473,7 @@ mod tests {
             at: Instant::from_nanos(ms_at * 1_000_000),
             ok: false,
             latency: ms(50),
+            kind: "",
         };
         // Three failing calls 10 ms apart, each taking 50 ms: all three are admitted before
         // the first failure lands, so the cache sees all three.
@@ -596,34 +561,12 @@ mod tests {
     }
 
     #[test]
-    fn scenarios_are_deterministic_per_seed() {
-        let a: Vec<Call> = Scenario::Brownout
-            .calls(10.0, Duration::from_secs(60), 1)
-            .collect();
-        let b: Vec<Call> = Scenario::Brownout
-            .calls(10.0, Duration::from_secs(60), 1)
-            .collect();
-        let c: Vec<Call> = Scenario::Brownout
-            .calls(10.0, Duration::from_secs(60), 2)
-            .collect();
-        assert_eq!(a, b);
-        assert_ne!(a, c);
-        assert_eq!(
-            Scenario::Outage
-                .calls(f64::NAN, Duration::from_secs(60), 1)
-                .count(),
-            0
-        );
-    }
-
-    // Issue 10: a trace spanning a microsecond with outcomes landing 100 s later asked for
-    // about 6e10 samples (duration / 600 of the arrivals' span) and ran out of memory.
-    #[test]
     fn samples_stay_bounded_when_outcomes_land_long_after_arrivals() {
         let trace = (0..1000u64).map(|i| Call {
             at: Instant::from_nanos(i),
             ok: false,
             latency: Duration::from_secs(100),
+            kind: "",
         });
         let r = simulate(&Config::default(), trace, Duration::from_nanos(1)).unwrap();
         assert!(r.samples.len() <= MAX_SAMPLES, "{}", r.samples.len());
@@ -654,11 +597,158 @@ mod tests {
         assert_eq!(sim.finish(), whole);
     }
 
+    fn failure(at_ms: u64, kind: &str) -> Call<'_> {
+        Call {
+            kind,
+            ..call(at_ms, false)
+        }
+    }
+
+    fn weighted(weights: &[(&str, f64)]) -> Config {
+        let mut config = Config {
+            failure_threshold: 1,
+            ..Config::default()
+        };
+        for &(kind, w) in weights {
+            config.failure_weights.insert(kind, w);
+        }
+        config
+    }
+
     #[test]
-    fn scenario_call_count_is_rate_times_duration() {
-        assert_eq!(Scenario::call_count(20.0, Duration::from_secs(600)), 12_000);
-        assert_eq!(Scenario::call_count(f64::NAN, Duration::from_secs(600)), 0);
-        let huge = Scenario::call_count(1e12, Duration::from_secs(2_592_000));
-        assert!(huge > MAX_SCENARIO_CALLS);
+    fn failures_weigh_what_the_config_says_their_kind_weighs() {
+        // Threshold 1: a TemporaryError weighs 0.3, so the fourth in a row trips (1.2), and a
+        // kind the config does not list weighs the "default" entry (0.5: the second trips).
+        let config = weighted(&[("TemporaryError", 0.3), ("default", 0.5)]);
+        let temporary: Vec<Call> = (0..5).map(|i| failure(i * 10, "TemporaryError")).collect();
+        let r = simulate(&config, temporary, Duration::ZERO).unwrap();
+        assert_eq!((r.failed_admitted, r.rejected), (4, 1));
+        assert_eq!(r.first_trip, Some(Instant::from_nanos(30_000_000)));
+        let other: Vec<Call> = (0..3).map(|i| failure(i * 10, "KeyError")).collect();
+        let r = simulate(&config, other, Duration::ZERO).unwrap();
+        assert_eq!(r.first_trip, Some(Instant::from_nanos(10_000_000)));
+        // A call naming no kind is a SimulatedFailure, which the config may weigh too.
+        let config = weighted(&[(SIMULATED_FAILURE, 0.5)]);
+        let plain = [call(0, false), call(10, false), call(20, false)];
+        let r = simulate(&config, plain, Duration::ZERO).unwrap();
+        assert_eq!(r.first_trip, Some(Instant::from_nanos(10_000_000)));
+    }
+
+    #[test]
+    fn a_pending_failure_keeps_its_kind_until_it_lands() {
+        let config = weighted(&[("TemporaryError", 0.5)]);
+        let slow = |at_ms| Call {
+            latency: ms(100),
+            ..failure(at_ms, "TemporaryError")
+        };
+        let r = simulate(&config, [slow(0), slow(10), slow(20)], Duration::ZERO).unwrap();
+        assert_eq!(r.first_trip, Some(Instant::from_nanos(110_000_000)));
+        assert_eq!(r.slow_admitted, 3);
+    }
+
+    /// Threshold 1, timeout 1 s, one probe closes: the failure at 0 trips, the calls at 100 to
+    /// 900 ms are refused, the call at 1 s half-opens and its success closes.
+    fn herd_trace() -> Vec<Call<'static>> {
+        let mut trace = vec![call(0, false)];
+        trace.extend((1..=10).map(|i| call(i * 100, true)));
+        trace
+    }
+
+    fn herd_config() -> Config {
+        Config {
+            failure_threshold: 1,
+            success_threshold: 1,
+            timeout_seconds: 1.0,
+            gradual_recovery: false,
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn waiting_callers_all_retry_when_the_circuit_closes() {
+        let run = |wait| {
+            let mut sim = Simulation::new(&herd_config(), Instant::ZERO, Duration::ZERO)
+                .unwrap()
+                .callers_wait(wait);
+            for c in herd_trace() {
+                sim.offer(c);
+            }
+            sim.finish()
+        };
+        let alone = run(false);
+        assert_eq!((alone.calls, alone.rejected, alone.retries), (11, 9, 0));
+        assert_eq!(alone.peak_admitted_per_second, 1);
+        let herd = run(true);
+        assert_eq!((herd.calls, herd.rejected, herd.retries), (20, 9, 9));
+        // Second 1 holds the probe and the nine retries.
+        assert_eq!(herd.admitted, 11);
+        assert_eq!(herd.peak_admitted_per_second, 10);
+    }
+
+    #[test]
+    fn the_ramp_spreads_the_herd() {
+        let config = Config {
+            ramp_seconds: 10.0,
+            recovery_factor: 0.3,
+            ..herd_config()
+        };
+        let mut sim = Simulation::new(&config, Instant::ZERO, ms(100))
+            .unwrap()
+            .callers_wait(true);
+        for c in herd_trace() {
+            sim.offer(c);
+        }
+        sim.offer(call(2000, true));
+        let r = sim.finish();
+        assert_eq!(r.retries, 9);
+        assert_eq!(r.admitted + r.throttled, 12);
+        assert!(r.throttled >= 5, "{r:?}");
+        assert!(r.peak_admitted_per_second <= 5, "{r:?}");
+        // 0.1 s into the 10 s ramp from 0.3.
+        let s = r
+            .samples
+            .iter()
+            .find(|s| s.at == Instant::from_nanos(1_100_000_000));
+        let share = s.unwrap().ramp_share;
+        assert!((share - 0.307).abs() < 1e-9, "{share}");
+    }
+
+    #[test]
+    fn the_thundering_herd_scenario_releases_its_waiting_callers() {
+        let config = Config::default();
+        let mut sim = Scenario::ThunderingHerd
+            .simulation(&config, Duration::ZERO)
+            .unwrap();
+        for c in Scenario::ThunderingHerd.calls(20.0, Duration::from_secs(600), 1) {
+            sim.offer(c);
+        }
+        let r = sim.finish();
+        assert!(r.retries > 0 && r.retries <= r.rejected, "{r:?}");
+        assert_eq!(r.calls, 12_000 + r.retries);
+        assert!(r.peak_admitted_per_second > 20 * 10, "{r:?}");
+    }
+
+    #[test]
+    fn samples_carry_the_slow_call_rate() {
+        let config = Config {
+            slow_call_duration_seconds: Some(0.05),
+            slow_call_rate_threshold: 1.0,
+            minimum_calls: 100,
+            ..Config::default()
+        };
+        let slow = |at_ms| Call {
+            latency: ms(60),
+            ..call(at_ms, true)
+        };
+        let trace = [slow(0), call(10, true), slow(20), slow(30), call(200, true)];
+        let r = simulate(&config, trace, ms(10)).unwrap();
+        // At 100 ms three of the four calls done took 60 ms, past the 50 ms duration.
+        let at_100 = r
+            .samples
+            .iter()
+            .find(|s| s.at == Instant::from_nanos(100_000_000));
+        let rate = at_100.unwrap().slow_call_rate;
+        assert!((rate - 0.75).abs() < 1e-9, "{rate}");
+        assert_eq!(r.slow_admitted, 0, "60 ms is under the 100 ms yardstick");
     }
 }
