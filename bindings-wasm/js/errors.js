@@ -25,7 +25,7 @@ export class CircuitBreakerError extends Error {
 // `constructor`, `name`, `toString()`) with the same own enumerable fields (so JSON and
 // util.inspect show what they showed), whose `message` and `stack` (the header line alone: no
 // frames are captured) are computed on first read and then kept, as own non-enumerable
-// properties, as an Error's are. What differs is documented in README (Errors).
+// properties, as an Error's are. What differs is documented in README (Refusals).
 
 /** The message of refusal `e`, from its fields. */
 function refusalMessage(e) {
