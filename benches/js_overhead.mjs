@@ -155,6 +155,31 @@ const throws = await scenario(
   },
 );
 
+// Reference, for the refusal that throws: what rejecting a promise costs in this Node with a
+// plain object, with a native Error built with no stack frames (Error.stackTraceLimit 0 around
+// the constructor), and with a native Error as `new Error()` builds it.
+class Refused extends Error {}
+const nativeNoFrames = () => {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new Refused("refused");
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+};
+const plain = {};
+const reference = await scenario(
+  "reference: Promise.reject(x).catch(f), by what x is",
+  loop(ok),
+  {
+    "a plain object (no Error built)": loopCatch(() => Promise.reject(plain)),
+    "a native Error, Error.stackTraceLimit 0": loopCatch(() => Promise.reject(nativeNoFrames())),
+    "a native Error, new Error()": loopCatch(() => Promise.reject(new Refused("refused"))),
+  },
+  {},
+);
+
 // open: the call is refused and answered with a fallback value, by each library's own
 // fallback: our cache layer, opossum's `fallback()`, cockatiel's fallback policy.
 const cacheFallback = new ResilientCache(new Map(), oursOpen);
@@ -178,12 +203,13 @@ const memory = Object.fromEntries(Object.keys(MAKERS).map((k) => [k, memoryOf(k)
 // ---- report ---------------------------------------------------------------------------
 
 console.log(`Node ${process.version}, ${ITER} calls x ${ROUNDS} rounds, medians, ns per call over a direct call`);
-const scenarios = [closed, ten, throws, fallback];
+const scenarios = [closed, ten, throws, fallback, reference];
 for (const s of scenarios) {
   console.log(`\n${s.name} (direct call: ${fmt(s.directNs)} ns)`);
-  const peerNames = Object.keys(s.peers);
+  // The reference rows have no peers of their own: their ratio is to cockatiel's refusal.
+  const against = s === reference ? { "cockatiel's refusal above": throws.peers["cockatiel execute (BrokenCircuitError)"] } : s.peers;
   for (const [label, ns] of Object.entries(s.ours)) {
-    const ratios = peerNames.map((p) => `${(ns / s.peers[p]).toFixed(2)}x ${p}`).join(", ");
+    const ratios = Object.entries(against).map(([p, peer]) => `${(ns / peer).toFixed(2)}x ${p}`).join(", ");
     console.log(`  ${label.padEnd(52)} ${fmt(ns).padStart(7)} ns   ${ratios}`);
   }
   for (const [label, ns] of Object.entries(s.peers)) console.log(`  ${label.padEnd(52)} ${fmt(ns).padStart(7)} ns`);

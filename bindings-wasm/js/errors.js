@@ -19,13 +19,15 @@ export class CircuitBreakerError extends Error {
 }
 
 // A refusal is an answer, not a bug: while a dependency is down it is thrown for every call,
-// and in V8 building a native Error costs microseconds even with no stack frames to capture
-// (Error.stackTraceLimit = 0), which is most of what a thrown refusal costs. So the breaker's
-// refusals are not built by the constructor: they are objects of the same class (instanceof,
-// `constructor`, `name`, `toString()`) with the same own enumerable fields (so JSON and
-// util.inspect show what they showed), whose `message` and `stack` (the header line alone: no
-// frames are captured) are computed on first read and then kept, as own non-enumerable
-// properties, as an Error's are. What differs is documented in README (Refusals).
+// and in V8 building a native Error is costly even with no stack frames to capture
+// (Error.stackTraceLimit = 0): it was most of what a thrown refusal cost (README, Overhead).
+// So the breaker's refusals are not built by the constructor: they are objects of the same
+// class (instanceof, `constructor`, `name`, `toString()`) with the same own enumerable fields
+// (so JSON and util.inspect show what they showed), whose `message` and `stack` (the header
+// line alone: no frames are captured) are computed on first read and then kept, as own
+// non-enumerable properties, as an Error's are. Those two accessors sit on a prototype of
+// their own between the refusal and CircuitBreakerError.prototype, so that an error built
+// with `new` is untouched. What differs is documented in README (Refusals).
 
 /** The message of refusal `e`, from its fields. */
 function refusalMessage(e) {
