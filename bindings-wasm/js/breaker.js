@@ -44,7 +44,7 @@ import {
 } from "./interop.js";
 import { damaged, defaultClock, fault, heal, track, untrack } from "./low_level.js";
 
-import { CircuitBreakerError, ErrorCode } from "./errors.js";
+import { ErrorCode, refusal } from "./errors.js";
 import { ISSUE, Permit } from "./permit.js";
 
 const defaultWallClock = () => Date.now() / 1000;
@@ -479,18 +479,12 @@ export class CircuitBreaker {
     }
   }
 
+  /** The CircuitBreakerError for refusal `r` (tryAcquire's raw answer) of `operation`. */
   _rejection(r, operation) {
     if (r === boundary().rejectedOpen) {
-      const retryAfterMs = this._call(() => breakerRetryAfterMs());
-      return new CircuitBreakerError(
-        `Circuit breaker is OPEN: ${operation} refused, retry in ${Math.ceil(retryAfterMs)} ms [${ErrorCode.OPEN}]`,
-        { code: ErrorCode.OPEN, retryAfterMs, state: "open", operation },
-      );
+      return refusal(ErrorCode.OPEN, this._call(() => breakerRetryAfterMs()), "open", operation);
     }
-    return new CircuitBreakerError(
-      `Circuit breaker is HALF_OPEN and throttling: ${operation} refused [${ErrorCode.THROTTLING}]`,
-      { code: ErrorCode.THROTTLING, retryAfterMs: 0, state: "half_open", operation },
-    );
+    return refusal(ErrorCode.THROTTLING, 0, "half_open", operation);
   }
 
   /** After a call that flagged a transition (`flag` 1), tells the listeners, with the core's event. */

@@ -88,7 +88,12 @@ export declare const ErrorCode: {
 };
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-/** A call refused by the breaker. The message contains the code too (as FACT's CacheError). */
+/**
+ * A call refused by the breaker. The message contains the code too (as FACT's CacheError).
+ * The breaker's own refusals capture no stack frames: their `stack` is the header line alone
+ * (`CircuitBreakerError: <message>`), and they are not native Errors to
+ * `util.types.isNativeError` (README, Refusals). One built with `new` is a native Error.
+ */
 export declare class CircuitBreakerError extends Error {
   readonly name: "CircuitBreakerError";
   readonly code: ErrorCodeValue;
