@@ -107,6 +107,7 @@ mod pending;
 mod presets;
 mod ramp;
 mod rates;
+mod registry;
 mod sim;
 mod snapshot;
 mod state;
@@ -145,6 +146,10 @@ pub use health::{
 pub use metrics::{Failure, FailureRecord, Metrics};
 pub use pending::{Flush, Overflow, PendingInvalidations};
 pub use presets::PRESETS;
+pub use registry::{
+    Level, LevelSummary, MAX_LEVELS, PathPermit, PathRejection, PathTransitions, Registry,
+    RegistryConfig, RegistryError,
+};
 #[cfg(feature = "std")]
 pub use shared::{CallError, SharedBreaker, wall_clock_seconds};
 pub use sim::{
