@@ -103,6 +103,7 @@ mod exposition;
 mod half_open;
 mod health;
 mod metrics;
+mod origin;
 mod pending;
 mod presets;
 mod ramp;
@@ -144,6 +145,9 @@ pub use health::{
     ReadinessPolicy, Rule, Severity, TRANSITION_KINDS, TransitionCounts,
 };
 pub use metrics::{Failure, FailureRecord, Metrics};
+pub use origin::{
+    Load, LoadEnd, LoadTicket, MAX_LOADS, OriginConfig, OriginCounters, OriginError, OriginGuard,
+};
 pub use pending::{Flush, Overflow, PendingInvalidations};
 pub use presets::PRESETS;
 pub use registry::{
