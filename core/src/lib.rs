@@ -124,8 +124,9 @@ struct ReadmeDoctests;
 
 pub use breaker::{Breaker, Permit, Rejection};
 pub use cache::{
-    Begin, CacheCounters, CacheGuard, CacheOp, Capabilities, End, Fallback, FallbackReason,
-    GuardError, Outcome, OutcomeKind, StaleKeys, StaleKeysError, StaleKeysOption, Ticket,
+    Admission, Begin, CacheCounters, CacheGuard, CacheOp, Capabilities, End, Fallback,
+    FallbackReason, GuardError, Outcome, OutcomeKind, RegistryPath, StaleKeys, StaleKeysError,
+    StaleKeysOption, Ticket,
 };
 #[cfg(target_has_atomic = "64")]
 pub use clock::ManualClock;

@@ -312,3 +312,61 @@ fn parent_links_build_the_chain_or_name_the_problem() {
             .starts_with("max_breakers:")
     );
 }
+
+#[test]
+fn a_cache_guard_admits_through_a_registry_path() {
+    use fact_resilience_core::{
+        Begin, CacheGuard, CacheOp, Capabilities, End, FallbackReason, Outcome, PathPermit,
+        StaleKeysOption,
+    };
+    let caps = Capabilities {
+        per_key: true,
+        flush_all: false,
+    };
+    let policy = StaleKeysOption::Auto.resolve(caps).unwrap();
+    let mut guard: CacheGuard<String, PathPermit> = CacheGuard::new(policy, caps, 64);
+    let mut r = two_levels(100);
+    // Three failed reads of "hot" open its breaker (and only its).
+    for i in 0..3 {
+        let mut gate = r.path(&["cache", "hot"]).unwrap();
+        let (begin, _) = guard.begin(&mut gate, CacheOp::Get, Some("hot"), true, at(i));
+        let Begin::Run { ticket, .. } = begin else {
+            panic!("{begin:?}")
+        };
+        let (end, moved) = guard
+            .end(&mut gate, ticket, Outcome::Failure(failure()), at(i))
+            .unwrap();
+        assert!(matches!(end, End::Fallback { .. }));
+        let opened: Vec<usize> = moved.iter().map(|(level, _)| level).collect();
+        assert_eq!(opened, if i == 2 { vec![1] } else { vec![] });
+    }
+    // A store to "hot" now gets the fallback, and its key is remembered for invalidation.
+    let mut gate = r.path(&["cache", "hot"]).unwrap();
+    let (begin, _) = guard.begin(&mut gate, CacheOp::Store, Some("hot"), true, at(5));
+    assert!(matches!(
+        begin,
+        Begin::Fallback {
+            reason: FallbackReason::Open,
+            ..
+        }
+    ));
+    assert_eq!(guard.counters().pending_keys, 1);
+    // Another key runs, and takes the flush of "hot" with it.
+    let mut gate = r.path(&["cache", "cold"]).unwrap();
+    let (begin, _) = guard.begin(&mut gate, CacheOp::Get, Some("cold"), true, at(6));
+    let Begin::Run {
+        ticket,
+        flush: Some(flush),
+        ..
+    } = begin
+    else {
+        panic!("{begin:?}")
+    };
+    assert!(flush.covers("hot"));
+    guard.flushed(ticket).unwrap();
+    let (end, _) = guard
+        .end(&mut gate, ticket, Outcome::Success, at(6))
+        .unwrap();
+    assert_eq!(end, End::Value);
+    assert!(r.path(&["cache"]).is_err(), "a path names every level");
+}

@@ -85,6 +85,14 @@ impl PathPermit {
             .enumerate()
             .filter_map(|(level, p)| Some((level, p.as_ref()?.transition()?)))
     }
+
+    pub(crate) fn admission_transitions(&self) -> PathTransitions {
+        let mut moved = PathTransitions::default();
+        for (level, t) in self.transitions() {
+            moved.0[level] = Some(t);
+        }
+        moved
+    }
 }
 
 /// Why a call on a path was not admitted: the first level (root first) that refused it.
@@ -178,6 +186,15 @@ impl Registry {
         now: Instant,
     ) -> Result<Result<PathPermit, PathRejection>, RegistryError> {
         self.check(path)?;
+        Ok(self.acquire(path, now))
+    }
+
+    /// [`Registry::try_acquire`] on a path of the right length.
+    pub(crate) fn acquire(
+        &mut self,
+        path: &[&str],
+        now: Instant,
+    ) -> Result<PathPermit, PathRejection> {
         // Level by level, so that a refusal above creates nothing below: during an outage
         // the service's breaker refuses every new key without a breaker made for each.
         let mut nodes = [NONE; MAX_LEVELS];
@@ -213,7 +230,7 @@ impl Registry {
             }
         };
         self.evict(now);
-        Ok(answer)
+        answer
     }
 
     /// The call succeeded: reported to every level on its path.
@@ -280,7 +297,7 @@ impl Registry {
 
     // ---- internals -----------------------------------------------------------------------
 
-    fn check(&self, path: &[&str]) -> Result<(), RegistryError> {
+    pub(crate) fn check(&self, path: &[&str]) -> Result<(), RegistryError> {
         let expected = self.config.levels.len();
         if path.len() == expected {
             Ok(())
