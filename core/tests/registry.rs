@@ -370,3 +370,34 @@ fn a_cache_guard_admits_through_a_registry_path() {
     assert_eq!(end, End::Value);
     assert!(r.path(&["cache"]).is_err(), "a path names every level");
 }
+
+#[test]
+fn a_breaker_in_front_of_a_path_admits_first_and_hears_every_outcome() {
+    use fact_resilience_core::{Admission, Breaker};
+    let mut system = Breaker::new(threshold(2), at(0)).unwrap();
+    let mut r = two_levels(100);
+    for i in 0..2 {
+        let key = format!("k{i}");
+        let path = ["cache", key.as_str()];
+        let mut gate = (&mut system, r.path(&path).unwrap());
+        let (permit, _) = gate.try_acquire(at(i)).unwrap();
+        let _ = gate.on_failure(permit, &failure(), at(i));
+    }
+    assert_eq!(system.state(), State::Open);
+    let mut gate = (&mut system, r.path(&["cache", "k9"]).unwrap());
+    assert!(gate.try_acquire(at(3)).is_err());
+    assert_eq!(
+        state(&r, &["cache", "k9"]),
+        None,
+        "refused in front, nothing made behind"
+    );
+    // A refusal behind releases the permit in front.
+    let mut r = two_levels(100);
+    for i in 0..3 {
+        fail(&mut r, &["cache", "hot"], at(i));
+    }
+    let mut system = Breaker::new(Config::default(), at(0)).unwrap();
+    let mut gate = (&mut system, r.path(&["cache", "hot"]).unwrap());
+    assert!(gate.try_acquire(at(4)).is_err());
+    assert_eq!(system.metrics(at(4)).total_operations, 0);
+}

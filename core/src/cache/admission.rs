@@ -105,3 +105,69 @@ impl Admission for RegistryPath<'_, '_> {
         self.registry.on_neutral(permit, now)
     }
 }
+
+/// Two gates in a row, `.0` first: a call is admitted if both admit it (a refusal by `.1`
+/// releases `.0`'s permit as neutral), and its outcome goes to both. A host's own breaker in
+/// front of a registry's path, for instance.
+impl<A: Admission, B: Admission> Admission for (A, B) {
+    type Permit = (A::Permit, B::Permit);
+    type Moved = (A::Moved, B::Moved);
+
+    fn try_acquire(&mut self, now: Instant) -> Result<(Self::Permit, Self::Moved), Rejection> {
+        let (a, moved_a) = self.0.try_acquire(now)?;
+        match self.1.try_acquire(now) {
+            Ok((b, moved_b)) => Ok(((a, b), (moved_a, moved_b))),
+            Err(refused) => {
+                self.0.on_neutral(a, now);
+                Err(refused)
+            }
+        }
+    }
+
+    fn on_success(&mut self, (a, b): Self::Permit, now: Instant) -> Self::Moved {
+        let moved_b = self.1.on_success(b, now);
+        (self.0.on_success(a, now), moved_b)
+    }
+
+    fn on_failure(
+        &mut self,
+        (a, b): Self::Permit,
+        failure: &Failure<'_>,
+        now: Instant,
+    ) -> Self::Moved {
+        let moved_b = self.1.on_failure(b, failure, now);
+        (self.0.on_failure(a, failure, now), moved_b)
+    }
+
+    fn on_neutral(&mut self, (a, b): Self::Permit, now: Instant) {
+        self.1.on_neutral(b, now);
+        self.0.on_neutral(a, now);
+    }
+}
+
+/// A gate borrowed, so that a host can chain the breaker it owns in front of another gate.
+impl<A: Admission + ?Sized> Admission for &mut A {
+    type Permit = A::Permit;
+    type Moved = A::Moved;
+
+    fn try_acquire(&mut self, now: Instant) -> Result<(Self::Permit, Self::Moved), Rejection> {
+        (**self).try_acquire(now)
+    }
+
+    fn on_success(&mut self, permit: Self::Permit, now: Instant) -> Self::Moved {
+        (**self).on_success(permit, now)
+    }
+
+    fn on_failure(
+        &mut self,
+        permit: Self::Permit,
+        failure: &Failure<'_>,
+        now: Instant,
+    ) -> Self::Moved {
+        (**self).on_failure(permit, failure, now)
+    }
+
+    fn on_neutral(&mut self, permit: Self::Permit, now: Instant) {
+        (**self).on_neutral(permit, now)
+    }
+}
