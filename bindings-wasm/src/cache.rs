@@ -216,7 +216,7 @@ pub fn begin(
     };
     let answer = with(handle, |g| {
         registry::with(breaker, |b| {
-            g.begin::<str>(b, op, key.as_deref(), degrade, instant(now_ms))
+            g.begin::<str, _>(b, op, key.as_deref(), degrade, instant(now_ms))
         })
     });
     let (begin, transition) = match answer {

@@ -12,7 +12,7 @@ use crate::metrics::{Failure, FailureLog, FailureRecord, Metrics};
 use crate::ramp::Ramp;
 use crate::rates::RateWindow;
 use crate::state::{Reason, State, Transition};
-use crate::window::RollingWindow;
+use crate::window::{RollingWindow, WindowCounts};
 use core::time::Duration;
 
 /// Leave to run one call, from [`Breaker::try_acquire`]. Report its outcome exactly once with
@@ -296,6 +296,22 @@ impl Breaker {
     }
 
     // ---- admission and outcomes ----------------------------------------------------------
+
+    /// Whether nothing distinguishes this breaker from a new one as far as its decisions go:
+    /// CLOSED, no run of failures, no ramp running, and no completed call inside the rolling
+    /// window at `now`. A registry may drop such a breaker and create it afresh later (its
+    /// counters and, with `jitter` on, its jitter sequence restart then).
+    pub fn is_idle(&self, now: Instant) -> bool {
+        self.state == State::Closed
+            && self.consecutive_failures == 0
+            && self.ramp.is_none()
+            && self.window_counts(now).calls == 0
+    }
+
+    /// The rolling window's counts at `now`.
+    pub(crate) fn window_counts(&self, now: Instant) -> WindowCounts {
+        self.window.counts(self.internal(now).max(self.latest))
+    }
 
     /// The permit [`Permit::to_bits`] encoded, admitted at `admitted` (the `now` given to the
     /// `try_acquire` that issued it), for hosts that keep the admission time themselves rather

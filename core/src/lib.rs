@@ -103,10 +103,12 @@ mod exposition;
 mod half_open;
 mod health;
 mod metrics;
+mod origin;
 mod pending;
 mod presets;
 mod ramp;
 mod rates;
+mod registry;
 mod sim;
 mod snapshot;
 mod state;
@@ -122,8 +124,9 @@ struct ReadmeDoctests;
 
 pub use breaker::{Breaker, Permit, Rejection};
 pub use cache::{
-    Begin, CacheCounters, CacheGuard, CacheOp, Capabilities, End, Fallback, FallbackReason,
-    GuardError, Outcome, OutcomeKind, StaleKeys, StaleKeysError, StaleKeysOption, Ticket,
+    Admission, Begin, CacheCounters, CacheGuard, CacheOp, Capabilities, End, Fallback,
+    FallbackReason, GuardError, Outcome, OutcomeKind, RegistryPath, StaleKeys, StaleKeysError,
+    StaleKeysOption, Ticket,
 };
 #[cfg(target_has_atomic = "64")]
 pub use clock::ManualClock;
@@ -143,8 +146,15 @@ pub use health::{
     ReadinessPolicy, Rule, Severity, TRANSITION_KINDS, TransitionCounts,
 };
 pub use metrics::{Failure, FailureRecord, Metrics};
+pub use origin::{
+    Load, LoadEnd, LoadTicket, MAX_LOADS, OriginConfig, OriginCounters, OriginError, OriginGuard,
+};
 pub use pending::{Flush, Overflow, PendingInvalidations};
 pub use presets::PRESETS;
+pub use registry::{
+    Level, LevelSummary, MAX_LEVELS, PathPermit, PathRejection, PathTransitions, Registry,
+    RegistryConfig, RegistryError,
+};
 #[cfg(feature = "std")]
 pub use shared::{CallError, SharedBreaker, wall_clock_seconds};
 pub use sim::{

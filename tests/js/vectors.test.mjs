@@ -1,5 +1,6 @@
 // The one loader for the breaker's vectors, tests/vectors/**/*.json except cache/ (the cache
-// layer's, replayed by cache_vectors.test.mjs): every vector replayed through the JS API
+// layer's, replayed by cache_vectors.test.mjs), health/ (health_vectors.test.mjs), registry/
+// and origin/ (the core's alone so far): every vector replayed through the JS API
 // (CircuitBreaker) on an injected clock. Time is kept as integer nanoseconds and handed to the
 // breaker as milliseconds; the wall clock stamped on failures is the same time in seconds.
 // Transitions are observed through onStateChange, so every transition must reach listeners.
@@ -11,8 +12,9 @@ import { join } from "node:path";
 import { CircuitBreaker, CircuitBreakerError } from "./pkg.mjs";
 
 const DIR = fileURLToPath(new URL("../vectors/", import.meta.url));
+const OTHERS = /^(cache|health|registry|origin)\//;
 const FILES = readdirSync(DIR, { recursive: true })
-  .filter((f) => f.endsWith(".json") && !/^(cache|health)\//.test(f.replaceAll("\\", "/")))
+  .filter((f) => f.endsWith(".json") && !OTHERS.test(f.replaceAll("\\", "/")))
   .sort();
 const MIN_VECTORS = 40;
 

@@ -1,6 +1,6 @@
 """The one loader for the breaker's vectors, `tests/vectors/**/*.json` (`cache/` and `health/`
-have their own, `test_cache_vectors.py` and `test_health_vectors.py`): every vector replayed
-through the Python API.
+have their own, `test_cache_vectors.py` and `test_health_vectors.py`; `registry/` and
+`origin/` are the core's alone so far): every vector replayed through the Python API.
 
 Time runs on a `ManualClock` shared as both the monotonic clock and (in seconds) the wall clock
 stamped on failures, as the vector format specifies. Transitions are observed through an
@@ -28,7 +28,7 @@ VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 FILES = sorted(
     p
     for p in VECTORS.glob("**/*.json")
-    if not {"cache", "health"} & set(p.relative_to(VECTORS).parts)
+    if not {"cache", "health", "registry", "origin"} & set(p.relative_to(VECTORS).parts)
 )
 
 # Vector metric keys -> how to read them from CircuitBreakerMetrics.

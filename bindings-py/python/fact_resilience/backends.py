@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import math
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -361,16 +362,26 @@ class RedisCacheManager:
             self._idle.append(lane)
             gate.release()
 
-    async def warm_up(self) -> int:
-        """Opens every connection ahead of traffic and PINGs the server on each (set-up
-        bounded by ``connect_timeout``, the PING by ``op_timeout``), so the first calls do not
-        pay for set-up; returns how many connections answered. Raises `CacheBackendError` /
-        `CacheBackendTimeout` if the server cannot be reached."""
-        n = 1 if self.max_in_flight is None else self.max_in_flight
-        await asyncio.gather(
-            *(self._bounded("warm_up", lambda c: c.ping(), self.op_timeout) for _ in range(n))
-        )
-        return n
+    async def warm_up(self, timeout: float = 10.0) -> int:
+        """Opens every connection ahead of traffic and PINGs the server on each, so the first
+        calls do not pay for set-up; returns how many connections answered. No caller waits on
+        a warm-up, so each connection's set-up and PING get ``timeout`` seconds, not the
+        traffic's ``connect_timeout`` and ``op_timeout``: a busy machine makes it slower, not
+        failed. Raises `CacheBackendError` / `CacheBackendTimeout` if the server cannot be
+        reached."""
+        if not (isinstance(timeout, (int, float)) and timeout > 0 and math.isfinite(timeout)):
+            raise ValueError(f"timeout must be a finite number of seconds > 0, got {timeout!r}")
+        if self._gate() is None:
+            await self._within("warm_up", "round trip", self.client.ping(), timeout)
+            return 1
+
+        async def open_lane(lane: Redis) -> None:
+            await self._within("warm_up", "connect", self._connect(lane), timeout)
+            await self._within("warm_up", "round trip", lane.ping(), timeout)
+
+        lanes = list(self._idle)
+        await asyncio.gather(*(open_lane(lane) for lane in lanes))
+        return len(lanes)
 
     async def store(self, query_hash: str, content: str) -> RedisCacheEntry:
         """Stores ``content`` (replacing any entry) and returns the new entry."""

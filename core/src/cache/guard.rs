@@ -5,12 +5,12 @@
 //! breaker; at most one flush is in flight, and while it is, calls for the keys it covers are
 //! answered with the fallback (degraded) instead of reading a value it is about to remove.
 
+use super::admission::Admission;
 use super::op::{CacheOp, Fallback, FallbackReason, Outcome};
 use super::policy::{Capabilities, StaleKeys};
-use crate::breaker::{Breaker, Permit, Rejection};
+use crate::breaker::Rejection;
 use crate::clock::Instant;
 use crate::pending::{Flush, Overflow, PendingInvalidations};
-use crate::state::Transition;
 use alloc::borrow::ToOwned;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -136,9 +136,9 @@ pub struct CacheCounters {
 
 /// A call in flight.
 #[derive(Debug)]
-struct Call<K> {
-    /// [`Permit::to_token`], which keeps the admission instant.
-    permit: u128,
+struct Call<K, P> {
+    /// Its admission's permit (for a breaker, the permit's token).
+    permit: P,
     op: CacheOp,
     degrade: bool,
     /// This call carries the flush in flight and has not confirmed it yet.
@@ -149,13 +149,15 @@ struct Call<K> {
 
 /// A reusable place for a call; `seq` tells its successive calls apart.
 #[derive(Debug)]
-struct Slot<K> {
+struct Slot<K, P> {
     seq: u32,
-    call: Option<Call<K>>,
+    call: Option<Call<K, P>>,
 }
 
-/// The cache layer's state beside one breaker: the stale-key policy, the keys pending
-/// invalidation, the flush in flight, the calls in flight and the counters.
+/// The cache layer's state beside one breaker (or one [`Registry`](crate::Registry), whose
+/// paths admit calls through [`Registry::path`](crate::Registry::path); `P` is then its
+/// [`PathPermit`](crate::PathPermit)): the stale-key policy, the keys pending invalidation,
+/// the flush in flight, the calls in flight and the counters.
 ///
 /// ```
 /// use fact_resilience_core::{
@@ -187,18 +189,18 @@ struct Slot<K> {
 /// assert_eq!(guard.end(&mut breaker, ticket, Outcome::Success, later).unwrap().0, End::Value);
 /// ```
 #[derive(Debug)]
-pub struct CacheGuard<K = String> {
+pub struct CacheGuard<K = String, P = u128> {
     policy: StaleKeys,
     caps: Capabilities,
     pending: PendingInvalidations<K>,
     in_flight: Option<Flush<K>>,
-    slots: Vec<Slot<K>>,
+    slots: Vec<Slot<K, P>>,
     free: Vec<usize>,
     live: usize,
     counters: CacheCounters,
 }
 
-impl<K: Ord + Clone> CacheGuard<K> {
+impl<K: Ord + Clone, P> CacheGuard<K, P> {
     /// A guard with `policy` for a cache that can do `caps`, remembering at most `capacity`
     /// keys (beyond it: a full flush if the cache can be flushed whole, else the key is
     /// dropped and counted).
@@ -289,39 +291,43 @@ impl<K: Ord + Clone> CacheGuard<K> {
     }
 
     /// Asks what to do with one call of `op` on `key` (`None` for a prefix invalidation) at
-    /// `now`. `degrade`: answer with fallbacks instead of raising. Also returns the transition
+    /// `now`, admitted by `gate` (a [`Breaker`](crate::Breaker), or a registry's path).
+    /// `degrade`: answer with fallbacks instead of raising. Also returns the transitions
     /// admission caused (OPEN -> HALF_OPEN), for the host's listeners.
-    pub fn begin<Q>(
+    pub fn begin<Q, A>(
         &mut self,
-        breaker: &mut Breaker,
+        gate: &mut A,
         op: CacheOp,
         key: Option<&Q>,
         degrade: bool,
         now: Instant,
-    ) -> (Begin<K>, Option<Transition>)
+    ) -> (Begin<K>, A::Moved)
     where
         K: Borrow<Q>,
         Q: Ord + ToOwned<Owned = K> + ?Sized,
+        A: Admission<Permit = P>,
     {
         if self.live >= MAX_IN_FLIGHT {
             self.skipped(op, key);
             return (
                 self.refused(op, Rejection::Throttled, FallbackReason::Shed, degrade),
-                None,
+                A::Moved::default(),
             );
         }
-        let permit = match breaker.try_acquire(now) {
-            Ok(permit) => permit,
+        let (permit, transition) = match gate.try_acquire(now) {
+            Ok(admitted) => admitted,
             Err(rejection) => {
                 self.skipped(op, key);
                 let reason = match rejection {
                     Rejection::Open { .. } => FallbackReason::Open,
                     Rejection::Throttled => FallbackReason::Throttled,
                 };
-                return (self.refused(op, rejection, reason, degrade), None);
+                return (
+                    self.refused(op, rejection, reason, degrade),
+                    A::Moved::default(),
+                );
             }
         };
-        let transition = permit.transition();
         // While a flush is in flight this call cannot take the pending keys, so a key that is
         // being flushed, or was remembered after that batch was taken, must wait as well.
         let covered = match (&self.in_flight, key) {
@@ -330,7 +336,7 @@ impl<K: Ord + Clone> CacheGuard<K> {
             (None, _) => false,
         };
         if covered && degrade {
-            breaker.on_neutral(permit, now);
+            gate.on_neutral(permit, now);
             self.skipped(op, key);
             self.counters.fallbacks += 1;
             let fallback = Begin::Fallback {
@@ -353,7 +359,7 @@ impl<K: Ord + Clone> CacheGuard<K> {
             _ => None,
         };
         let ticket = self.occupy(Call {
-            permit: permit.to_token(),
+            permit,
             op,
             degrade,
             flushing: flush.is_some(),
@@ -376,15 +382,16 @@ impl<K: Ord + Clone> CacheGuard<K> {
         Ok(())
     }
 
-    /// Reports how the call behind `ticket` ended, at `now`, and says what to answer. Also
-    /// returns the transition the outcome caused, for the host's listeners.
-    pub fn end(
+    /// Reports how the call behind `ticket` ended, at `now`, to the `gate` that admitted it,
+    /// and says what to answer. Also returns the transitions the outcome caused, for the
+    /// host's listeners.
+    pub fn end<A: Admission<Permit = P>>(
         &mut self,
-        breaker: &mut Breaker,
+        gate: &mut A,
         ticket: Ticket,
         outcome: Outcome<'_>,
         now: Instant,
-    ) -> Result<(End, Option<Transition>), GuardError> {
+    ) -> Result<(End, A::Moved), GuardError> {
         let slot = self.vacate(ticket)?;
         if slot.flushing {
             // The call ran after its flush only if the flush succeeded; any other ending may
@@ -398,10 +405,10 @@ impl<K: Ord + Clone> CacheGuard<K> {
                 }
             }
         }
-        let permit = Permit::from_token(slot.permit);
+        let permit = slot.permit;
         let (end, transition) = match outcome {
             Outcome::Success => {
-                let t = breaker.on_success(permit, now);
+                let t = gate.on_success(permit, now);
                 let end = if slot.op == CacheOp::Store {
                     End::Stored
                 } else {
@@ -413,24 +420,24 @@ impl<K: Ord + Clone> CacheGuard<K> {
                 if matches!(outcome, Outcome::Timeout(_)) {
                     self.counters.timeouts += 1;
                 }
-                let t = breaker.on_failure(permit, &failure, now);
+                let t = gate.on_failure(permit, &failure, now);
                 (
                     self.degraded(slot.op, FallbackReason::Failed, slot.degrade),
                     t,
                 )
             }
             Outcome::Shed => {
-                breaker.on_neutral(permit, now);
+                gate.on_neutral(permit, now);
                 self.counters.shed += 1;
                 (
                     self.degraded(slot.op, FallbackReason::Shed, slot.degrade),
-                    None,
+                    A::Moved::default(),
                 )
             }
             Outcome::Cancelled => {
-                breaker.on_neutral(permit, now);
+                gate.on_neutral(permit, now);
                 self.counters.cancelled += 1;
-                (End::Raise, None)
+                (End::Raise, A::Moved::default())
             }
         };
         if !matches!(outcome, Outcome::Success) {
@@ -498,7 +505,7 @@ impl<K: Ord + Clone> CacheGuard<K> {
         self.skipped::<K>(op, key);
     }
 
-    fn occupy(&mut self, call: Call<K>) -> Ticket {
+    fn occupy(&mut self, call: Call<K, P>) -> Ticket {
         self.live += 1;
         if let Some(index) = self.free.pop() {
             let slot = &mut self.slots[index];
@@ -513,7 +520,7 @@ impl<K: Ord + Clone> CacheGuard<K> {
         Ticket::new(self.slots.len() - 1, 0)
     }
 
-    fn call_mut(&mut self, ticket: Ticket) -> Result<&mut Call<K>, GuardError> {
+    fn call_mut(&mut self, ticket: Ticket) -> Result<&mut Call<K, P>, GuardError> {
         match self.slots.get_mut(ticket.index()) {
             Some(Slot {
                 seq,
@@ -525,7 +532,7 @@ impl<K: Ord + Clone> CacheGuard<K> {
         }
     }
 
-    fn vacate(&mut self, ticket: Ticket) -> Result<Call<K>, GuardError> {
+    fn vacate(&mut self, ticket: Ticket) -> Result<Call<K, P>, GuardError> {
         let unknown = GuardError::UnknownTicket {
             ticket: ticket.to_bits(),
         };

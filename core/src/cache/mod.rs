@@ -18,10 +18,12 @@
 //! `CacheManager`) gets none unless the user opts in to flushing the whole prefix, because
 //! flushing it after every skipped write throws away what was stored during recovery.
 
+mod admission;
 mod guard;
 mod op;
 mod policy;
 
+pub use admission::{Admission, RegistryPath};
 pub use guard::{Begin, CacheCounters, CacheGuard, End, GuardError, Ticket};
 pub use op::{CacheOp, Fallback, FallbackReason, Outcome, OutcomeKind};
 pub use policy::{Capabilities, StaleKeys, StaleKeysError, StaleKeysOption};

@@ -11,13 +11,16 @@ pub fn vectors_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors")
 }
 
-/// The breaker's vectors: every file except those under `cache/` (see `cache_vectors.rs`) and
-/// `health/` (see `health_vectors.rs`).
+/// The directories of vectors that are not the breaker's, each with its own loader.
+pub const OTHER_VECTORS: [&str; 4] = ["cache", "health", "registry", "origin"];
+
+/// The breaker's vectors: every file except those under [`OTHER_VECTORS`] (see
+/// `cache_vectors.rs`, `health_vectors.rs`, `registry_vectors.rs`, `origin_vectors.rs`).
 pub fn breaker_vector_files() -> Vec<PathBuf> {
-    let (cache, health) = (vectors_dir().join("cache"), vectors_dir().join("health"));
+    let others: Vec<PathBuf> = OTHER_VECTORS.iter().map(|d| vectors_dir().join(d)).collect();
     json_files(&vectors_dir())
         .into_iter()
-        .filter(|p| !p.starts_with(&cache) && !p.starts_with(&health))
+        .filter(|p| !others.iter().any(|o| p.starts_with(o)))
         .collect()
 }
 

@@ -518,7 +518,11 @@ async def _run_scenario(
     assert isinstance(manager, TracedRedisCacheManager)
     watch = manager.watch = OpenWatch(breaker)
     lag = LagProbe()
-    await manager.warm_up()
+    try:
+        await manager.warm_up()
+    except BaseException:
+        await manager.close()  # its connections must not outlive a failed set-up
+        raise
     started = time.monotonic()
     marks: dict[str, float] = {}
     opens: list[tuple[float, int]] = []  # (t, failure_count) at each -> OPEN

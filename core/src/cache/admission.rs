@@ -1,0 +1,173 @@
+//! [`Admission`]: what a [`CacheGuard`](super::CacheGuard) asks to admit a call and tells its
+//! outcome to: one [`Breaker`], or the breakers on a path of a [`Registry`].
+
+use crate::breaker::{Breaker, Permit, Rejection};
+use crate::clock::Instant;
+use crate::metrics::Failure;
+use crate::registry::{PathPermit, PathTransitions, Registry, RegistryError};
+use crate::state::Transition;
+
+/// Admission and outcomes for the calls of a cache guard.
+pub trait Admission {
+    /// What the guard keeps for a call in flight.
+    type Permit;
+    /// The transitions an admission or an outcome made.
+    type Moved: Default;
+
+    /// Asks to run one call at `now`.
+    fn try_acquire(&mut self, now: Instant) -> Result<(Self::Permit, Self::Moved), Rejection>;
+    /// The call succeeded.
+    fn on_success(&mut self, permit: Self::Permit, now: Instant) -> Self::Moved;
+    /// The call failed.
+    fn on_failure(
+        &mut self,
+        permit: Self::Permit,
+        failure: &Failure<'_>,
+        now: Instant,
+    ) -> Self::Moved;
+    /// The call ended without a verdict.
+    fn on_neutral(&mut self, permit: Self::Permit, now: Instant);
+}
+
+/// One breaker; a call in flight is kept as its [`Permit::to_token`].
+impl Admission for Breaker {
+    type Permit = u128;
+    type Moved = Option<Transition>;
+
+    fn try_acquire(&mut self, now: Instant) -> Result<(u128, Self::Moved), Rejection> {
+        let permit = Breaker::try_acquire(self, now)?;
+        Ok((permit.to_token(), permit.transition()))
+    }
+
+    fn on_success(&mut self, token: u128, now: Instant) -> Self::Moved {
+        Breaker::on_success(self, Permit::from_token(token), now)
+    }
+
+    fn on_failure(&mut self, token: u128, failure: &Failure<'_>, now: Instant) -> Self::Moved {
+        Breaker::on_failure(self, Permit::from_token(token), failure, now)
+    }
+
+    fn on_neutral(&mut self, token: u128, now: Instant) {
+        Breaker::on_neutral(self, Permit::from_token(token), now)
+    }
+}
+
+/// The breakers on one path of a [`Registry`], from [`Registry::path`]. A call is admitted
+/// if every level admits it; a refusal is the refusing level's.
+#[derive(Debug)]
+pub struct RegistryPath<'a, 'p> {
+    registry: &'a mut Registry,
+    path: &'p [&'p str],
+}
+
+impl Registry {
+    /// The breakers of `path` as one [`Admission`] for a cache guard, or the path's problem.
+    pub fn path<'a, 'p>(
+        &'a mut self,
+        path: &'p [&'p str],
+    ) -> Result<RegistryPath<'a, 'p>, RegistryError> {
+        self.check(path)?;
+        Ok(RegistryPath {
+            registry: self,
+            path,
+        })
+    }
+}
+
+impl Admission for RegistryPath<'_, '_> {
+    type Permit = PathPermit;
+    type Moved = PathTransitions;
+
+    fn try_acquire(&mut self, now: Instant) -> Result<(PathPermit, PathTransitions), Rejection> {
+        match self.registry.acquire(self.path, now) {
+            Ok(permit) => {
+                let moved = permit.admission_transitions();
+                Ok((permit, moved))
+            }
+            Err(refused) => Err(refused.rejection),
+        }
+    }
+
+    fn on_success(&mut self, permit: PathPermit, now: Instant) -> PathTransitions {
+        self.registry.on_success(permit, now)
+    }
+
+    fn on_failure(
+        &mut self,
+        permit: PathPermit,
+        failure: &Failure<'_>,
+        now: Instant,
+    ) -> PathTransitions {
+        self.registry.on_failure(permit, failure, now)
+    }
+
+    fn on_neutral(&mut self, permit: PathPermit, now: Instant) {
+        self.registry.on_neutral(permit, now)
+    }
+}
+
+/// Two gates in a row, `.0` first: a call is admitted if both admit it (a refusal by `.1`
+/// releases `.0`'s permit as neutral), and its outcome goes to both. A host's own breaker in
+/// front of a registry's path, for instance.
+impl<A: Admission, B: Admission> Admission for (A, B) {
+    type Permit = (A::Permit, B::Permit);
+    type Moved = (A::Moved, B::Moved);
+
+    fn try_acquire(&mut self, now: Instant) -> Result<(Self::Permit, Self::Moved), Rejection> {
+        let (a, moved_a) = self.0.try_acquire(now)?;
+        match self.1.try_acquire(now) {
+            Ok((b, moved_b)) => Ok(((a, b), (moved_a, moved_b))),
+            Err(refused) => {
+                self.0.on_neutral(a, now);
+                Err(refused)
+            }
+        }
+    }
+
+    fn on_success(&mut self, (a, b): Self::Permit, now: Instant) -> Self::Moved {
+        let moved_b = self.1.on_success(b, now);
+        (self.0.on_success(a, now), moved_b)
+    }
+
+    fn on_failure(
+        &mut self,
+        (a, b): Self::Permit,
+        failure: &Failure<'_>,
+        now: Instant,
+    ) -> Self::Moved {
+        let moved_b = self.1.on_failure(b, failure, now);
+        (self.0.on_failure(a, failure, now), moved_b)
+    }
+
+    fn on_neutral(&mut self, (a, b): Self::Permit, now: Instant) {
+        self.1.on_neutral(b, now);
+        self.0.on_neutral(a, now);
+    }
+}
+
+/// A gate borrowed, so that a host can chain the breaker it owns in front of another gate.
+impl<A: Admission + ?Sized> Admission for &mut A {
+    type Permit = A::Permit;
+    type Moved = A::Moved;
+
+    fn try_acquire(&mut self, now: Instant) -> Result<(Self::Permit, Self::Moved), Rejection> {
+        (**self).try_acquire(now)
+    }
+
+    fn on_success(&mut self, permit: Self::Permit, now: Instant) -> Self::Moved {
+        (**self).on_success(permit, now)
+    }
+
+    fn on_failure(
+        &mut self,
+        permit: Self::Permit,
+        failure: &Failure<'_>,
+        now: Instant,
+    ) -> Self::Moved {
+        (**self).on_failure(permit, failure, now)
+    }
+
+    fn on_neutral(&mut self, permit: Self::Permit, now: Instant) {
+        (**self).on_neutral(permit, now)
+    }
+}
