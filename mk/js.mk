@@ -6,6 +6,7 @@
 #               `make test` enforces the budget. npm ci also installs the OpenTelemetry
 #               SDK the otel tests use (dev dependencies only)
 #   bench-js    benches/js_overhead.mjs against opossum and cockatiel
+#   bench-js-cold  benches/js_cold_start.mjs: module load and first breaker, Node and workerd
 #   lint-js     the Rust side of the binding under clippy for wasm32
 WASM_BINDGEN_VERSION := 0.2.130
 WASM_JS := bindings-wasm/js
@@ -20,7 +21,7 @@ WASM_CARGO_FLAGS := --release --target wasm32-unknown-unknown -p fact-resilience
 	--config 'profile.release.panic="abort"' --config 'profile.release.opt-level=3' \
 	--config 'profile.release.lto="fat"' --config 'profile.release.codegen-units=1'
 
-.PHONY: setup-js build-wasm check-wasm-size test-js bench-js lint-js
+.PHONY: setup-js build-wasm check-wasm-size test-js bench-js bench-js-cold lint-js
 
 setup-js: setup-rust
 	@wasm-bindgen --version 2>/dev/null | grep -q ' $(WASM_BINDGEN_VERSION)$$' || \
@@ -44,6 +45,10 @@ test-js: check-wasm-size
 bench-js: build-wasm
 	@test -d benches/node_modules || (cd benches && npm ci --no-audit --no-fund)
 	node --expose-gc benches/js_overhead.mjs
+
+bench-js-cold: build-wasm
+	@test -d benches/node_modules || (cd benches && npm ci --no-audit --no-fund)
+	node benches/js_cold_start.mjs
 
 lint-js: setup-js
 	$(CARGO) clippy -p fact-resilience-wasm --target wasm32-unknown-unknown -- -D warnings
