@@ -17,7 +17,10 @@ pub const OTHER_VECTORS: [&str; 4] = ["cache", "health", "registry", "origin"];
 /// The breaker's vectors: every file except those under [`OTHER_VECTORS`] (see
 /// `cache_vectors.rs`, `health_vectors.rs`, `registry_vectors.rs`, `origin_vectors.rs`).
 pub fn breaker_vector_files() -> Vec<PathBuf> {
-    let others: Vec<PathBuf> = OTHER_VECTORS.iter().map(|d| vectors_dir().join(d)).collect();
+    let others: Vec<PathBuf> = OTHER_VECTORS
+        .iter()
+        .map(|d| vectors_dir().join(d))
+        .collect();
     json_files(&vectors_dir())
         .into_iter()
         .filter(|p| !others.iter().any(|o| p.starts_with(o)))
