@@ -17,7 +17,9 @@ mod interop;
 mod listeners;
 mod manager_metrics;
 mod metrics;
+mod origin;
 mod permit;
+mod registry;
 mod sim;
 mod wrapper;
 
@@ -83,6 +85,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<health::PyHealthThresholds>()?;
     health::register(m)?;
     m.add_class::<wrapper::PyWrapper>()?;
+    m.add_class::<registry::PyRegistry>()?;
+    m.add_class::<registry::PyPathPermit>()?;
+    m.add_class::<origin::PyOriginGuard>()?;
     m.add_function(wrap_pyfunction!(sim::presets, m)?)?;
     m.add_function(wrap_pyfunction!(sim::simulate_scenario, m)?)?;
     m.add_function(wrap_pyfunction!(sim::simulate_trace, m)?)?;

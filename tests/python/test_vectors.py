@@ -1,6 +1,6 @@
 """The one loader for the breaker's vectors, `tests/vectors/**/*.json` (`cache/` and `health/`
-have their own, `test_cache_vectors.py` and `test_health_vectors.py`; `registry/` and
-`origin/` are the core's alone so far): every vector replayed through the Python API.
+have their own, `test_cache_vectors.py` and `test_health_vectors.py`, and so do `registry/`
+and `origin/`): every vector replayed through the Python API.
 
 Time runs on a `ManualClock` shared as both the monotonic clock and (in seconds) the wall clock
 stamped on failures, as the vector format specifies. Transitions are observed through an

@@ -4,7 +4,7 @@ Hand-written; `make lint-python` checks them against the built module with `mypy
 """
 
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Final, Optional, TypeVar, Union, final
 
 from typing_extensions import Self, TypeAlias, disjoint_base
@@ -28,6 +28,9 @@ __all__ = [
     "CircuitBreakerMetrics",
     "Permit",
     "CacheCircuitBreaker",
+    "BreakerRegistry",
+    "PathPermit",
+    "OriginGuard",
     "HealthThresholds",
     "METRIC_FAMILIES",
     "DEFAULT_NAMESPACE",
@@ -500,3 +503,69 @@ class ResilientCacheWrapper:
     def _flushed(self, ticket: int) -> None: ...
     def _end_ok(self, ticket: int, result: Any) -> Any: ...
     def _end_error(self, ticket: int, op: str, exc: BaseException) -> tuple[int, Any]: ...
+
+_LevelSpec: TypeAlias = Union[
+    str,
+    tuple[str, CircuitBreakerConfig],
+    tuple[str, CircuitBreakerConfig, Mapping[str, CircuitBreakerConfig]],
+]
+
+@final
+class PathPermit:
+    """Leave to run one call on a path, from `BreakerRegistry.acquire`; report it once."""
+
+    @property
+    def path(self) -> list[str]: ...
+    @property
+    def reported(self) -> bool: ...
+
+@final
+class BreakerRegistry:
+    """Breakers by path in a hierarchy, created on first use; idle ones beyond
+    ``max_breakers`` are dropped, never a busy one."""
+
+    def __new__(
+        cls,
+        levels: Union[Sequence[_LevelSpec], Mapping[str, Optional[str]]],
+        *,
+        max_breakers: int = 100_000,
+        clock: Optional[Union[ManualClock, Callable[[], float]]] = None,
+    ) -> Self: ...
+    @property
+    def levels(self) -> list[str]: ...
+    @property
+    def evicted(self) -> int: ...
+    def acquire(self, path: Sequence[str]) -> PathPermit:
+        """Admits a call on ``path`` if every level admits it, root first; else raises the
+        breaker error with ``level`` and ``level_name`` of the level that refused."""
+    def record_success(self, permit: PathPermit) -> list[tuple[int, CircuitState]]: ...
+    def record_failure(
+        self, permit: PathPermit, exc: BaseException
+    ) -> list[tuple[int, CircuitState]]: ...
+    def record_neutral(self, permit: PathPermit) -> None: ...
+    def state(self, path: Sequence[str]) -> Optional[CircuitState]: ...
+    def metrics(self, path: Sequence[str]) -> Optional[CircuitBreakerMetrics]: ...
+    def summary(self) -> list[dict[str, Any]]: ...
+    def __len__(self) -> int: ...
+
+@final
+class OriginGuard:
+    """Single-flight, an origin budget and stale-if-error for misses that go to the origin."""
+
+    def __new__(
+        cls,
+        *,
+        single_flight: bool = False,
+        origin_budget: Optional[int] = None,
+        stale_if_error_seconds: Optional[float] = None,
+        stale_capacity: int = 1024,
+        clock: Optional[Union[ManualClock, Callable[[], float]]] = None,
+    ) -> Self: ...
+    def begin(self, key: str, cache_down: bool) -> tuple[str, Any]:
+        """``("lead", ticket)``, ``("join", ticket)``, ``("busy", None)`` or
+        ``("stale", value)``."""
+    def end(self, ticket: int, ok: bool, value: Any = None) -> int: ...
+    def served(self, key: str, value: Any) -> None: ...
+    def written(self, key: str) -> None: ...
+    def written_all(self) -> None: ...
+    def counters(self) -> dict[str, int]: ...
