@@ -347,7 +347,11 @@ impl Registry {
             return id;
         }
         let config = self.config.levels[level].config_for(segment).clone();
-        let breaker = Breaker::new(config, now).expect("validated with the registry");
+        // Validated with the registry. `unreachable!` rather than `expect`: `expect` would
+        // link `ConfigError`'s Debug, and with it float formatting, into the wasm binding.
+        let Ok(breaker) = Breaker::new(config, now) else {
+            unreachable!("every level's config was validated with the registry")
+        };
         let node = Node {
             breaker,
             segment: segment.into(),
