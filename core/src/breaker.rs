@@ -311,7 +311,28 @@ impl Breaker {
 
     /// Asks to run one call at `now`. Applies a due OPEN -> HALF_OPEN move first (reported by
     /// [`Permit::transition`]). Rejections change no success or failure counter.
+    // Inline, with everything but CLOSED out of line: the caller then holds the permit in
+    // registers instead of copying it through memory.
+    #[inline]
     pub fn try_acquire(&mut self, now: Instant) -> Result<Permit, Rejection> {
+        // CLOSED with no ramp and no rate rule has no timer and no policy to consult: only the
+        // clock moves.
+        if self.state == State::Closed && self.ramp.is_none() && self.rates.is_none() {
+            let now = self.tick(now);
+            return Ok(Permit {
+                generation: self.generation,
+                probe: false,
+                transition: None,
+                admitted: now,
+                timed: true,
+            });
+        }
+        self.try_acquire_slow(now)
+    }
+
+    /// [`try_acquire`](Self::try_acquire) in every other case.
+    #[inline(never)]
+    fn try_acquire_slow(&mut self, now: Instant) -> Result<Permit, Rejection> {
         let transition = self.poll_timers(now);
         let now = self.latest;
         let probe = match self.state {
@@ -346,12 +367,33 @@ impl Breaker {
     }
 
     /// The call succeeded.
+    // Inline for the reason given at `try_acquire`.
+    #[inline]
     pub fn on_success(&mut self, permit: Permit, now: Instant) -> Option<Transition> {
+        // A current permit in CLOSED with no rate rule: what the general path below does in
+        // that case, and nothing else.
+        if self.state == State::Closed
+            && self.rates.is_none()
+            && permit.generation == self.generation
+        {
+            let now = self.tick(now);
+            self.counters.successes += 1;
+            self.window.record(now, false);
+            self.consecutive_failures = 0;
+            self.failure_weight = 0.0;
+            return None;
+        }
+        self.on_success_slow(&permit, now)
+    }
+
+    /// [`on_success`](Self::on_success) in every other case.
+    #[inline(never)]
+    fn on_success_slow(&mut self, permit: &Permit, now: Instant) -> Option<Transition> {
         let now = self.tick(now);
         self.counters.successes += 1;
         self.window.record(now, false);
         if self.rates.is_some() {
-            self.record_rates(&permit, now, false);
+            self.record_rates(permit, now, false);
         }
         if permit.generation != self.generation {
             return None;
@@ -561,6 +603,7 @@ impl Breaker {
     // ---- internals -----------------------------------------------------------------------
 
     /// Clamps `now` to the latest instant seen, so time never runs backwards inside.
+    #[inline]
     fn tick(&mut self, now: Instant) -> Instant {
         self.latest = self.latest.max(self.internal(now));
         self.latest
