@@ -98,6 +98,8 @@ mod backoff;
 mod breaker;
 mod cache;
 mod clock;
+#[cfg(feature = "std")]
+mod closed_path;
 mod config;
 mod exposition;
 mod half_open;
@@ -125,6 +127,8 @@ pub use cache::{
     Begin, CacheCounters, CacheGuard, CacheOp, Capabilities, End, Fallback, FallbackReason,
     GuardError, Outcome, OutcomeKind, StaleKeys, StaleKeysError, StaleKeysOption, Ticket,
 };
+#[cfg(feature = "coarse-clock")]
+pub use clock::CoarseClock;
 #[cfg(target_has_atomic = "64")]
 pub use clock::ManualClock;
 #[cfg(feature = "std")]

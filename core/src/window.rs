@@ -126,6 +126,13 @@ impl RollingWindow {
         self.totals.add(added);
     }
 
+    /// The first instant not recorded in the head bucket: a call recorded before it lands in
+    /// the head bucket (see the module docs).
+    #[cfg(feature = "std")]
+    pub(crate) fn head_end(&self) -> Instant {
+        Instant::from_nanos(self.head_end)
+    }
+
     /// Calls and failures that still count at `now`.
     pub fn counts(&self, now: Instant) -> WindowCounts {
         let mut live = self.totals;
