@@ -175,9 +175,10 @@ impl ClosedPath {
             if old >> 32 == tag(ended) {
                 c.successes += u64::from(old as u32);
             }
-            c.latest = c
-                .latest
-                .max(Instant::from_nanos(s.latest.load(Ordering::SeqCst)));
+            // Emptied as it is read: the next epoch may be on another timeline (a breaker
+            // replaced through `SharedBreaker::with`).
+            let latest = s.latest.swap(0, Ordering::SeqCst);
+            c.latest = c.latest.max(Instant::from_nanos(latest));
         }
         c
     }
