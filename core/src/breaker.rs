@@ -23,17 +23,28 @@ use core::time::Duration;
 /// counters and the window, but cannot move the state machine.
 #[must_use = "report the call's outcome with on_success, on_failure or on_neutral"]
 #[derive(Debug, PartialEq, Eq)]
+// Four whole words, no `bool` or `Option`: the permit is built and moved on every admission,
+// and a word-sized store forwards to the word-sized load that copies it, where narrower
+// stores read back as one word stall the CPU.
 pub struct Permit {
     generation: u64,
-    probe: bool,
-    transition: Option<Transition>,
+    /// With [`MOVED`], when admitting this call moved the circuit OPEN -> HALF_OPEN (the only
+    /// move an admission makes), as the host's clock reads it.
+    moved_at: Instant,
     /// When the call was admitted, on the breaker's timeline: its latency, for the slow-call
-    /// rule, and its admission bucket, to take it off the calls in flight. `None` for a
-    /// permit rebuilt from bits alone (see [`Permit::to_token`]). Two plain fields rather
-    /// than an `Option<Instant>`, to keep the permit small: it is returned on every admission.
+    /// rule, and its admission bucket, to take it off the calls in flight. Only with
+    /// [`TIMED`]: not for a permit rebuilt from bits alone (see [`Permit::to_token`]).
     admitted: Instant,
-    timed: bool,
+    /// [`PROBE`], [`TIMED`] and [`MOVED`].
+    flags: u64,
 }
+
+/// [`Permit`] flag: the call is a HALF_OPEN probe.
+const PROBE: u64 = 1;
+/// [`Permit`] flag: `admitted` holds the admission instant.
+const TIMED: u64 = 2;
+/// [`Permit`] flag: admitting the call moved the circuit OPEN -> HALF_OPEN at `moved_at`.
+const MOVED: u64 = 4;
 
 impl Permit {
     /// The generation this permit was issued in.
@@ -43,19 +54,24 @@ impl Permit {
 
     /// Whether this call is a HALF_OPEN probe.
     pub fn is_probe(&self) -> bool {
-        self.probe
+        self.flags & PROBE != 0
     }
 
     /// The transition that acquiring this permit caused (OPEN -> HALF_OPEN when the timeout
     /// had passed), if any.
     pub fn transition(&self) -> Option<Transition> {
-        self.transition
+        (self.flags & MOVED != 0).then_some(Transition {
+            from: State::Open,
+            to: State::HalfOpen,
+            reason: Reason::TimeoutElapsed,
+            at: self.moved_at,
+        })
     }
 
     /// The permit as one integer, for hosts that must pass it through an FFI boundary:
     /// `generation << 1 | probe`. Generations beyond 2^63 wrap, which only makes a permit stale.
     pub fn to_bits(&self) -> u64 {
-        self.generation << 1 | u64::from(self.probe)
+        self.generation << 1 | u64::from(self.is_probe())
     }
 
     /// The permit [`Permit::to_bits`] encoded. A forged value can at worst be counted as stale
@@ -63,17 +79,16 @@ impl Permit {
     pub fn from_bits(bits: u64) -> Permit {
         Permit {
             generation: bits >> 1,
-            probe: bits & 1 == 1,
-            transition: None,
+            moved_at: Instant::ZERO,
             admitted: Instant::ZERO,
-            timed: false,
+            flags: bits & PROBE,
         }
     }
 
     /// When the call was admitted, on the breaker's own timeline (`None` for a permit rebuilt
     /// by [`Permit::from_bits`]).
     pub fn admitted_at(&self) -> Option<Instant> {
-        self.timed.then_some(self.admitted)
+        (self.flags & TIMED != 0).then_some(self.admitted)
     }
 
     /// The permit as one 128-bit integer that also carries its admission instant, for hosts
@@ -92,10 +107,40 @@ impl Permit {
     /// The permit [`Permit::to_token`] encoded (as [`Permit::from_bits`], never trusted).
     pub fn from_token(token: u128) -> Permit {
         let admitted = token >> 64;
+        let p = Permit::from_bits(token as u64);
         Permit {
             admitted: Instant::from_nanos(admitted.saturating_sub(1) as u64),
-            timed: admitted != 0,
-            ..Permit::from_bits(token as u64)
+            flags: p.flags | if admitted != 0 { TIMED } else { 0 },
+            ..p
+        }
+    }
+}
+
+/// What a lock-free host may do without the breaker until the breaker next changes: admit
+/// calls and count their successes (see `crate::closed_path`). Times are on the breaker's
+/// own timeline.
+#[cfg(feature = "std")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ClosedFast {
+    /// The generation permits are issued in.
+    pub generation: u64,
+    /// The latest instant the breaker has seen (admission instants are clamped to it).
+    pub latest: Instant,
+    /// Added to a host instant to put it on the breaker's timeline.
+    pub shift: u64,
+    /// A success before this instant lands in the window's head bucket.
+    pub head_end: Instant,
+}
+
+#[cfg(feature = "std")]
+impl Permit {
+    /// A CLOSED, non-probe permit, as [`Breaker::try_acquire`] issues it.
+    pub(crate) fn closed(generation: u64, admitted: Instant) -> Permit {
+        Permit {
+            generation,
+            moved_at: Instant::ZERO,
+            admitted,
+            flags: TIMED,
         }
     }
 }
@@ -318,17 +363,42 @@ impl Breaker {
     /// than a 128-bit [`Permit::to_token`] (wasm: a JS number holds 53 bits). With a monotonic
     /// host clock this is exactly the permit issued; never trusted, as `from_bits`.
     pub fn permit_from_bits(&self, bits: u64, admitted: Instant) -> Permit {
+        let p = Permit::from_bits(bits);
         Permit {
             admitted: self.internal(admitted).min(self.latest),
-            timed: true,
-            ..Permit::from_bits(bits)
+            flags: p.flags | TIMED,
+            ..p
         }
     }
 
     /// Asks to run one call at `now`. Applies a due OPEN -> HALF_OPEN move first (reported by
     /// [`Permit::transition`]). Rejections change no success or failure counter.
+    // Inline, with everything but CLOSED out of line: the caller then holds the permit in
+    // registers instead of copying it through memory.
+    #[inline]
     pub fn try_acquire(&mut self, now: Instant) -> Result<Permit, Rejection> {
+        // CLOSED with no ramp and no rate rule has no timer and no policy to consult: only the
+        // clock moves.
+        if self.state == State::Closed && self.ramp.is_none() && self.rates.is_none() {
+            let now = self.tick(now);
+            return Ok(Permit {
+                generation: self.generation,
+                moved_at: Instant::ZERO,
+                admitted: now,
+                flags: TIMED,
+            });
+        }
+        self.try_acquire_slow(now)
+    }
+
+    /// [`try_acquire`](Self::try_acquire) in every other case.
+    #[inline(never)]
+    fn try_acquire_slow(&mut self, now: Instant) -> Result<Permit, Rejection> {
         let transition = self.poll_timers(now);
+        // A permit keeps only the instant of the one move an admission can make.
+        debug_assert!(transition.is_none_or(|t| {
+            (t.from, t.to, t.reason) == (State::Open, State::HalfOpen, Reason::TimeoutElapsed)
+        }));
         let now = self.latest;
         let probe = match self.state {
             State::Closed => {
@@ -354,20 +424,42 @@ impl Breaker {
         }
         Ok(Permit {
             generation: self.generation,
-            probe,
-            transition,
+            moved_at: transition.map_or(Instant::ZERO, |t| t.at),
             admitted: now,
-            timed: true,
+            flags: TIMED
+                | if probe { PROBE } else { 0 }
+                | if transition.is_some() { MOVED } else { 0 },
         })
     }
 
     /// The call succeeded.
+    // Inline for the reason given at `try_acquire`.
+    #[inline]
     pub fn on_success(&mut self, permit: Permit, now: Instant) -> Option<Transition> {
+        // A current permit in CLOSED with no rate rule: what the general path below does in
+        // that case, and nothing else.
+        if self.state == State::Closed
+            && self.rates.is_none()
+            && permit.generation == self.generation
+        {
+            let now = self.tick(now);
+            self.counters.successes += 1;
+            self.window.record(now, false);
+            self.consecutive_failures = 0;
+            self.failure_weight = 0.0;
+            return None;
+        }
+        self.on_success_slow(&permit, now)
+    }
+
+    /// [`on_success`](Self::on_success) in every other case.
+    #[inline(never)]
+    fn on_success_slow(&mut self, permit: &Permit, now: Instant) -> Option<Transition> {
         let now = self.tick(now);
         self.counters.successes += 1;
         self.window.record(now, false);
         if self.rates.is_some() {
-            self.record_rates(&permit, now, false);
+            self.record_rates(permit, now, false);
         }
         if permit.generation != self.generation {
             return None;
@@ -382,7 +474,7 @@ impl Breaker {
                     None
                 }
             }
-            State::HalfOpen if permit.probe => {
+            State::HalfOpen if permit.is_probe() => {
                 self.gate.release();
                 self.gate.successes += 1;
                 (self.gate.successes >= self.settings.success_threshold.get())
@@ -434,7 +526,7 @@ impl Breaker {
                     None
                 }
             }
-            State::HalfOpen if permit.probe => {
+            State::HalfOpen if permit.is_probe() => {
                 self.gate.release();
                 Some(self.enter(State::Open, Reason::ProbeFailed, now))
             }
@@ -450,7 +542,7 @@ impl Breaker {
         if let Some(rates) = &mut self.rates {
             rates.release(now, permit.admitted_at());
         }
-        if permit.generation == self.generation && permit.probe {
+        if permit.generation == self.generation && permit.is_probe() {
             self.gate.release();
         }
     }
@@ -574,9 +666,48 @@ impl Breaker {
         Ok(())
     }
 
+    // ---- the lock-free closed path (`crate::shared`) -----------------------------------------
+
+    /// Some when, until the breaker next changes, admission is only "issue a permit of this
+    /// generation, admitted at `max(now, latest)`" and a success of such a permit is only
+    /// "count one success in the head bucket": CLOSED with no failure in the current run, no
+    /// rate rule, ramp or failure weights, and `latest` still inside the head bucket (so that
+    /// any success at or after it that lands before `head_end` lands in the head bucket, as
+    /// `on_success` would put it).
+    #[cfg(feature = "std")]
+    pub(crate) fn closed_fast(&self) -> Option<ClosedFast> {
+        let plain = self.state == State::Closed
+            && self.consecutive_failures == 0
+            && self.failure_weight == 0.0
+            && self.rates.is_none()
+            && self.ramp.is_none()
+            && self.settings.failure_weights.is_none();
+        let head_end = self.window.head_end();
+        (plain && self.latest < head_end).then_some(ClosedFast {
+            generation: self.generation,
+            latest: self.latest,
+            shift: self.shift,
+            head_end,
+        })
+    }
+
+    /// Counts `n` successes of current permits made while [`closed_fast`](Self::closed_fast)
+    /// held and the breaker did not change, then moves the clock to `latest` (admissions and
+    /// successes there saw no later instant, and none reached `head_end`): what those calls
+    /// of `try_acquire` and `on_success` would have done.
+    #[cfg(feature = "std")]
+    pub(crate) fn count_closed_calls(&mut self, n: u64, latest: Instant) {
+        if n > 0 {
+            self.counters.successes += n;
+            self.window.record_many(self.latest, n, 0);
+        }
+        self.latest = self.latest.max(latest);
+    }
+
     // ---- internals -----------------------------------------------------------------------
 
     /// Clamps `now` to the latest instant seen, so time never runs backwards inside.
+    #[inline]
     fn tick(&mut self, now: Instant) -> Instant {
         self.latest = self.latest.max(self.internal(now));
         self.latest

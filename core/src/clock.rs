@@ -144,6 +144,52 @@ mod monotonic {
 #[cfg(feature = "std")]
 pub use monotonic::MonotonicClock;
 
+#[cfg(feature = "coarse-clock")]
+mod coarse {
+    use super::{Clock, Instant};
+
+    /// The operating system's coarse monotonic clock (`CLOCK_MONOTONIC_COARSE` on Linux,
+    /// through the `coarsetime` crate), measured from when this value was created.
+    ///
+    /// It advances once per kernel tick (typically 1 to 4 ms) rather than every nanosecond,
+    /// and reading it costs a few memory loads instead of a full clock read: a clock for hot
+    /// paths that read the time on every call, as [`crate::SharedBreaker`] does on admission
+    /// and on the outcome. Every timer and window then works to the tick: an open timeout
+    /// ends up to one tick late, a call lands in a window bucket up to one tick early.
+    #[derive(Clone, Copy, Debug)]
+    pub struct CoarseClock {
+        origin: coarsetime::Instant,
+    }
+
+    impl CoarseClock {
+        /// A clock whose origin is now.
+        pub fn new() -> Self {
+            CoarseClock {
+                origin: coarsetime::Instant::now_without_cache_update(),
+            }
+        }
+    }
+
+    impl Default for CoarseClock {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+
+    impl Clock for CoarseClock {
+        #[inline]
+        fn now(&self) -> Instant {
+            // `now_without_cache_update`: `now()` would also store the time in a global that
+            // every thread writes, which is what this clock is meant to avoid.
+            let t = coarsetime::Instant::now_without_cache_update();
+            Instant::from_nanos(t.duration_since(self.origin).as_nanos())
+        }
+    }
+}
+
+#[cfg(feature = "coarse-clock")]
+pub use coarse::CoarseClock;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,6 +215,28 @@ mod tests {
         assert_eq!(a.now(), Instant::from_nanos(2_000_000_000));
         a.advance(Duration::MAX);
         assert_eq!(a.now(), Instant::from_nanos(u64::MAX));
+    }
+
+    #[cfg(feature = "coarse-clock")]
+    #[test]
+    fn coarse_clock_does_not_go_backwards_and_counts_nanoseconds() {
+        let c = CoarseClock::new();
+        let os = std::time::Instant::now();
+        let mut last = c.now();
+        for _ in 0..1000 {
+            let t = c.now();
+            assert!(t >= last);
+            last = t;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        let elapsed = c.now().as_nanos();
+        let os_elapsed = duration_nanos(os.elapsed());
+        // Bounds as wide as a few kernel ticks: the point is the unit, not the precision.
+        assert!(elapsed >= 30_000_000, "{elapsed}");
+        assert!(
+            elapsed <= os_elapsed + 20_000_000,
+            "{elapsed} vs {os_elapsed}"
+        );
     }
 
     #[cfg(feature = "std")]

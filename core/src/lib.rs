@@ -98,6 +98,8 @@ mod backoff;
 mod breaker;
 mod cache;
 mod clock;
+#[cfg(feature = "std")]
+mod closed_path;
 mod config;
 mod exposition;
 mod half_open;
@@ -128,6 +130,8 @@ pub use cache::{
     FallbackReason, GuardError, Outcome, OutcomeKind, RegistryPath, StaleKeys, StaleKeysError,
     StaleKeysOption, Ticket,
 };
+#[cfg(feature = "coarse-clock")]
+pub use clock::CoarseClock;
 #[cfg(target_has_atomic = "64")]
 pub use clock::ManualClock;
 #[cfg(feature = "std")]

@@ -10,6 +10,9 @@
 //! longer than the slow-call duration, that is, from the end of its bucket plus the duration: a
 //! call still running is judged at most one bucket width later than an exact timer would.
 //!
+//! As in the rolling window, the head bucket's bounds and slot are kept beside `head`, so the
+//! common case (an instant inside the head bucket, or older) needs no division.
+//!
 //! Completed counts are cleared whenever the circuit closes (the failures that opened it must
 //! not open it again); in-flight counts are not, since those calls are still running.
 
@@ -74,6 +77,12 @@ pub(crate) struct RateWindow {
     slots: Box<[Bucket]>,
     width: u64,
     head: u64,
+    /// Where the head bucket starts and ends: `head * width` and `(head + 1) * width`, both
+    /// saturating.
+    head_start: u64,
+    head_end: u64,
+    /// `head % N`.
+    head_slot: usize,
     /// Permits admitted before this instant were not counted in flight here.
     since: Instant,
     /// The sum of every slot, so that a rule reads O(1) unless calls are in flight.
@@ -100,10 +109,14 @@ impl RateWindow {
     /// An empty window of `span` in `buckets` buckets that tracks calls admitted from `since`.
     pub fn new(span: Duration, buckets: NonZeroU32, since: Instant) -> Self {
         let n = u64::from(buckets.get());
+        let width = duration_nanos(span).div_ceil(n).max(1);
         RateWindow {
             slots: vec![Bucket::default(); buckets.get() as usize].into_boxed_slice(),
-            width: duration_nanos(span).div_ceil(n).max(1),
+            width,
             head: 0,
+            head_start: 0,
+            head_end: width,
+            head_slot: 0,
             since,
             totals: Bucket::default(),
         }
@@ -134,10 +147,20 @@ impl RateWindow {
         let Some(a) = admitted.filter(|a| self.tracks(*a)) else {
             return;
         };
-        let b = self.bucket_of(a);
+        // Most calls end in the bucket they were admitted in: no division for those.
+        let in_head = (self.head_start..self.head_end).contains(&a.as_nanos());
+        let b = if in_head {
+            self.head
+        } else {
+            self.bucket_of(a)
+        };
         let n = self.slots.len() as u64;
         if b <= self.head && self.head - b < n {
-            let i = self.slot(b);
+            let i = if in_head {
+                self.head_slot
+            } else {
+                self.slot(b)
+            };
             if self.slots[i].in_flight > 0 {
                 self.slots[i].in_flight -= 1;
                 self.totals.in_flight -= 1;
@@ -148,7 +171,7 @@ impl RateWindow {
     /// A call admitted at `admitted` completed at `now`.
     pub fn record(&mut self, now: Instant, admitted: Option<Instant>, failed: bool, slow: bool) {
         self.release(now, admitted);
-        let i = self.slot(self.head);
+        let i = self.head_slot;
         self.bump(
             i,
             Bucket {
@@ -171,7 +194,11 @@ impl RateWindow {
 
     /// The counts at `now`; `slow_after` is the slow-call duration, if the rule is on.
     pub fn counts(&self, now: Instant, slow_after: Option<Duration>) -> RateCounts {
-        let current = self.bucket_of(now).max(self.head);
+        let current = if now.as_nanos() < self.head_end {
+            self.head
+        } else {
+            self.bucket_of(now).max(self.head)
+        };
         let n = self.slots.len() as u64;
         let mut live = self.totals;
         // Buckets that have expired by `now` but were not cleared yet (a pure view).
@@ -191,11 +218,11 @@ impl RateWindow {
             overdue: 0,
         };
         // An in-flight bucket b is overdue once (b + 1) * width + duration <= now.
-        let overdue_through = slow_after.and_then(|d| {
+        let overdue_through = slow_after.filter(|_| c.in_flight > 0).and_then(|d| {
             let reach = now.as_nanos().checked_sub(duration_nanos(d))?;
             (reach / self.width).checked_sub(1)
         });
-        if let Some(last) = overdue_through.filter(|_| c.in_flight > 0) {
+        if let Some(last) = overdue_through {
             for age in 0..n {
                 let Some(b) = current.checked_sub(age) else {
                     break;
@@ -221,17 +248,25 @@ impl RateWindow {
     /// Moves the head to the bucket of `now` (never backwards), expiring what fell out, and
     /// returns the head's slot.
     fn current(&mut self, now: Instant) -> usize {
+        if now.as_nanos() < self.head_end {
+            return self.head_slot;
+        }
         let b = self.bucket_of(now);
         if b > self.head {
-            let steps = (b - self.head).min(self.slots.len() as u64);
-            for k in 1..=steps {
-                let i = self.slot(self.head + k);
+            let n = self.slots.len();
+            let steps = (b - self.head).min(n as u64);
+            let mut i = self.head_slot;
+            for _ in 0..steps {
+                i = if i + 1 == n { 0 } else { i + 1 };
                 let gone = core::mem::take(&mut self.slots[i]);
                 self.totals.sub(gone);
             }
             self.head = b;
+            self.head_start = b.saturating_mul(self.width);
+            self.head_end = b.saturating_add(1).saturating_mul(self.width);
+            self.head_slot = self.slot(b);
         }
-        self.slot(self.head)
+        self.head_slot
     }
 
     fn bucket_of(&self, t: Instant) -> u64 {

@@ -1,14 +1,24 @@
 //! [`SharedBreaker`]: a [`Breaker`] behind a lock, with a [`Clock`], for multi-threaded hosts.
 //!
 //! The lock is held only inside the core's own methods, never while the caller's operation
-//! runs, and the clock is read before the lock is taken (the breaker tolerates the resulting
-//! out-of-order instants).
+//! runs. While the circuit is CLOSED with no policy that judges successes (no failure rate,
+//! slow-call, ramp or failure-weight rule) and no failure in the current run, admission and
+//! success take no lock: see `crate::closed_path`. A locked method reads the clock after
+//! taking the lock and collecting the lock-free successes, so it sees an instant no earlier
+//! than any success already counted.
+//!
+//! A call reads the clock on admission and again on its outcome. With [`MonotonicClock`] each
+//! read is a full OS clock read, which costs more than the rest of a lock-free call; for hot
+//! paths, `CoarseClock` (feature `coarse-clock`, on by default) reads the OS's coarse clock,
+//! a few memory loads, at the price of tick (millisecond) resolution.
 
 use crate::breaker::{Breaker, Permit, Rejection};
 use crate::clock::{Clock, MonotonicClock};
+use crate::closed_path::ClosedPath;
 use crate::config::{Config, ConfigError};
 use crate::metrics::{Failure, FailureRecord, Metrics};
 use crate::state::{State, Transition};
+use core::ops::{Deref, DerefMut};
 use std::string::ToString;
 use std::sync::{Mutex, MutexGuard};
 use std::vec::Vec;
@@ -28,6 +38,7 @@ pub enum CallError<E> {
 #[derive(Debug)]
 pub struct SharedBreaker<C = MonotonicClock> {
     breaker: Mutex<Breaker>,
+    closed: ClosedPath,
     clock: C,
 }
 
@@ -35,8 +46,11 @@ impl<C: Clock> SharedBreaker<C> {
     /// A CLOSED breaker reading time from `clock`.
     pub fn new(config: Config, clock: C) -> Result<Self, ConfigError> {
         let breaker = Breaker::new(config, clock.now())?;
+        let closed = ClosedPath::default();
+        closed.open(breaker.closed_fast());
         Ok(SharedBreaker {
             breaker: Mutex::new(breaker),
+            closed,
             clock,
         })
     }
@@ -49,8 +63,9 @@ impl<C: Clock> SharedBreaker<C> {
     /// Runs `f` on the locked breaker with the current time. `f` must not call back into this
     /// `SharedBreaker` (the lock is not re-entrant).
     pub fn with<R>(&self, f: impl FnOnce(&mut Breaker, crate::Instant) -> R) -> R {
+        let mut breaker = self.lock();
         let now = self.clock.now();
-        f(&mut self.lock(), now)
+        f(&mut breaker, now)
     }
 
     /// Runs `op` if the breaker admits it and reports its outcome. The failure record takes
@@ -60,33 +75,98 @@ impl<C: Clock> SharedBreaker<C> {
         operation: &str,
         op: impl FnOnce() -> Result<T, E>,
     ) -> Result<T, CallError<E>> {
-        let permit = self.try_acquire().map_err(CallError::Rejected)?;
+        // The lock-free path keeps just the generation and instant, and builds a permit only
+        // if the outcome must go to the lock.
+        if let Some((generation, admitted)) = self.admit_lock_free() {
+            return match op() {
+                Ok(v) => {
+                    if !self.succeed_lock_free(generation) {
+                        let _ = self.on_success_locked(Permit::closed(generation, admitted));
+                    }
+                    Ok(v)
+                }
+                Err(e) => Err(self.failed(Permit::closed(generation, admitted), operation, e)),
+            };
+        }
+        let permit = self.try_acquire_locked().map_err(CallError::Rejected)?;
         match op() {
             Ok(v) => {
                 let _ = self.on_success(permit);
                 Ok(v)
             }
-            Err(e) => {
-                let message = e.to_string();
-                let failure = Failure {
-                    error_type: core::any::type_name::<E>(),
-                    error_message: &message,
-                    operation,
-                    timestamp: wall_clock_seconds(),
-                };
-                let _ = self.on_failure(permit, &failure);
-                Err(CallError::Failed(e))
-            }
+            Err(e) => Err(self.failed(permit, operation, e)),
         }
     }
 
+    /// Reports `e` for `permit` and wraps it for [`call`](Self::call).
+    #[cold]
+    fn failed<E: core::fmt::Display>(&self, permit: Permit, operation: &str, e: E) -> CallError<E> {
+        let message = e.to_string();
+        let failure = Failure {
+            error_type: core::any::type_name::<E>(),
+            error_message: &message,
+            operation,
+            timestamp: wall_clock_seconds(),
+        };
+        let _ = self.on_failure(permit, &failure);
+        CallError::Failed(e)
+    }
+
+    /// Admits a call without the lock if the closed path is open: its generation and
+    /// admission instant (on the breaker's timeline).
+    #[inline]
+    fn admit_lock_free(&self) -> Option<(u64, crate::Instant)> {
+        let view = self.closed.view()?;
+        let t = view.instant(self.clock.now())?;
+        self.closed
+            .admit(&view, t)
+            .then_some((view.generation(), t))
+    }
+
+    /// Counts a success of a CLOSED, non-probe permit of `generation` without the lock, if the
+    /// closed path is open for it.
+    #[inline]
+    fn succeed_lock_free(&self, generation: u64) -> bool {
+        let Some(view) = self.closed.view() else {
+            return false;
+        };
+        if generation != view.generation() {
+            return false;
+        }
+        view.instant(self.clock.now())
+            .is_some_and(|t| self.closed.count_success(&view, t))
+    }
+
     /// See [`Breaker::try_acquire`].
+    #[inline]
     pub fn try_acquire(&self) -> Result<Permit, Rejection> {
+        match self.admit_lock_free() {
+            Some((generation, admitted)) => Ok(Permit::closed(generation, admitted)),
+            None => self.try_acquire_locked(),
+        }
+    }
+
+    /// [`try_acquire`](Self::try_acquire) on the lock. Out of line, so that the lock-free
+    /// path's permit stays in registers.
+    #[cold]
+    #[inline(never)]
+    fn try_acquire_locked(&self) -> Result<Permit, Rejection> {
         self.with(|b, now| b.try_acquire(now))
     }
 
     /// See [`Breaker::on_success`].
+    #[inline]
     pub fn on_success(&self, permit: Permit) -> Option<Transition> {
+        if !permit.is_probe() && self.succeed_lock_free(permit.generation()) {
+            return None;
+        }
+        self.on_success_locked(permit)
+    }
+
+    /// [`on_success`](Self::on_success) on the lock (out of line, as `try_acquire_locked`).
+    #[cold]
+    #[inline(never)]
+    fn on_success_locked(&self, permit: Permit) -> Option<Transition> {
         self.with(|b, now| b.on_success(permit, now))
     }
 
@@ -102,7 +182,8 @@ impl<C: Clock> SharedBreaker<C> {
 
     /// See [`Breaker::state`].
     pub fn state(&self) -> State {
-        self.lock().state()
+        // Lock-free successes never change the state: no need to collect them.
+        self.lock_as_is().state()
     }
 
     /// See [`Breaker::poll`].
@@ -117,7 +198,8 @@ impl<C: Clock> SharedBreaker<C> {
 
     /// A copy of the failure log, oldest first.
     pub fn recent_failures(&self) -> Vec<FailureRecord> {
-        self.lock().recent_failures().cloned().collect()
+        // Successes do not touch the failure log.
+        self.lock_as_is().recent_failures().cloned().collect()
     }
 
     /// See [`Breaker::force_open`].
@@ -140,11 +222,52 @@ impl<C: Clock> SharedBreaker<C> {
         self.lock().set_config(config)
     }
 
-    fn lock(&self) -> MutexGuard<'_, Breaker> {
+    /// The breaker, locked, with the lock-free path closed and its successes counted in; the
+    /// path reopens when the guard is dropped, if the breaker still qualifies.
+    fn lock(&self) -> Locked<'_> {
+        let mut guard = self.lock_as_is();
+        let collected = self.closed.close();
+        guard.count_closed_calls(collected.successes, collected.latest);
+        Locked {
+            guard,
+            closed: &self.closed,
+        }
+    }
+
+    /// The breaker, locked, without collecting lock-free successes: only for reading what
+    /// they cannot change.
+    fn lock_as_is(&self) -> MutexGuard<'_, Breaker> {
         // The breaker never panics mid-update, so a poisoned lock still guards a consistent value.
         self.breaker
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The guard [`SharedBreaker::lock`] returns.
+struct Locked<'a> {
+    guard: MutexGuard<'a, Breaker>,
+    closed: &'a ClosedPath,
+}
+
+impl Deref for Locked<'_> {
+    type Target = Breaker;
+
+    fn deref(&self) -> &Breaker {
+        &self.guard
+    }
+}
+
+impl DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut Breaker {
+        &mut self.guard
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        // Runs before the mutex guard (a field) is dropped: still under the lock.
+        self.closed.open(self.guard.closed_fast());
     }
 }
 
@@ -220,6 +343,25 @@ mod tests {
             h.join().unwrap();
         }
         assert_eq!(b.metrics().success_count, 4000);
+    }
+
+    #[test]
+    fn closed_calls_take_no_lock_and_still_count() {
+        let b = SharedBreaker::new(Config::default(), ManualClock::new()).unwrap();
+        std::thread::scope(|s| {
+            let held = b.breaker.lock().unwrap();
+            // Would block on the lock held above if the closed path took it.
+            let worker = s.spawn(|| {
+                for _ in 0..10 {
+                    let p = b.try_acquire().expect("closed admits");
+                    assert!(b.on_success(p).is_none());
+                }
+            });
+            worker.join().unwrap();
+            drop(held);
+        });
+        let m = b.metrics();
+        assert_eq!((m.success_count, m.window_calls), (10, 10));
     }
 
     #[test]

@@ -8,6 +8,10 @@
 //! Invariant: slot `b % N` holds bucket `b` for every `b` in `(head - N, head]` and is zero
 //! otherwise, and the running totals are the sum of all slots. Recording is O(1) amortised (a
 //! jump of `k` buckets clears `min(k, N)` slots) and never allocates after construction.
+//!
+//! The head bucket's end and slot are kept beside `head`, so a record inside the head bucket
+//! (or older, which counts there too) is one comparison: the divisions that find a bucket and
+//! its slot run only when time has moved past the head bucket.
 
 use crate::clock::{Instant, duration_nanos};
 use alloc::boxed::Box;
@@ -81,6 +85,11 @@ pub struct RollingWindow {
     slots: Box<[Bucket]>,
     width: u64,
     head: u64,
+    /// Where the head bucket ends: `(head + 1) * width`, saturating. An instant before it
+    /// falls in the head bucket or an older one, and so is recorded in the head bucket.
+    head_end: u64,
+    /// `head % N`.
+    head_slot: usize,
     totals: WindowCounts,
 }
 
@@ -88,29 +97,48 @@ impl RollingWindow {
     /// A window of `span` split into `buckets` buckets (each at least 1 ns wide).
     pub fn new(span: Duration, buckets: NonZeroU32) -> Self {
         let n = u64::from(buckets.get());
+        let width = duration_nanos(span).div_ceil(n).max(1);
         RollingWindow {
             slots: vec![Bucket::default(); buckets.get() as usize].into_boxed_slice(),
-            width: duration_nanos(span).div_ceil(n).max(1),
+            width,
             head: 0,
+            head_end: width,
+            head_slot: 0,
             totals: WindowCounts::default(),
         }
     }
 
     /// Records one completed call at `now`. An instant older than the newest bucket seen is
     /// counted in the newest bucket (time never runs backwards inside the window).
+    #[inline]
     pub fn record(&mut self, now: Instant, failed: bool) {
-        let b = self.bucket_of(now);
-        if b > self.head {
-            self.advance_to(b);
+        self.record_many(now, 1, u64::from(failed));
+    }
+
+    /// Records `calls` completed calls at `now`, `failures` of them failed: the same as that
+    /// many [`record`](Self::record)s at `now` (each bucket count saturates either way).
+    #[inline]
+    pub(crate) fn record_many(&mut self, now: Instant, calls: u64, failures: u64) {
+        if now.as_nanos() >= self.head_end {
+            self.move_head(now);
         }
-        let i = self.slot(self.head);
-        let added = self.slots[i].add(1, u64::from(failed));
+        let added = self.slots[self.head_slot].add(calls, failures);
         self.totals.add(added);
+    }
+
+    /// The first instant not recorded in the head bucket: a call recorded before it lands in
+    /// the head bucket (see the module docs).
+    #[cfg(feature = "std")]
+    pub(crate) fn head_end(&self) -> Instant {
+        Instant::from_nanos(self.head_end)
     }
 
     /// Calls and failures that still count at `now`.
     pub fn counts(&self, now: Instant) -> WindowCounts {
         let mut live = self.totals;
+        if now.as_nanos() < self.head_end {
+            return live; // nothing expires before the head bucket ends
+        }
         for b in self.expiring(self.bucket_of(now)) {
             live.sub(self.slots[self.slot(b)].counts());
         }
@@ -157,13 +185,27 @@ impl RollingWindow {
         self.totals = WindowCounts::default();
     }
 
+    /// Makes the bucket of `now` the head, if it is newer (once per bucket: out of line).
+    #[cold]
+    #[inline(never)]
+    fn move_head(&mut self, now: Instant) {
+        let b = self.bucket_of(now);
+        if b > self.head {
+            self.advance_to(b);
+        }
+    }
+
     fn advance_to(&mut self, b: u64) {
-        for old in self.expiring(b) {
-            let i = self.slot(old);
+        let n = self.slots.len();
+        let mut i = self.head_slot;
+        for _ in self.expiring(b) {
+            i = if i + 1 == n { 0 } else { i + 1 };
             let s = core::mem::take(&mut self.slots[i]);
             self.totals.sub(s.counts());
         }
         self.head = b;
+        self.head_end = b.saturating_add(1).saturating_mul(self.width);
+        self.head_slot = self.slot(b);
     }
 
     /// The bucket indices (as `head + k`, whose slots hold `head + k - N`) that have expired
@@ -237,6 +279,16 @@ mod tests {
                 failures: 0
             }
         );
+    }
+
+    #[test]
+    fn the_last_nanosecond_of_a_bucket_belongs_to_it() {
+        let mut w = window(10, 10); // 1 s buckets
+        w.record(Instant::from_nanos(SEC - 1), true); // bucket 0
+        w.record(at(1), false); // bucket 1
+        assert_eq!(w.counts(Instant::from_nanos(10 * SEC - 1)).calls, 2);
+        assert_eq!(w.counts(at(10)).calls, 1, "bucket 0 has expired");
+        assert_eq!(w.counts(at(11)).calls, 0, "bucket 1 has expired");
     }
 
     #[test]
