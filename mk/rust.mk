@@ -21,3 +21,11 @@ lint-rust: setup-rust
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p fact-resilience-core --no-default-features -- -D warnings
+	$(CARGO) clippy -p fact-resilience-core --all-features --all-targets -- -D warnings
+
+# Criterion: the breaker beside failsafe, the thread-safe breaker beside failsafe and recloser
+# at 1 and 2 threads (core/BENCHMARKS.md has the tables), the simulator.
+bench-rust: setup-rust
+	$(CARGO) bench -p fact-resilience-core --bench breaker -- --measurement-time 3 --warm-up-time 1
+	$(CARGO) bench -p fact-resilience-core --features coarse-clock --bench shared -- --measurement-time 3 --warm-up-time 1
+	$(CARGO) bench -p fact-resilience-core --bench sim

@@ -9,7 +9,7 @@
 //!
 //! A call reads the clock on admission and again on its outcome. With [`MonotonicClock`] each
 //! read is a full OS clock read, which costs more than the rest of a lock-free call; for hot
-//! paths, `CoarseClock` (feature `coarse-clock`, on by default) reads the OS's coarse clock,
+//! paths, `CoarseClock` (feature `coarse-clock`, opt-in: it adds a dependency) reads the OS's coarse clock,
 //! a few memory loads, at the price of tick (millisecond) resolution.
 
 use crate::breaker::{Breaker, Permit, Rejection};
