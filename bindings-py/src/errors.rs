@@ -6,10 +6,13 @@
 //!   `cls(message, error_code=..., context={...})`, with the code inside the message (FACT's own
 //!   `CacheError.__str__` prints only the message, and FACT's tests look for the code in it).
 //!   A class that takes no keyword arguments (any builtin exception) is built as `cls(message)`
-//!   with `error_code` and `context` set as attributes.
+//!   with `error_code` and `context` set as attributes. The package's own `CacheError` is
+//!   built from a `_Refusal` instead and settles into the same attributes when first read
+//!   (`refusal.rs`).
 
 use crate::interop;
-use fact_resilience_core::{ConfigError, Rejection, State};
+use crate::refusal::PyRefusal;
+use fact_resilience_core::{ConfigError, Rejection};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyType};
@@ -107,29 +110,16 @@ fn build_rejection(
         Some(c) => c.bind(py).clone(),
         None => error_class(py)?,
     };
-    let context = PyDict::new(py);
-    context.set_item("operation", operation)?;
-    let (code, message) = match rejection {
-        Rejection::Open { retry_after } => {
-            let secs = retry_after.as_secs_f64();
-            context.set_item("state", State::Open.as_str())?;
-            context.set_item("retry_after_seconds", secs)?;
-            let msg = format!(
-                "[{CODE_OPEN}] circuit breaker is open: {} rejected, retry in {secs:.3}s",
-                operation.repr()?
-            );
-            (CODE_OPEN, msg)
-        }
-        Rejection::Throttled => {
-            context.set_item("state", State::HalfOpen.as_str())?;
-            context.set_item("retry_after_seconds", py.None())?;
-            let msg = format!(
-                "[{CODE_THROTTLING}] circuit breaker is half-open and throttling recovery: {} rejected",
-                operation.repr()?
-            );
-            (CODE_THROTTLING, msg)
-        }
-    };
+    let refusal = PyRefusal::new(rejection, operation);
+    if cls.is(interop::default_error_class(py)?) {
+        // The package's own class settles the refusal into its attributes when first read
+        // (`_errors.CacheError`): no `__init__` chain, no formatting on the refused call.
+        let exc = interop::exception_new(py)?.call1((&cls, refusal))?;
+        return Ok(PyErr::from_value(exc));
+    }
+    let code = refusal.code();
+    let message = refusal.message(py)?;
+    let context = refusal.context(py)?;
     let kwargs = PyDict::new(py);
     kwargs.set_item("error_code", code)?;
     kwargs.set_item("context", &context)?;

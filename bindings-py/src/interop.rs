@@ -55,6 +55,19 @@ pub fn default_error_class(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
         .map(|c| c.bind(py).clone())
 }
 
+/// `BaseException.__new__`: an exception instance with its `args`, no `__init__` run.
+pub fn exception_new(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    static NEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    NEW.get_or_try_init(py, || {
+        Ok::<_, PyErr>(
+            py.get_type::<pyo3::exceptions::PyBaseException>()
+                .getattr("__new__")?
+                .unbind(),
+        )
+    })
+    .map(|f| f.bind(py))
+}
+
 /// `(asyncio.CancelledError,)`: outcomes that are neither success nor failure by default.
 pub fn default_neutral(py: Python<'_>) -> PyResult<Bound<'_, PyTuple>> {
     DEFAULT_NEUTRAL

@@ -19,6 +19,7 @@ mod manager_metrics;
 mod metrics;
 mod origin;
 mod permit;
+mod refusal;
 mod registry;
 mod sim;
 mod wrapper;
@@ -81,6 +82,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<metrics::PyFailureRecord>()?;
     m.add_class::<metrics::PyMetrics>()?;
     m.add_class::<permit::PyPermit>()?;
+    m.add_class::<refusal::PyRefusal>()?;
     m.add_class::<breaker::PyBreaker>()?;
     m.add_class::<health::PyHealthThresholds>()?;
     health::register(m)?;

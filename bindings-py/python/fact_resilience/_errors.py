@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from ._native import _Refusal
+
 __all__ = ["CacheError", "CacheShedError"]
+
+
+# The C-level `args` of every exception; `CacheError.args` wraps it.
+_ARGS: Any = BaseException.__dict__["args"]
+_LAZY = frozenset({"message", "error_code", "context"})
 
 
 class CacheError(Exception):
@@ -32,6 +39,40 @@ class CacheError(Exception):
         self.message = message
         self.error_code = error_code or type(self).__name__
         self.context = context if context is not None else {}
+
+    # A call the breaker refused is created as `BaseException.__new__(CacheError, refusal)`
+    # (see `_native._Refusal`): no `__init__` run and nothing formatted while the refusal is
+    # raised. The first read of `args`, `message`, `error_code` or `context` fills them in
+    # exactly as `__init__(message, error_code=code, context=context)` would have; attributes
+    # the caller set before that are kept.
+
+    def _settle(self) -> bool:
+        """Fills in a refusal's attributes; whether this instance was one."""
+        args = _ARGS.__get__(self)
+        if len(args) != 1 or type(args[0]) is not _Refusal:
+            return False
+        message, error_code, context = args[0].fields()
+        _ARGS.__set__(self, (message,))
+        attrs = self.__dict__
+        attrs.setdefault("message", message)
+        attrs.setdefault("error_code", error_code)
+        attrs.setdefault("context", context)
+        return True
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only when normal lookup fails: for a refusal's attributes before they are set.
+        if name in _LAZY and self._settle():
+            return getattr(self, name)
+        return object.__getattribute__(self, name)
+
+    @property
+    def args(self) -> tuple[Any, ...]:
+        self._settle()
+        return _ARGS.__get__(self)  # type: ignore[no-any-return]
+
+    @args.setter
+    def args(self, value: Any) -> None:
+        _ARGS.__set__(self, value)
 
     def __str__(self) -> str:
         if self.error_code in self.message:

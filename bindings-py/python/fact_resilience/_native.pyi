@@ -27,6 +27,7 @@ __all__ = [
     "FailureRecord",
     "CircuitBreakerMetrics",
     "Permit",
+    "_Refusal",
     "CacheCircuitBreaker",
     "BreakerRegistry",
     "PathPermit",
@@ -383,6 +384,12 @@ class HealthThresholds:
     def warning_half_open_seconds(self) -> float: ...
     def to_dict(self) -> dict[str, float]: ...
     def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class _Refusal:
+    """A refused call, unformatted: what the package's own `CacheError` is built from."""
+
+    def fields(self) -> tuple[str, str, dict[str, Any]]: ...
 
 @disjoint_base
 class CacheCircuitBreaker:
