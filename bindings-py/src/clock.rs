@@ -86,28 +86,76 @@ impl PyManualClock {
     }
 }
 
-/// The process-wide default clock: the CPU's invariant TSC scaled to nanoseconds (quanta;
-/// cheaper than `clock_gettime`, which matters with two reads per call: see
-/// `core/BENCHMARKS.md`), or the OS monotonic clock where the TSC is unusable. Instants count
-/// from the first use.
+/// The process-wide default clock. It counts nanoseconds from its first use, read from the
+/// OS monotonic clock (`std::time::Instant`) until the CPU's TSC has been calibrated against it
+/// (quanta) on a background thread, then from the TSC: cheaper than `clock_gettime`, which
+/// matters with two reads per call (see `core/BENCHMARKS.md`). Calibration busy-waits for at
+/// least half a millisecond and, on a busy machine, up to 200 ms; in the background, neither
+/// the import nor the first breaker waits for it. Where the thread cannot run (or a process
+/// forked before it finished), the OS clock simply stays in use.
 pub struct FastClock {
+    origin: std::time::Instant,
+    tsc: OnceLock<Tsc>,
+}
+
+static FAST_CLOCK: OnceLock<FastClock> = OnceLock::new();
+
+/// The calibrated TSC, joined onto the OS clock's timeline at `base`.
+struct Tsc {
     clock: quanta::Clock,
-    origin: u64,
+    /// The TSC reading taken at the switch.
+    raw0: u64,
+    /// Nanoseconds since `origin` on the OS clock, read just after `raw0`: TSC instants are
+    /// `base` plus the TSC time since `raw0`, so none is earlier than an OS-clock instant read
+    /// before the switch.
+    base: u64,
 }
 
 impl FastClock {
     fn global() -> &'static FastClock {
-        static CLOCK: OnceLock<FastClock> = OnceLock::new();
-        CLOCK.get_or_init(|| {
-            let clock = quanta::Clock::new();
-            let origin = clock.raw();
-            FastClock { clock, origin }
+        FAST_CLOCK.get_or_init(|| {
+            let spawned = std::thread::Builder::new()
+                .name("fact-resilience-tsc".into())
+                .spawn(|| FastClock::global().calibrate());
+            drop(spawned); // if no thread can be spawned, the OS clock stays in use
+            FastClock {
+                origin: std::time::Instant::now(),
+                tsc: OnceLock::new(),
+            }
         })
+    }
+
+    /// Calibrates the TSC (slow) and switches to it.
+    fn calibrate(&self) {
+        let clock = quanta::Clock::new();
+        let raw0 = clock.raw();
+        let base = self.os_nanos();
+        let _ = self.tsc.set(Tsc { clock, raw0, base });
+    }
+
+    fn os_nanos(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
     #[inline]
     fn now(&self) -> Instant {
-        Instant::from_nanos(self.clock.delta_as_nanos(self.origin, self.clock.raw()))
+        Instant::from_nanos(match self.tsc.get() {
+            Some(t) => t
+                .base
+                .saturating_add(t.clock.delta_as_nanos(t.raw0, t.clock.raw())),
+            None => self.os_nanos(),
+        })
+    }
+}
+
+/// Which clock the default time source reads now: `"unused"` (no breaker has needed it yet),
+/// `"os"` (the TSC is still being calibrated) or `"tsc"`. For tests and benchmarks.
+#[pyfunction]
+pub fn _clock_kind() -> &'static str {
+    match FAST_CLOCK.get() {
+        None => "unused",
+        Some(c) if c.tsc.get().is_none() => "os",
+        Some(_) => "tsc",
     }
 }
 

@@ -97,5 +97,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(set_error_class, m)?)?;
     m.add_function(wrap_pyfunction!(get_error_class, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
+    m.add_function(wrap_pyfunction!(clock::_clock_kind, m)?)?;
     Ok(())
 }

@@ -43,6 +43,7 @@ __all__ = [
     "set_error_class",
     "get_error_class",
     "_panic_for_tests",
+    "_clock_kind",
     "presets",
     "simulate_scenario",
     "simulate_trace",
@@ -576,3 +577,6 @@ class OriginGuard:
     def written(self, key: str) -> None: ...
     def written_all(self) -> None: ...
     def counters(self) -> dict[str, int]: ...
+
+def _clock_kind() -> str:
+    """``"unused"``, ``"os"`` (the TSC still calibrating) or ``"tsc"``: the default clock now."""
