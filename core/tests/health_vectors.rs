@@ -7,7 +7,7 @@ use fact_resilience_core::{
 };
 mod common;
 
-use common::{At, Checked, close, json_files, parse_config, vectors_dir};
+use common::{At, Checked, close, json_files, parse_config, replay_dir, vectors_dir};
 use serde_json::{Map, Value, json};
 
 /// Fewer than this means the suite lost files (or cannot find them).
@@ -147,22 +147,9 @@ fn replay(file: &str, v: &Map<String, Value>) -> Checked {
 
 #[test]
 fn every_health_vector_replays() {
-    let files = json_files(&vectors_dir().join("health"));
-    assert!(
-        files.len() >= MIN_VECTORS,
-        "only {} health vectors",
-        files.len()
-    );
-    let mut failures = Vec::new();
-    for path in &files {
-        let text = std::fs::read_to_string(path).expect("readable vector");
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let v: Value = serde_json::from_str(&text).expect("valid JSON");
-        if let Err(e) = replay(&name, v.as_object().expect("a vector is an object")) {
-            failures.push(e);
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    replay_dir("health", MIN_VECTORS, |name, v| {
+        replay(name, v.as_object().expect("a vector is an object"))
+    });
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{At, Checked, json_files, vectors_dir};
+use common::{At, Checked, replay_dir};
 use core::time::Duration;
 use fact_resilience_core::{Instant, Load, LoadTicket, OriginConfig, OriginGuard};
 use serde_json::{Value, json};
@@ -173,20 +173,5 @@ fn end(run: &mut Run, step: &Value, at: &At) -> Checked {
 
 #[test]
 fn every_origin_vector_replays() {
-    let files = json_files(&vectors_dir().join("origin"));
-    assert!(
-        files.len() >= MIN_VECTORS,
-        "only {} origin vectors",
-        files.len()
-    );
-    let mut failures = Vec::new();
-    for path in &files {
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let text = std::fs::read_to_string(path).unwrap();
-        let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-        if let Err(e) = replay(&name, &v) {
-            failures.push(e);
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    replay_dir("origin", MIN_VECTORS, replay);
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{At, Checked, json_files, parse_config, vectors_dir};
+use common::{At, Checked, parse_config, replay_dir};
 use core::time::Duration;
 use fact_resilience_core::{
     Config, Failure, Instant, Level, PathPermit, Registry, RegistryConfig, Rejection, State,
@@ -291,20 +291,5 @@ fn expect(run: &Run, step: &Value, at: &At) -> Checked {
 
 #[test]
 fn every_registry_vector_replays() {
-    let files = json_files(&vectors_dir().join("registry"));
-    assert!(
-        files.len() >= MIN_VECTORS,
-        "only {} registry vectors",
-        files.len()
-    );
-    let mut failures = Vec::new();
-    for path in &files {
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let text = std::fs::read_to_string(path).unwrap();
-        let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-        if let Err(e) = replay(&name, &v) {
-            failures.push(e);
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    replay_dir("registry", MIN_VECTORS, replay);
 }

@@ -110,3 +110,20 @@ pub fn parse_config(v: &Value, at: &At) -> Result<Config, String> {
     }
     Ok(c)
 }
+
+/// Replays every vector in `tests/vectors/<dir>/` with `replay` (at least `min` of them, or the
+/// suite lost files) and fails with every failing step's message at once.
+pub fn replay_dir(dir: &str, min: usize, replay: impl Fn(&str, &Value) -> Checked) {
+    let files = json_files(&vectors_dir().join(dir));
+    assert!(files.len() >= min, "only {} {dir} vectors", files.len());
+    let mut failures = Vec::new();
+    for path in &files {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        if let Err(e) = replay(&name, &v) {
+            failures.push(e);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
