@@ -18,7 +18,7 @@ use crate::permit::PyPermit;
 use fact_resilience_core::{Breaker, HealthThresholds, Instant, Permit, State, Transition};
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
-use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
+use pyo3::types::{PyDict, PyInt, PyList, PyString, PyTuple, PyType};
 
 /// The state guarded by the breaker's lock.
 struct Inner {
@@ -515,24 +515,21 @@ impl PyBreaker {
         self.report_exception(py, p, exc, &op)
     }
 
-    // ---- the async layer's fast path (private: permits as pairs of ints) -----------------
+    // ---- the async layer's fast path (private: permits as ints) ----------------------------
 
-    /// A permit as `(low, high)`, the two 64-bit halves of [`Permit::to_token`] (it carries
-    /// the admission instant the slow-call rule times), or raises the rejection error. Two
-    /// ints rather than one 128-bit int: a Python int past 2^64 costs several object
-    /// operations each way, on every guarded call.
-    fn _acquire(&self, operation_name: &Bound<'_, PyAny>) -> PyResult<(u64, u64)> {
+    /// A permit as [`crossing`] gives it, or raises the rejection error.
+    fn _acquire<'py>(&self, operation_name: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let py = operation_name.py();
-        Ok(halves(self.acquire_or_raise(py, operation_name)?))
+        crossing(py, self.acquire_or_raise(py, operation_name)?)
     }
 
     /// As `_acquire`, after the argument checks `execute_sync` makes (for the async layer's
     /// `execute`: one set of checks for both).
-    fn _admit(
+    fn _admit<'py>(
         &self,
-        operation: &Bound<'_, PyAny>,
-        operation_name: &Bound<'_, PyAny>,
-    ) -> PyResult<(u64, u64)> {
+        operation: &Bound<'py, PyAny>,
+        operation_name: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         check_callable(operation)?;
         check_name(operation_name)?;
         self._acquire(operation_name)
@@ -559,27 +556,28 @@ impl PyBreaker {
         let py = operation_name.py();
         let r = self.acquire_notified(py)?;
         match r {
-            Ok(p) => Ok(halves(p).into_pyobject(py)?.into_any()),
+            Ok(p) => crossing(py, p),
             Err(_) => Ok(default.clone()),
         }
     }
 
-    fn _succeed(&self, py: Python<'_>, permit: (u64, u64)) -> PyResult<()> {
-        self.succeed(py, whole(permit))
+    fn _succeed(&self, permit: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.succeed(permit.py(), landing(permit)?)
     }
 
     /// Reports `exc`; returns whether it counted as a failure.
     fn _fail(
         &self,
-        permit: (u64, u64),
+        permit: &Bound<'_, PyAny>,
         exc: &Bound<'_, PyAny>,
         operation_name: &Bound<'_, PyAny>,
     ) -> PyResult<bool> {
-        self.report_exception(exc.py(), whole(permit), exc, operation_name)
+        self.report_exception(exc.py(), landing(permit)?, exc, operation_name)
     }
 
-    fn _neutral(&self, py: Python<'_>, permit: (u64, u64)) {
-        self.neutral(py, whole(permit));
+    fn _neutral(&self, permit: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.neutral(permit.py(), landing(permit)?);
+        Ok(())
     }
 
     /// Seconds between health-monitor ticks (read live from the config).
@@ -624,13 +622,25 @@ impl PyBreaker {
     }
 }
 
-/// A permit's token as its two 64-bit halves, `(low, high)`.
-fn halves(p: Permit) -> (u64, u64) {
+/// A permit for the async layer to hold: its [`Permit::to_token`] as one int when that fits
+/// in 64 bits, which it does when the permit carries no admission instant (no rate rule was
+/// on: the common case, one small int), else `(low, high)`, the token's two halves. Never one
+/// int past 2^64: that costs several object operations each way, on every guarded call.
+fn crossing(py: Python<'_>, p: Permit) -> PyResult<Bound<'_, PyAny>> {
     let t = p.to_token();
-    (t as u64, (t >> 64) as u64)
+    let (low, high) = (t as u64, (t >> 64) as u64);
+    if high == 0 {
+        Ok(low.into_pyobject(py)?.into_any())
+    } else {
+        Ok((low, high).into_pyobject(py)?.into_any())
+    }
 }
 
-/// The permit [`halves`] split (never trusted, as [`Permit::from_token`]).
-fn whole((low, high): (u64, u64)) -> Permit {
-    Permit::from_token(u128::from(high) << 64 | u128::from(low))
+/// The permit [`crossing`] handed out (never trusted, as [`Permit::from_token`]).
+fn landing(permit: &Bound<'_, PyAny>) -> PyResult<Permit> {
+    let (low, high): (u64, u64) = match permit.cast::<PyInt>() {
+        Ok(bits) => (bits.extract()?, 0),
+        Err(_) => permit.extract()?,
+    };
+    Ok(Permit::from_token(u128::from(high) << 64 | u128::from(low)))
 }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// once with `record_success`, `record_failure` or `record_neutral`.
 #[pyclass(frozen, module = "fact_resilience", name = "Permit")]
 pub struct PyPermit {
-    /// [`Permit::to_token`]: the bits and the admission instant.
+    /// [`Permit::to_token`]: the bits, and the admission instant when a rate rule was on.
     token: u128,
     pub(crate) operation: Py<PyAny>,
     spent: AtomicBool,

@@ -32,8 +32,9 @@ pub struct Permit {
     /// move an admission makes), as the host's clock reads it.
     moved_at: Instant,
     /// When the call was admitted, on the breaker's timeline: its latency, for the slow-call
-    /// rule, and its admission bucket, to take it off the calls in flight. Only with
-    /// [`TIMED`]: not for a permit rebuilt from bits alone (see [`Permit::to_token`]).
+    /// rule, and its admission bucket, to take it off the calls in flight. It counts only with
+    /// [`TIMED`]: a permit issued while a rate rule was on, not one rebuilt from bits alone
+    /// (see [`Permit::to_token`]).
     admitted: Instant,
     /// [`PROBE`], [`TIMED`] and [`MOVED`].
     flags: u64,
@@ -69,24 +70,28 @@ impl Permit {
     }
 
     /// The permit as one integer, for hosts that must pass it through an FFI boundary:
-    /// `generation << 1 | probe`. Generations beyond 2^63 wrap, which only makes a permit stale.
+    /// `generation << 2 | timed << 1 | probe`, where `timed` says a rate rule was on when the
+    /// call was admitted, so its admission instant matters (a host that keeps that instant
+    /// itself hands it back with [`Breaker::permit_from_bits`]). Generations beyond 2^62 wrap,
+    /// which only makes a permit stale.
     pub fn to_bits(&self) -> u64 {
-        self.generation << 1 | u64::from(self.is_probe())
+        self.generation << 2 | self.flags & (TIMED | PROBE)
     }
 
     /// The permit [`Permit::to_bits`] encoded. A forged value can at worst be counted as stale
     /// or release a HALF_OPEN slot early; it can never make the breaker panic.
     pub fn from_bits(bits: u64) -> Permit {
         Permit {
-            generation: bits >> 1,
+            generation: bits >> 2,
             moved_at: Instant::ZERO,
             admitted: Instant::ZERO,
             flags: bits & PROBE,
         }
     }
 
-    /// When the call was admitted, on the breaker's own timeline (`None` for a permit rebuilt
-    /// by [`Permit::from_bits`]).
+    /// When the call was admitted, on the breaker's own timeline, for a call admitted while a
+    /// rate rule (`failure_rate_threshold`, slow calls) was on: the rules judge only those.
+    /// `None` otherwise, and for a permit rebuilt by [`Permit::from_bits`].
     pub fn admitted_at(&self) -> Option<Instant> {
         (self.flags & TIMED != 0).then_some(self.admitted)
     }
@@ -134,13 +139,14 @@ pub(crate) struct ClosedFast {
 
 #[cfg(feature = "std")]
 impl Permit {
-    /// A CLOSED, non-probe permit, as [`Breaker::try_acquire`] issues it.
+    /// A CLOSED, non-probe permit, as [`Breaker::try_acquire`] issues it with no rate rule on
+    /// (not timed).
     pub(crate) fn closed(generation: u64, admitted: Instant) -> Permit {
         Permit {
             generation,
             moved_at: Instant::ZERO,
             admitted,
-            flags: TIMED,
+            flags: 0,
         }
     }
 }
@@ -366,7 +372,7 @@ impl Breaker {
         let p = Permit::from_bits(bits);
         Permit {
             admitted: self.internal(admitted).min(self.latest),
-            flags: p.flags | TIMED,
+            flags: p.flags | bits & TIMED,
             ..p
         }
     }
@@ -378,14 +384,14 @@ impl Breaker {
     #[inline]
     pub fn try_acquire(&mut self, now: Instant) -> Result<Permit, Rejection> {
         // CLOSED with no ramp and no rate rule has no timer and no policy to consult: only the
-        // clock moves.
+        // clock moves. No rate rule is on, so the permit is not timed (see [`Permit::to_bits`]).
         if self.state == State::Closed && self.ramp.is_none() && self.rates.is_none() {
             let now = self.tick(now);
             return Ok(Permit {
                 generation: self.generation,
                 moved_at: Instant::ZERO,
                 admitted: now,
-                flags: TIMED,
+                flags: 0,
             });
         }
         self.try_acquire_slow(now)
@@ -426,7 +432,9 @@ impl Breaker {
             generation: self.generation,
             moved_at: transition.map_or(Instant::ZERO, |t| t.at),
             admitted: now,
-            flags: TIMED
+            // Timed only under a rate rule: a rule switched on later judges only the calls
+            // admitted while it was on, so a host need carry no admission time without one.
+            flags: if self.rates.is_some() { TIMED } else { 0 }
                 | if probe { PROBE } else { 0 }
                 | if transition.is_some() { MOVED } else { 0 },
         })

@@ -38,10 +38,11 @@
 //! (`failure_rate_threshold`, `minimum_calls`), slow calls, in flight too
 //! (`slow_call_duration_seconds`, `slow_call_rate_threshold`), open-time backoff with seeded
 //! jitter (`open_backoff_multiplier`, `max_timeout_seconds`, `jitter`, `jitter_seed`) and a
-//! post-close ramp (`ramp_seconds`); failures weighted by kind (`failure_weights`). The rate rules count the calls since the circuit last
-//! closed; a transition's [`Reason`] says which rule tripped. A permit carries its admission
-//! instant, so a call's latency needs nothing new from the host ([`Permit::to_token`] keeps
-//! it through an FFI boundary).
+//! post-close ramp (`ramp_seconds`); failures weighted by kind (`failure_weights`). The rate
+//! rules count the calls since the circuit last closed and judge only calls admitted while they
+//! were on; a transition's [`Reason`] says which rule tripped. A permit admitted under a rate
+//! rule carries its admission instant, so a call's latency needs nothing new from the host
+//! ([`Permit::to_token`] keeps it through an FFI boundary); without one a permit is its bits.
 //!
 //! # The cache layer
 //!

@@ -306,7 +306,7 @@ fn forged_permits_are_counted_but_harmless() {
     }
     // A forged permit of another generation cannot open the circuit.
     let real = b.try_acquire(Instant::ZERO).unwrap();
-    let forged = Permit::from_bits((real.generation() + 1) << 1);
+    let forged = Permit::from_bits((real.generation() + 1) << 2);
     assert_eq!(
         b.on_failure(forged, &failure("forged"), Instant::ZERO),
         None
@@ -515,12 +515,16 @@ fn health_report_has_no_side_effects_and_reads_the_breakers_own_history() {
 
 #[test]
 fn a_permit_token_keeps_the_admission_instant_and_bits_alone_do_not() {
+    let rated = Config {
+        failure_rate_threshold: Some(0.5),
+        ..Config::default()
+    };
     for at in [
         Instant::ZERO,
         Instant::from_nanos(7),
         Instant::from_nanos(u64::MAX),
     ] {
-        let mut b = Breaker::new(Config::default(), at).unwrap();
+        let mut b = Breaker::new(rated.clone(), at).unwrap();
         let p = b.try_acquire(at).unwrap();
         assert_eq!(p.admitted_at(), Some(at));
         let back = Permit::from_token(p.to_token());
@@ -535,4 +539,27 @@ fn a_permit_token_keeps_the_admission_instant_and_bits_alone_do_not() {
             None
         );
     }
+}
+
+#[test]
+fn a_permit_is_timed_only_while_a_rate_rule_is_on() {
+    // Without a rate rule nothing reads the admission instant, so a permit carries none and
+    // its token is its bits: a host passes one small integer.
+    let mut b = Breaker::new(Config::default(), Instant::ZERO).unwrap();
+    let p = b.try_acquire(Instant::from_nanos(5)).unwrap();
+    assert_eq!(p.admitted_at(), None);
+    assert_eq!(p.to_token(), u128::from(p.to_bits()));
+    assert_eq!(p.to_bits() & 2, 0);
+    // With one, the bits say so, and a host that keeps the instant hands it back.
+    let rated = Config {
+        slow_call_duration_seconds: Some(1.0),
+        ..Config::default()
+    };
+    b.set_config(rated).unwrap();
+    let q = b.try_acquire(Instant::from_nanos(9)).unwrap();
+    assert_eq!(q.to_bits() & 2, 2);
+    let back = b.permit_from_bits(q.to_bits(), Instant::from_nanos(9));
+    assert_eq!(back.admitted_at(), Some(Instant::from_nanos(9)));
+    let untimed = b.permit_from_bits(p.to_bits(), Instant::from_nanos(5));
+    assert_eq!(untimed.admitted_at(), None);
 }

@@ -331,7 +331,7 @@ fn run(config: Config, steps: Vec<(Op, u64)>) -> Result<(), TestCaseError> {
             }
             Op::Success(_) | Op::Failure(..) | Op::Neutral(_) => {}
             Op::ForgedCurrent(probe, kind) => {
-                let bits = m.generation << 1 | u64::from(probe);
+                let bits = m.generation << 2 | u64::from(probe);
                 let (p, mp) = (Permit::from_bits(bits), ModelPermit::from_bits(bits));
                 prop_assert!(same_permit(&p, &mp));
                 report(&mut b, &mut m, p, mp, kind, 1, t)?;

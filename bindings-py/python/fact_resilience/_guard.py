@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import types
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Optional, Union
 
 from . import _native
 
@@ -28,7 +28,7 @@ class CallGuard:
             raise TypeError(f"operation_name must be a str, got {type(operation_name).__name__}")
         self._breaker = breaker
         self._name = operation_name
-        self._permit: Optional[tuple[int, int]] = None
+        self._permit: Optional[Union[int, tuple[int, int]]] = None
         self._spent = False
 
     def __enter__(self) -> Self:

@@ -159,7 +159,7 @@ impl ModelPermit {
     /// The permit a `Permit::from_bits(bits)` stands for.
     pub fn from_bits(bits: u64) -> Self {
         ModelPermit {
-            generation: bits >> 1,
+            generation: bits >> 2,
             probe: bits & 1 == 1,
             transition: None,
             admitted_at: None,
@@ -545,7 +545,9 @@ impl Model {
                 generation: m.generation,
                 probe,
                 transition,
-                admitted_at: Some(now),
+                // Timed only while a rate rule is on: a rule switched on later judges only the
+                // calls admitted under it.
+                admitted_at: m.knobs.rates().then_some(now),
             })
         };
         match self.state {
