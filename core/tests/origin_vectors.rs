@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{At, Checked, replay_dir};
+use common::{At, Checked, each_step, refused_naming, replay_dir};
 use core::time::Duration;
 use fact_resilience_core::{Instant, Load, LoadTicket, OriginConfig, OriginGuard};
 use serde_json::{Value, json};
@@ -47,11 +47,7 @@ fn replay(file: &str, v: &Value) -> Checked {
     let config = origin_config(&v["origin"], &at)?;
     let guard = OriginGuard::new(config).map_err(|e| e.to_string());
     if let Some(field) = v.get("origin_error").and_then(Value::as_str) {
-        return match guard {
-            Err(message) if message.starts_with(field) => Ok(()),
-            Err(message) => Err(at.mismatch("origin_error", field, message)),
-            Ok(_) => Err(at.mismatch("origin_error", field, "accepted")),
-        };
+        return refused_naming(&at, "origin_error", field, guard);
     }
     let mut run = Run {
         guard: guard.map_err(|e| at.fail(e))?,
@@ -59,17 +55,11 @@ fn replay(file: &str, v: &Value) -> Checked {
         loads: BTreeMap::new(),
         slots: BTreeMap::new(),
     };
-    let steps = v["steps"].as_array().ok_or_else(|| at.fail("no steps"))?;
-    for (i, step) in steps.iter().enumerate() {
-        let op = step["op"].as_str().unwrap_or("?");
-        let at = At {
-            file,
-            step: Some((i, op)),
-        };
+    each_step(file, v, |at, op, step| {
         let key = step["key"].as_str().unwrap_or_default();
         match op {
-            "begin" => begin(&mut run, step, &at)?,
-            "end" => end(&mut run, step, &at)?,
+            "begin" => begin(&mut run, step, at)?,
+            "end" => end(&mut run, step, at)?,
             "served" => {
                 if let Some(slot) = run.guard.served(key, run.now) {
                     run.slots.insert(slot, key.to_owned());
@@ -105,8 +95,8 @@ fn replay(file: &str, v: &Value) -> Checked {
             }
             other => return Err(at.fail(format_args!("unknown op {other:?}"))),
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 fn begin(run: &mut Run, step: &Value, at: &At) -> Checked {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{At, Checked, parse_config, replay_dir};
+use common::{At, Checked, each_step, parse_config, refused_naming, replay_dir};
 use core::time::Duration;
 use fact_resilience_core::{
     Config, Failure, Instant, Level, PathPermit, Registry, RegistryConfig, Rejection, State,
@@ -108,11 +108,7 @@ fn replay(file: &str, v: &Value) -> Checked {
     let at = At { file, step: None };
     let config = registry_config(&v["registry"], &at)?;
     if let Some(field) = v.get("registry_error").and_then(Value::as_str) {
-        return match config {
-            Err(message) if message.starts_with(field) => Ok(()),
-            Err(message) => Err(at.mismatch("registry_error", field, message)),
-            Ok(_) => Err(at.mismatch("registry_error", field, "accepted")),
-        };
+        return refused_naming(&at, "registry_error", field, config);
     }
     let config = config.map_err(|e| at.fail(e))?;
     let mut run = Run {
@@ -120,27 +116,21 @@ fn replay(file: &str, v: &Value) -> Checked {
         now: Instant::ZERO,
         calls: BTreeMap::new(),
     };
-    let steps = v["steps"].as_array().ok_or_else(|| at.fail("no steps"))?;
-    for (i, step) in steps.iter().enumerate() {
-        let op = step["op"].as_str().unwrap_or("?");
-        let at = At {
-            file,
-            step: Some((i, op)),
-        };
+    each_step(file, v, |at, op, step| {
         match op {
-            "acquire" => acquire(&mut run, step, &at)?,
-            "success" | "failure" | "neutral" => outcome(&mut run, op, step, &at)?,
+            "acquire" => acquire(&mut run, step, at)?,
+            "success" | "failure" | "neutral" => outcome(&mut run, op, step, at)?,
             "advance" => {
                 let ms = step["ms"]
                     .as_u64()
                     .ok_or_else(|| at.fail("advance without ms"))?;
                 run.now = run.now.saturating_add(Duration::from_millis(ms));
             }
-            "expect" => expect(&run, step, &at)?,
+            "expect" => expect(&run, step, at)?,
             other => return Err(at.fail(format_args!("unknown op {other:?}"))),
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 fn acquire(run: &mut Run, step: &Value, at: &At) -> Checked {

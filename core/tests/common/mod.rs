@@ -127,3 +127,36 @@ pub fn replay_dir(dir: &str, min: usize, replay: impl Fn(&str, &Value) -> Checke
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// For a vector that expects its setup refused (`key` names the field the message starts
+/// with): checks that `built` was refused so.
+pub fn refused_naming<T>(at: &At, key: &str, field: &str, built: Result<T, String>) -> Checked {
+    match built {
+        Err(message) if message.starts_with(field) => Ok(()),
+        Err(message) => Err(at.mismatch(key, field, message)),
+        Ok(_) => Err(at.mismatch(key, field, "accepted")),
+    }
+}
+
+/// Runs `step` on each of vector `v`'s `steps` in order, with an `At` naming the step and its
+/// `op`; the first failure ends the replay.
+pub fn each_step(
+    file: &str,
+    v: &Value,
+    mut step: impl FnMut(&At, &str, &Value) -> Checked,
+) -> Checked {
+    let at = At { file, step: None };
+    let steps = v["steps"].as_array().ok_or_else(|| at.fail("no steps"))?;
+    for (i, s) in steps.iter().enumerate() {
+        let op = s["op"].as_str().unwrap_or("?");
+        step(
+            &At {
+                file,
+                step: Some((i, op)),
+            },
+            op,
+            s,
+        )?;
+    }
+    Ok(())
+}
