@@ -17,9 +17,9 @@
 // Run with `node benches/js_cold_start.mjs` after `make build-wasm` (and `npm ci` in benches/).
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import { WORKERD, freePort, stopGroup } from "../tests/edge/workerd.mjs";
 
 const N = Number(process.env.COLD_N ?? 15);
 const SELF = fileURLToPath(import.meta.url);
@@ -27,7 +27,6 @@ const HERE = fileURLToPath(new URL(".", import.meta.url));
 const ENTRY = new URL("../bindings-wasm/js/entry/node.js", import.meta.url).href;
 const GLUE = new URL("../bindings-wasm/js/pkg/fact_resilience_wasm.js", import.meta.url);
 const WASM = new URL("../bindings-wasm/js/pkg/fact_resilience_wasm_bg.wasm", import.meta.url);
-const WORKERD = fileURLToPath(new URL("../bindings-wasm/js/node_modules/.bin/workerd", import.meta.url));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const ms = (x) => (x === undefined ? "" : x.toFixed(1));
 
@@ -122,17 +121,6 @@ console.log(
 
 // ---- workerd --------------------------------------------------------------------------
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 /** ms from spawning workerd with config `name` to its first 200 answer, and that answer. */
 async function workerdFirstAnswer(name) {
   const port = await freePort();
@@ -154,11 +142,7 @@ async function workerdFirstAnswer(name) {
     }
     throw new Error(`workerd (${name}) did not answer`);
   } finally {
-    try {
-      process.kill(-proc.pid, "SIGKILL"); // the process group this call started
-    } catch {
-      // already gone
-    }
+    stopGroup(proc);
   }
 }
 

@@ -8,35 +8,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parse, sample } from "../js/prometheus_text.mjs";
+import { WORKERD, freePort, stopGroup } from "./workerd.mjs";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
-const WORKERD = fileURLToPath(new URL("../../bindings-wasm/js/node_modules/.bin/workerd", import.meta.url));
 const WASM = fileURLToPath(new URL("../../bindings-wasm/js/pkg/fact_resilience_wasm_bg.wasm", import.meta.url));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function stop(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    process.kill(-child.pid, "SIGKILL"); // the whole process group
-  } catch {
-    // already gone
-  }
-}
 
 test("workerd: trips after the threshold, degrades while open, recovers after the timeout without serving stale values", { timeout: 60_000 }, async () => {
   assert.ok(existsSync(WORKERD), "npm workerd is installed (make test-js runs npm ci)");
@@ -48,7 +27,7 @@ test("workerd: trips after the threshold, degrades while open, recovers after th
     detached: true,
     stdio: ["ignore", "inherit", "inherit"],
   });
-  const onExit = () => stop(child);
+  const onExit = () => stopGroup(child);
   process.once("exit", onExit);
   try {
     const call = async (path) => {
@@ -140,6 +119,6 @@ test("workerd: trips after the threshold, degrades while open, recovers after th
     assert.equal((await call("/get?k=a")).result, "3");
   } finally {
     process.removeListener("exit", onExit);
-    stop(child);
+    stopGroup(child);
   }
 });
