@@ -148,7 +148,6 @@ pub fn simulate<'a>(
 /// over it in one pass) instead of handing [`simulate`] an iterator.
 pub struct Simulation {
     sim: Sim,
-    start: Instant,
     last: Instant,
 }
 
@@ -180,7 +179,6 @@ impl Simulation {
                 waiting: 0,
                 latency: Duration::ZERO,
             },
-            start,
             last: start,
         })
     }
@@ -209,7 +207,7 @@ impl Simulation {
             .complete_until(Instant::from_nanos(u64::MAX))
             .max(self.last);
         self.sim.sample_until(end);
-        self.sim.finish(self.start, end)
+        self.sim.finish(end)
     }
 }
 
@@ -226,6 +224,7 @@ struct Sim {
     recovered_once: bool,
     next_sample: Option<Instant>,
     sample_every: Duration,
+    /// The first call's arrival: where the run's duration and its seconds (for the peak) start.
     start: Instant,
     /// (second of the run, calls admitted in it), for the peak.
     second: (u64, u64),
@@ -395,8 +394,8 @@ impl Sim {
         }
     }
 
-    fn finish(mut self, start: Instant, end: Instant) -> SimReport {
-        let r = &mut self.report;
+    fn finish(mut self, end: Instant) -> SimReport {
+        let (r, start) = (&mut self.report, self.start);
         r.duration = end.saturating_duration_since(start);
         let f = TimelineFigures::of(&r.timeline, start, end, self.breaker.state(), r.fault_end);
         r.time_open = f.time_open;
