@@ -286,14 +286,18 @@ impl<K: Ord + Clone> OriginGuard<K> {
     }
 
     /// A write to `key` was seen (a store or an invalidation, whatever became of it): its
-    /// remembered value is forgotten, and a load of it in flight will not be remembered.
+    /// remembered value is forgotten, a load of it in flight will not be remembered, and no
+    /// later miss joins that load.
     /// Returns the slot the host may clear.
     pub fn written<Q>(&mut self, key: &Q) -> Option<u32>
     where
         K: Borrow<Q>,
         Q: Ord + ?Sized,
     {
-        if let Some(&i) = self.by_key.get(key) {
+        // A miss that begins after the write must not join a load that began before it (it
+        // would read what the write replaced): the load leaves the key's index, and the next
+        // miss leads a fresh one.
+        if let Some(i) = self.by_key.remove(key) {
             if let Some(f) = self.flights[i as usize].as_mut() {
                 f.written = true;
             }
@@ -309,11 +313,13 @@ impl<K: Ord + Clone> OriginGuard<K> {
     }
 
     /// Everything may have been written (a prefix or the whole cache was invalidated): no
-    /// remembered value is served again, and no load in flight is remembered.
+    /// remembered value is served again, no load in flight is remembered, and no later miss
+    /// joins one.
     pub fn written_all(&mut self) {
         for f in self.flights.iter_mut().flatten() {
             f.written = true;
         }
+        self.by_key.clear();
         if let Some(stale) = &mut self.stale {
             stale.clear();
         }
