@@ -128,8 +128,8 @@ struct ReadmeDoctests;
 pub use breaker::{Breaker, Permit, Rejection};
 pub use cache::{
     Admission, Begin, CacheCounters, CacheGuard, CacheOp, Capabilities, End, Fallback,
-    FallbackReason, GuardError, Outcome, OutcomeKind, RegistryPath, StaleKeys, StaleKeysError,
-    StaleKeysOption, Ticket,
+    FallbackReason, GuardError, Outcome, OutcomeKind, RegistryGate, RegistryPath, StaleKeys,
+    StaleKeysError, StaleKeysOption, Ticket,
 };
 #[cfg(feature = "coarse-clock")]
 pub use clock::CoarseClock;

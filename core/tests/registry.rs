@@ -401,3 +401,31 @@ fn a_breaker_in_front_of_a_path_admits_first_and_hears_every_outcome() {
     assert!(gate.try_acquire(at(4)).is_err());
     assert_eq!(system.metrics(at(4)).total_operations, 0);
 }
+
+#[test]
+fn a_gate_admits_a_call_on_no_path_and_ends_any_call_by_its_permit() {
+    use fact_resilience_core::{Admission, Breaker};
+    let mut system = Breaker::new(threshold(5), at(0)).unwrap();
+    let mut r = two_levels(100);
+    // No path (a prefix invalidation): only the breaker in front judges it.
+    let mut gate = (&mut system, r.gate(None).unwrap());
+    let (permit, _) = gate.try_acquire(at(0)).unwrap();
+    assert!(permit.1.is_none());
+    let _ = gate.on_failure(permit, &failure(), at(0));
+    assert!(r.is_empty(), "no path, no breaker made");
+    // A call on a path, ended through a gate that names no path: its permit names the breakers.
+    for i in 1..4 {
+        let (permit, _) = (&mut system, r.gate(Some(&["cache", "hot"])).unwrap())
+            .try_acquire(at(i))
+            .unwrap();
+        let mut ending = (&mut system, r.gate(None).unwrap());
+        let _ = ending.on_failure(permit, &failure(), at(i));
+    }
+    assert_eq!(state(&r, &["cache", "hot"]), Some(State::Open));
+    assert_eq!(state(&r, &["cache"]), Some(State::Closed));
+    assert_eq!(system.metrics(at(4)).failure_count, 4);
+    assert!(
+        r.gate(Some(&["cache"])).is_err(),
+        "a path names every level"
+    );
+}

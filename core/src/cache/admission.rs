@@ -1,5 +1,6 @@
 //! [`Admission`]: what a [`CacheGuard`](super::CacheGuard) asks to admit a call and tells its
-//! outcome to: one [`Breaker`], or the breakers on a path of a [`Registry`].
+//! outcome to: one [`Breaker`], or the breakers on a path of a [`Registry`] (or on an optional
+//! path: [`RegistryGate`]).
 
 use crate::breaker::{Breaker, Permit, Rejection};
 use crate::clock::Instant;
@@ -103,6 +104,78 @@ impl Admission for RegistryPath<'_, '_> {
 
     fn on_neutral(&mut self, permit: PathPermit, now: Instant) {
         self.registry.on_neutral(permit, now)
+    }
+}
+
+/// A registry's breakers for a guard whose calls may name no path, from [`Registry::gate`]: a
+/// call on a path is admitted as by [`RegistryPath`]; a call on no path (a prefix invalidation
+/// has no key) is admitted by no breaker and holds no permit. An outcome is reported to the
+/// breakers its permit names, so a host that did not keep a call's path ends it through
+/// `gate(None)`.
+#[derive(Debug)]
+pub struct RegistryGate<'a, 'p> {
+    registry: &'a mut Registry,
+    path: Option<&'p [&'p str]>,
+}
+
+impl Registry {
+    /// The breakers of `path` (or of no path) as one [`Admission`] whose permits may be
+    /// ended without the path, or the path's problem.
+    pub fn gate<'a, 'p>(
+        &'a mut self,
+        path: Option<&'p [&'p str]>,
+    ) -> Result<RegistryGate<'a, 'p>, RegistryError> {
+        if let Some(path) = path {
+            self.check(path)?;
+        }
+        Ok(RegistryGate {
+            registry: self,
+            path,
+        })
+    }
+}
+
+impl Admission for RegistryGate<'_, '_> {
+    type Permit = Option<PathPermit>;
+    type Moved = PathTransitions;
+
+    fn try_acquire(
+        &mut self,
+        now: Instant,
+    ) -> Result<(Option<PathPermit>, PathTransitions), Rejection> {
+        let Some(path) = self.path else {
+            return Ok((None, PathTransitions::default()));
+        };
+        match self.registry.acquire(path, now) {
+            Ok(permit) => {
+                let moved = permit.admission_transitions();
+                Ok((Some(permit), moved))
+            }
+            Err(refused) => Err(refused.rejection),
+        }
+    }
+
+    fn on_success(&mut self, permit: Option<PathPermit>, now: Instant) -> PathTransitions {
+        permit.map_or_else(PathTransitions::default, |p| {
+            self.registry.on_success(p, now)
+        })
+    }
+
+    fn on_failure(
+        &mut self,
+        permit: Option<PathPermit>,
+        failure: &Failure<'_>,
+        now: Instant,
+    ) -> PathTransitions {
+        permit.map_or_else(PathTransitions::default, |p| {
+            self.registry.on_failure(p, failure, now)
+        })
+    }
+
+    fn on_neutral(&mut self, permit: Option<PathPermit>, now: Instant) {
+        if let Some(p) = permit {
+            self.registry.on_neutral(p, now);
+        }
     }
 }
 
