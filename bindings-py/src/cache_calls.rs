@@ -2,20 +2,34 @@
 //! `begin` (run, with any flush first; fallback; or refuse), `flushed`, and `end` with the
 //! outcome. The async layer (`_wrapper.py`) only awaits between these steps.
 //!
-//! Locks: the guard's mutex, then the breaker's, both only around core calls. Every Python
-//! call (clock, key conversion, method lookup, listeners, error construction) happens outside
-//! them.
+//! With a `hierarchy`, the guard admits each call through the wrapper's breaker (the root) and
+//! the registry's breakers on the key's path (`key_path(key)`, computed before any lock); a
+//! call with no key (`invalidate_by_prefix`) is judged by the root alone.
+//!
+//! Locks: the guard's mutex, then the registry's (with a hierarchy), then the breaker's, all
+//! only around core calls. Every Python call (clock, key conversion, `key_path`, method lookup,
+//! listeners, error construction) happens outside them.
 
 use crate::cache_key::CacheKey;
 use crate::errors;
 use crate::wrapper::PyWrapper;
 use fact_resilience_core::{
-    Begin, CacheGuard, CacheOp, Capabilities, End, Flush, Outcome, OutcomeKind, StaleKeys,
-    StaleKeysOption, Ticket, Transition,
+    Begin, CacheCounters, CacheGuard, CacheOp, Capabilities, End, Flush, GuardError, Outcome,
+    OutcomeKind, PathPermit, StaleKeys, StaleKeysOption, Ticket, Transition,
 };
 use pyo3::exceptions::{PyAttributeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyList, PyString, PyTuple};
+
+/// Runs `$e` with `$g` bound to whichever guard it is.
+macro_rules! each {
+    ($guard:expr, $g:ident => $e:expr) => {
+        match $guard {
+            Guard::Root($g) => $e,
+            Guard::Keyed($g) => $e,
+        }
+    };
+}
 
 /// What `_end_error` tells the async layer: return the value quietly (a shed call), return it
 /// after logging the failure, or re-raise the exception.
@@ -55,6 +69,19 @@ fn ticket_error(e: impl std::fmt::Display) -> PyErr {
     PyValueError::new_err(e.to_string())
 }
 
+/// A path the registry refused (its length was checked when `key_path` returned it).
+fn path_error(e: fact_resilience_core::RegistryError) -> PyErr {
+    PyValueError::new_err(format!("key_path: {e}"))
+}
+
+/// A keyed guard always comes with its hierarchy; this names the broken invariant instead of
+/// panicking across FFI.
+fn no_hierarchy() -> PyErr {
+    pyo3::exceptions::PyRuntimeError::new_err(
+        "ResilientCacheWrapper: a keyed guard without its hierarchy",
+    )
+}
+
 impl PyWrapper {
     /// `(ticket, method, flush)` for an admitted call; `(-1, fallback_value, None)` for one
     /// answered with the fallback; raises the breaker's error for a refused one.
@@ -63,6 +90,7 @@ impl PyWrapper {
         py: Python<'py>,
         op: CacheOp,
         key: &Bound<'py, PyAny>,
+        write_seen: bool,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let manager = self.cache_manager.bind(py);
         let breaker = self.circuit_breaker.bind(py).get();
@@ -70,11 +98,17 @@ impl PyWrapper {
             let g = self.guard();
             (g.guard.policy(), g.guard.method(op))
         };
+        let keyed = matches!(op, CacheOp::Get | CacheOp::Store | CacheOp::Invalidate);
         // Everything that can fail or run Python comes before the permit is taken.
-        let key = match (policy, op) {
-            (StaleKeys::PerKey, CacheOp::Get | CacheOp::Store | CacheOp::Invalidate) => {
-                Some(CacheKey::from_py(key)?)
-            }
+        let path = match &self.hierarchy {
+            Some(h) if keyed => Some(h.path(key)?),
+            _ => None,
+        };
+        if write_seen && op.writes() {
+            self.origin_written(op, key);
+        }
+        let key = match policy {
+            StaleKeys::PerKey if keyed => Some(CacheKey::from_py(key)?),
             _ => None,
         };
         let call = match method {
@@ -82,12 +116,32 @@ impl PyWrapper {
             m => lookup(manager, m.name())?,
         };
         let degrade = self.enable_graceful_degradation;
+        let registry = self
+            .hierarchy
+            .as_ref()
+            .map(|h| h.registry(py))
+            .transpose()?;
         let now = breaker.clock.now(py)?;
         let (begin, moved) = {
             let mut g = self.guard();
-            breaker.with(now, |b, now| {
-                g.guard.begin(b, op, key.as_ref(), degrade, now)
-            })
+            match (&mut g.guard, &registry) {
+                (Guard::Keyed(guard), Some(registry)) => {
+                    let segments: Option<Vec<&str>> = path
+                        .as_ref()
+                        .map(|p| p.iter().map(String::as_str).collect());
+                    let mut r = registry.lock();
+                    let gate = r.gate(segments.as_deref()).map_err(path_error)?;
+                    breaker.with(now, |b, now| {
+                        let (begin, (moved, _)) =
+                            guard.begin(&mut (b, gate), op, key.as_ref(), degrade, now);
+                        (begin, moved)
+                    })
+                }
+                (Guard::Root(guard), _) => {
+                    breaker.with(now, |b, now| guard.begin(b, op, key.as_ref(), degrade, now))
+                }
+                (Guard::Keyed(_), None) => return Err(no_hierarchy()),
+            }
         };
         if let Err(e) = breaker.listeners.notify(py, moved) {
             // A listener raised SystemExit or the like: give the slot back, then propagate.
@@ -159,10 +213,9 @@ impl PyWrapper {
     }
 
     pub(crate) fn flushed(&self, ticket: u64) -> PyResult<()> {
-        self.guard()
-            .guard
-            .flushed(Ticket::from_bits(ticket))
-            .map_err(ticket_error)
+        let ticket = Ticket::from_bits(ticket);
+        let mut g = self.guard();
+        each!(&mut g.guard, guard => guard.flushed(ticket)).map_err(ticket_error)
     }
 
     /// Ends a call whose operation returned `result`: the result itself, or for a store
@@ -234,11 +287,30 @@ impl PyWrapper {
             (OutcomeKind::Success, _) => Outcome::Success,
             _ => Outcome::Cancelled,
         };
-        let result: Result<(End, Option<Transition>), _> = {
+        let ticket = Ticket::from_bits(ticket);
+        let registry = self
+            .hierarchy
+            .as_ref()
+            .map(|h| h.registry(py))
+            .transpose()?;
+        let result: Result<(End, Option<Transition>), GuardError> = {
             let mut g = self.guard();
-            breaker.with(now, |b, now| {
-                g.guard.end(b, Ticket::from_bits(ticket), outcome, now)
-            })
+            match (&mut g.guard, &registry) {
+                (Guard::Keyed(guard), Some(registry)) => {
+                    // The permit names its breakers: the call ends without its path.
+                    let mut r = registry.lock();
+                    let gate = r.gate(None).map_err(path_error)?;
+                    breaker.with(now, |b, now| {
+                        guard
+                            .end(&mut (b, gate), ticket, outcome, now)
+                            .map(|(end, (moved, _))| (end, moved))
+                    })
+                }
+                (Guard::Root(guard), _) => {
+                    breaker.with(now, |b, now| guard.end(b, ticket, outcome, now))
+                }
+                (Guard::Keyed(_), None) => return Err(no_hierarchy()),
+            }
         };
         let (end, moved) = result.map_err(ticket_error)?;
         breaker.listeners.notify(py, moved)?;
@@ -255,26 +327,76 @@ impl PyWrapper {
     }
 }
 
+/// A call's permit with a hierarchy: the root breaker's token and the path's permits (none for
+/// a call without a key).
+pub type KeyedPermit = (u128, Option<PathPermit>);
+
+/// The cache guard, admitting through the wrapper's breaker alone or, with a hierarchy, through
+/// it and a registry path (the permit type differs, so the guard does).
+pub enum Guard {
+    Root(CacheGuard<CacheKey>),
+    Keyed(CacheGuard<CacheKey, KeyedPermit>),
+}
+
+impl Guard {
+    fn new(keyed: bool, policy: StaleKeys, caps: Capabilities, capacity: usize) -> Guard {
+        if keyed {
+            Guard::Keyed(CacheGuard::new(policy, caps, capacity))
+        } else {
+            Guard::Root(CacheGuard::new(policy, caps, capacity))
+        }
+    }
+
+    pub fn policy(&self) -> StaleKeys {
+        each!(self, g => g.policy())
+    }
+
+    pub fn capabilities(&self) -> Capabilities {
+        each!(self, g => g.capabilities())
+    }
+
+    pub fn capacity(&self) -> usize {
+        each!(self, g => g.capacity())
+    }
+
+    pub fn method(&self, op: CacheOp) -> CacheOp {
+        each!(self, g => g.method(op))
+    }
+
+    pub fn counters(&self) -> CacheCounters {
+        each!(self, g => g.counters())
+    }
+
+    pub fn clear_pending(&mut self) {
+        each!(self, g => g.clear_pending())
+    }
+
+    pub fn set_policy(&mut self, policy: StaleKeys, caps: Capabilities) {
+        each!(self, g => g.set_policy(policy, caps))
+    }
+}
+
 /// The guard and the option it was resolved from (kept to re-resolve for a new manager).
 pub struct GuardState {
-    pub guard: CacheGuard<CacheKey>,
+    pub guard: Guard,
     pub option: StaleKeysOption,
 }
 
 impl GuardState {
-    /// The guard for `manager` under `option`; a `ValueError` naming `stale_keys` if the
-    /// manager cannot honour it.
+    /// The guard for `manager` under `option` (`keyed`: with a hierarchy); a `ValueError`
+    /// naming `stale_keys` if the manager cannot honour it.
     pub fn new(
         manager: &Bound<'_, PyAny>,
         option: StaleKeysOption,
         capacity: usize,
+        keyed: bool,
     ) -> PyResult<GuardState> {
         let caps = capabilities(manager);
         let policy = option
             .resolve(caps)
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
         Ok(GuardState {
-            guard: CacheGuard::new(policy, caps, capacity),
+            guard: Guard::new(keyed, policy, caps, capacity),
             option,
         })
     }

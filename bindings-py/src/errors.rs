@@ -9,6 +9,7 @@
 //!   with `error_code` and `context` set as attributes. The package's own `CacheError` is
 //!   built from a `_Refusal` instead and settles into the same attributes when first read
 //!   (`refusal.rs`).
+//! - A load the origin guard answers busy -> the same class, code `ORIGIN_BUSY` ([`coded_error`]).
 
 use crate::interop;
 use crate::refusal::PyRefusal;
@@ -22,6 +23,8 @@ use std::sync::Mutex;
 pub const CODE_OPEN: &str = "CIRCUIT_BREAKER_OPEN";
 /// `error_code` of a call turned away in HALF_OPEN.
 pub const CODE_THROTTLING: &str = "CIRCUIT_BREAKER_THROTTLING";
+/// `error_code` of a load refused because the origin's budget is spent.
+pub const CODE_ORIGIN_BUSY: &str = "ORIGIN_BUSY";
 
 /// The class registered with `set_error_class` (None: the package's own `CacheError`).
 static ERROR_CLASS: Mutex<Option<Py<PyAny>>> = Mutex::new(None);
@@ -120,14 +123,42 @@ fn build_rejection(
     let code = refusal.code();
     let message = refusal.message(py)?;
     let context = refusal.context(py)?;
-    let kwargs = PyDict::new(py);
+    build_coded(&cls, code, &message, context)
+}
+
+/// An exception of `cls` (or the registered class) with `error_code` `code`, for a refusal
+/// that is not the breaker's (`ORIGIN_BUSY`); `message` carries the code.
+pub fn coded_error(
+    py: Python<'_>,
+    cls: Option<&Py<PyAny>>,
+    code: &str,
+    message: &str,
+    context: Bound<'_, PyDict>,
+) -> PyErr {
+    let built = match cls {
+        Some(c) => Ok(c.bind(py).clone()),
+        None => error_class(py),
+    }
+    .and_then(|cls| build_coded(&cls, code, message, context));
+    match built {
+        Ok(err) | Err(err) => err,
+    }
+}
+
+fn build_coded(
+    cls: &Bound<'_, PyAny>,
+    code: &str,
+    message: &str,
+    context: Bound<'_, PyDict>,
+) -> PyResult<PyErr> {
+    let kwargs = PyDict::new(cls.py());
     kwargs.set_item("error_code", code)?;
     kwargs.set_item("context", &context)?;
-    let exc = match cls.call((message.as_str(),), Some(&kwargs)) {
+    let exc = match cls.call((message,), Some(&kwargs)) {
         Ok(exc) => exc,
         // Builtin classes (ConnectionError, KeyError, ...) take no keyword arguments: build
         // them from the message alone and attach the code and context as attributes.
-        Err(e) if e.is_instance_of::<PyTypeError>(py) => {
+        Err(e) if e.is_instance_of::<PyTypeError>(cls.py()) => {
             let exc = cls.call1((message,))?;
             exc.setattr("error_code", code)?;
             exc.setattr("context", context)?;

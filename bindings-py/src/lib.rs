@@ -13,6 +13,7 @@ mod clock;
 mod config;
 mod errors;
 mod health;
+mod hierarchy;
 mod interop;
 mod listeners;
 mod manager_metrics;
@@ -23,6 +24,7 @@ mod refusal;
 mod registry;
 mod sim;
 mod wrapper;
+mod wrapper_origin;
 
 use pyo3::prelude::*;
 
@@ -62,6 +64,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("CIRCUIT_BREAKER_THROTTLING", errors::CODE_THROTTLING)?;
     m.add("_END_AFTER_FAILURE", cache_calls::RETURN_AFTER_FAILURE)?;
     m.add("_END_RAISE", cache_calls::RAISE)?;
+    m.add("_LOAD_LEAD", wrapper_origin::LEAD)?;
+    m.add("_LOAD_JOIN", wrapper_origin::JOIN)?;
+    m.add("_LOAD_VALUE", wrapper_origin::VALUE)?;
+    m.add("ORIGIN_BUSY", errors::CODE_ORIGIN_BUSY)?;
     m.add(
         "MAX_SCENARIO_CALLS",
         fact_resilience_core::MAX_SCENARIO_CALLS,

@@ -40,6 +40,54 @@ impl Inner {
     }
 }
 
+/// The core's `OriginConfig` from the Python arguments (shared with `ResilientCacheWrapper`);
+/// a type or range the core cannot hold is refused here, naming the argument, and the core's
+/// own rules (a budget of 0, a zero age...) by `OriginGuard::new`.
+pub(crate) fn origin_config(
+    single_flight: bool,
+    origin_budget: Option<&Bound<'_, PyAny>>,
+    stale_if_error_seconds: Option<&Bound<'_, PyAny>>,
+    stale_capacity: i64,
+) -> PyResult<OriginConfig> {
+    let budget = match origin_budget {
+        None => None,
+        Some(b) if b.is_none() => None,
+        Some(b) => {
+            let n: i64 = b
+                .extract()
+                .map_err(|_| type_error("origin_budget", "an int or None", b))?;
+            Some(
+                u32::try_from(n)
+                    .map_err(|_| value_error("origin_budget", "must be at least 1", n))?,
+            )
+        }
+    };
+    let stale_if_error = match stale_if_error_seconds {
+        None => None,
+        Some(s) if s.is_none() => None,
+        Some(s) => {
+            let secs: f64 = s.extract().map_err(|_| {
+                type_error("stale_if_error_seconds", "a number of seconds or None", s)
+            })?;
+            Some(Duration::try_from_secs_f64(secs).map_err(|_| {
+                value_error(
+                    "stale_if_error_seconds",
+                    "must be a finite number of seconds > 0",
+                    secs,
+                )
+            })?)
+        }
+    };
+    let stale_capacity = usize::try_from(stale_capacity)
+        .map_err(|_| value_error("stale_capacity", "must be at least 1", stale_capacity))?;
+    Ok(OriginConfig {
+        single_flight,
+        budget,
+        stale_if_error,
+        stale_capacity,
+    })
+}
+
 #[pymethods]
 impl PyOriginGuard {
     /// `single_flight`: concurrent loads of one key share one origin call. `origin_budget`:
@@ -55,44 +103,13 @@ impl PyOriginGuard {
         stale_capacity: i64,
         clock: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let budget = match origin_budget {
-            None => None,
-            Some(b) if b.is_none() => None,
-            Some(b) => {
-                let n: i64 = b
-                    .extract()
-                    .map_err(|_| type_error("origin_budget", "an int or None", b))?;
-                Some(
-                    u32::try_from(n)
-                        .map_err(|_| value_error("origin_budget", "must be at least 1", n))?,
-                )
-            }
-        };
-        let stale_if_error = match stale_if_error_seconds {
-            None => None,
-            Some(s) if s.is_none() => None,
-            Some(s) => {
-                let secs: f64 = s.extract().map_err(|_| {
-                    type_error("stale_if_error_seconds", "a number of seconds or None", s)
-                })?;
-                Some(Duration::try_from_secs_f64(secs).map_err(|_| {
-                    value_error(
-                        "stale_if_error_seconds",
-                        "must be a finite number of seconds > 0",
-                        secs,
-                    )
-                })?)
-            }
-        };
-        let stale_capacity = usize::try_from(stale_capacity)
-            .map_err(|_| value_error("stale_capacity", "must be at least 1", stale_capacity))?;
-        let guard = OriginGuard::new(OriginConfig {
+        let config = origin_config(
             single_flight,
-            budget,
-            stale_if_error,
+            origin_budget,
+            stale_if_error_seconds,
             stale_capacity,
-        })
-        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        )?;
+        let guard = OriginGuard::new(config).map_err(|e| PyValueError::new_err(e.to_string()))?;
         Ok(PyOriginGuard {
             inner: Mutex::new(Inner {
                 guard,

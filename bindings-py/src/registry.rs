@@ -126,8 +126,14 @@ fn transitions<'py>(py: Python<'py>, moved: &PathTransitions) -> PyResult<Bound<
 }
 
 impl PyRegistry {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {
+    /// The registry, locked (also by `ResilientCacheWrapper`, around core calls only).
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How many segments a path names.
+    pub(crate) fn level_count(&self) -> usize {
+        self.lock().config().levels.len()
     }
 
     fn report(

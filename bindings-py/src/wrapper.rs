@@ -4,11 +4,18 @@
 //! carries out one call through `_begin` / `_flushed` / `_end_ok` / `_end_error`
 //! (`cache_calls.rs`): the core's `CacheGuard` decides fallbacks, what a failure means, and
 //! which keys to remember and invalidate.
+//!
+//! Opt-in beside FACT's contract (keyword-only, off by default): a `hierarchy` (per-key and
+//! hierarchical breakers, `hierarchy.rs`) and origin protection for `get_or_load`
+//! (`wrapper_origin.rs`).
 
 use crate::breaker::PyBreaker;
 use crate::cache_calls::GuardState;
 use crate::errors::type_error;
+use crate::hierarchy::Hierarchy;
 use crate::manager_metrics::cache_metrics;
+use crate::origin::origin_config;
+use crate::wrapper_origin::WrapperOrigin;
 use fact_resilience_core::{CacheOp, StaleKeysOption};
 use pyo3::exceptions::{PyAttributeError, PyValueError};
 use pyo3::prelude::*;
@@ -30,6 +37,15 @@ pub struct PyWrapper {
     guard: Mutex<GuardState>,
     /// `max_pending_invalidations=None`: tracking switched off.
     tracking: bool,
+    /// `hierarchy=` and `key_path=` (None: the wrapper's breaker alone admits every call).
+    pub(crate) hierarchy: Option<Hierarchy>,
+    /// `get_or_load`'s origin protection.
+    pub(crate) origin: WrapperOrigin,
+}
+
+/// `origin_busy_fallback` as given, None included (not given: raise `ORIGIN_BUSY`).
+fn any_value(v: &Bound<'_, PyAny>) -> PyResult<Option<Py<PyAny>>> {
+    Ok(Some(v.clone().unbind()))
 }
 
 fn default_fallbacks(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
@@ -102,10 +118,15 @@ impl PyWrapper {
     #[new]
     #[pyo3(signature = (
         cache_manager, circuit_breaker = None, enable_graceful_degradation = true,
-        fallback_responses = None, *, max_pending_invalidations = Some(1024), stale_keys = "auto"
+        fallback_responses = None, *, max_pending_invalidations = Some(1024), stale_keys = "auto",
+        hierarchy = None, key_path = None, single_flight = None, origin_budget = None,
+        stale_if_error_seconds = None, stale_capacity = 1024, origin_busy_fallback = None
     ),
     text_signature = "(cache_manager, circuit_breaker=None, enable_graceful_degradation=True, \
-        fallback_responses=None, *, max_pending_invalidations=1024, stale_keys='auto')")]
+        fallback_responses=None, *, max_pending_invalidations=1024, stale_keys='auto', \
+        hierarchy=None, key_path=None, single_flight=False, origin_budget=None, \
+        stale_if_error_seconds=None, stale_capacity=1024, origin_busy_fallback=...)")]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         cache_manager: &Bound<'_, PyAny>,
@@ -114,6 +135,13 @@ impl PyWrapper {
         fallback_responses: Option<&Bound<'_, PyAny>>,
         max_pending_invalidations: Option<i64>,
         stale_keys: &str,
+        hierarchy: Option<&Bound<'_, PyAny>>,
+        key_path: Option<&Bound<'_, PyAny>>,
+        single_flight: Option<&Bound<'_, PyAny>>,
+        origin_budget: Option<&Bound<'_, PyAny>>,
+        stale_if_error_seconds: Option<&Bound<'_, PyAny>>,
+        stale_capacity: i64,
+        #[pyo3(from_py_with = any_value)] origin_busy_fallback: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let none = py.None().into_bound(py);
         let capacity = max_pending_invalidations
@@ -129,17 +157,27 @@ impl PyWrapper {
             None => StaleKeysOption::Off,
             Some(_) => stale_keys_arg(stale_keys)?,
         };
+        let hierarchy = Hierarchy::from_args(hierarchy, key_path)?;
+        let config = origin_config(
+            single_flight.map_or(Ok(false), |v| bool_arg("single_flight", v))?,
+            origin_budget,
+            stale_if_error_seconds,
+            stale_capacity,
+        )?;
         Ok(PyWrapper {
             guard: Mutex::new(GuardState::new(
                 cache_manager,
                 option,
                 capacity.unwrap_or(0),
+                hierarchy.is_some(),
             )?),
             tracking: capacity.is_some(),
             cache_manager: cache_manager.clone().unbind(),
             circuit_breaker: breaker_arg(circuit_breaker.unwrap_or(&none))?,
             enable_graceful_degradation,
             fallback_responses: dict_arg(fallback_responses.unwrap_or(&none))?,
+            hierarchy,
+            origin: WrapperOrigin::new(config, origin_busy_fallback)?,
         })
     }
 
@@ -176,13 +214,17 @@ impl PyWrapper {
 
     // ---- one cache call, for the async layer (see cache_calls.rs) --------------------------
 
+    /// `write_seen=False`: the store of a value `get_or_load` just loaded, which the origin
+    /// guard must not take for a write (it would forget that very value).
+    #[pyo3(signature = (op, key, write_seen = true))]
     fn _begin<'py>(
         &self,
         py: Python<'py>,
         op: &str,
         key: &Bound<'py, PyAny>,
+        write_seen: bool,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        self.begin(py, op_arg(op)?, key)
+        self.begin(py, op_arg(op)?, key, write_seen)
     }
 
     fn _flushed(&self, ticket: u64) -> PyResult<()> {
@@ -208,6 +250,51 @@ impl PyWrapper {
         self.end_error(py, ticket, op_arg(op)?, exc)
     }
 
+    // ---- get_or_load, for the async layer (see wrapper_origin.rs) -------------------------
+
+    fn _origin_begin<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        cache_down: bool,
+        flight: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<(u8, Py<PyAny>)> {
+        self.origin_begin(py, key, cache_down, flight)
+    }
+
+    #[pyo3(signature = (ticket, ok, value = None))]
+    fn _origin_end(
+        &self,
+        py: Python<'_>,
+        ticket: u64,
+        ok: bool,
+        value: Option<Py<PyAny>>,
+    ) -> PyResult<Option<Py<PyAny>>> {
+        self.origin_end(py, ticket, ok, value)
+    }
+
+    fn _origin_served(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        value: Py<PyAny>,
+    ) -> PyResult<()> {
+        self.origin_served(py, key, value)
+    }
+
+    /// Whether concurrent loads of one key share one origin call.
+    #[getter]
+    fn _single_flight(&self) -> bool {
+        self.origin.single_flight()
+    }
+
+    /// The origin guard's counters: `{"origin_calls", "joined", "busy", "stale_served",
+    /// "in_flight", "remembered"}` (`get_or_load` only; loads are counted with or without the
+    /// origin options).
+    fn origin_metrics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        self.origin_counters_dict(py)
+    }
+
     /// The wrapped cache manager (the very object passed in).
     #[getter]
     fn cache_manager(&self, py: Python<'_>) -> Py<PyAny> {
@@ -222,7 +309,7 @@ impl PyWrapper {
             let g = self.guard();
             (g.option, g.guard.capacity())
         };
-        let fresh = GuardState::new(&value, option, capacity)?;
+        let fresh = GuardState::new(&value, option, capacity, self.hierarchy.is_some())?;
         let mut g = self.guard();
         let caps = fresh.guard.capabilities();
         g.guard.set_policy(fresh.guard.policy(), caps);
@@ -319,6 +406,10 @@ impl PyWrapper {
         visit.call(&self.cache_manager)?;
         visit.call(&self.circuit_breaker)?;
         visit.call(&self.fallback_responses)?;
+        if let Some(h) = &self.hierarchy {
+            h.traverse(&visit)?;
+        }
+        self.origin.traverse(&visit)?;
         Ok(())
     }
 }

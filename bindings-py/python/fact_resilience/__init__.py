@@ -28,6 +28,7 @@ from ._guard import CallGuard
 from ._native import (
     CIRCUIT_BREAKER_OPEN,
     CIRCUIT_BREAKER_THROTTLING,
+    ORIGIN_BUSY,
     BreakerRegistry,
     CircuitBreakerConfig,
     CircuitBreakerMetrics,
@@ -47,6 +48,7 @@ from ._wrapper import ResilientCacheWrapper
 __all__ = [
     "CIRCUIT_BREAKER_OPEN",
     "CIRCUIT_BREAKER_THROTTLING",
+    "ORIGIN_BUSY",
     "BreakerRegistry",
     "CacheCircuitBreaker",
     "CacheError",

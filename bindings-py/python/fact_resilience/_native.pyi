@@ -5,6 +5,7 @@ Hand-written; `make lint-python` checks them against the built module with `mypy
 
 import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future
 from typing import Any, ClassVar, Final, Optional, TypeVar, Union, final
 
 from typing_extensions import Self, TypeAlias, disjoint_base
@@ -17,6 +18,10 @@ __all__ = [
     "CIRCUIT_BREAKER_THROTTLING",
     "_END_AFTER_FAILURE",
     "_END_RAISE",
+    "_LOAD_LEAD",
+    "_LOAD_JOIN",
+    "_LOAD_VALUE",
+    "ORIGIN_BUSY",
     "_config_fields",
     "MAX_SCENARIO_CALLS",
     "SCENARIOS",
@@ -55,6 +60,10 @@ CIRCUIT_BREAKER_OPEN: Final[str]
 CIRCUIT_BREAKER_THROTTLING: Final[str]
 _END_AFTER_FAILURE: Final[int]
 _END_RAISE: Final[int]
+_LOAD_LEAD: Final[int]
+_LOAD_JOIN: Final[int]
+_LOAD_VALUE: Final[int]
+ORIGIN_BUSY: Final[str]
 
 def _config_fields() -> list[dict[str, Any]]:
     """Every config field (name, kind, default, unit, rule, requirement, doc, positional, core,
@@ -486,6 +495,13 @@ class ResilientCacheWrapper:
         *,
         max_pending_invalidations: Optional[int] = 1024,
         stale_keys: str = "auto",
+        hierarchy: Optional[BreakerRegistry] = None,
+        key_path: Optional[Callable[[Any], Sequence[str]]] = None,
+        single_flight: bool = False,
+        origin_budget: Optional[int] = None,
+        stale_if_error_seconds: Optional[float] = None,
+        stale_capacity: int = 1024,
+        origin_busy_fallback: Any = ...,
     ) -> Self: ...
     cache_manager: Any
     circuit_breaker: CacheCircuitBreaker
@@ -508,11 +524,21 @@ class ResilientCacheWrapper:
     def generate_hash(self, query: str) -> str: ...
     def get_metrics(self) -> dict[str, Any]: ...
     def _begin(
-        self, op: str, key: Any
+        self, op: str, key: Any, write_seen: bool = True
     ) -> tuple[int, Any, Optional[list[tuple[Callable[[Any], Any], Any]]]]: ...
     def _flushed(self, ticket: int) -> None: ...
     def _end_ok(self, ticket: int, result: Any) -> Any: ...
     def _end_error(self, ticket: int, op: str, exc: BaseException) -> tuple[int, Any]: ...
+    def origin_metrics(self) -> dict[str, int]:
+        """The origin guard's counters: ``origin_calls``, ``joined``, ``busy``,
+        ``stale_served``, ``in_flight``, ``remembered``."""
+    @property
+    def _single_flight(self) -> bool: ...
+    def _origin_begin(
+        self, key: Any, cache_down: bool, flight: Optional[Future[Any]]
+    ) -> tuple[int, Any]: ...
+    def _origin_end(self, ticket: int, ok: bool, value: Any = None) -> Optional[Future[Any]]: ...
+    def _origin_served(self, key: Any, value: Any) -> None: ...
 
 _LevelSpec: TypeAlias = Union[
     str,

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Optional, cast
 
-from . import _native
+from . import _native, _origin
 from ._awaiting import is_awaitable as _is_awaitable
 from ._breaker import CacheCircuitBreaker
 from ._guard import CallGuard
@@ -34,8 +34,18 @@ class ResilientCacheWrapper(_native.ResilientCacheWrapper):
 
     ``ResilientCacheWrapper(cache_manager, circuit_breaker=None,
     enable_graceful_degradation=True, fallback_responses=None, *,
-    max_pending_invalidations=1024, stale_keys="auto")``. The manager's methods are looked up
-    on every call and may be sync or async.
+    max_pending_invalidations=1024, stale_keys="auto", hierarchy=None, key_path=None,
+    single_flight=False, origin_budget=None, stale_if_error_seconds=None, stale_capacity=1024,
+    origin_busy_fallback=<unset>)``. The manager's methods are looked up on every call and may
+    be sync or async.
+
+    ``hierarchy`` (a `BreakerRegistry`): a call on a key is admitted by this wrapper's breaker
+    (the whole cache) and by the registry's breakers on ``key_path(key)`` (default
+    ``[key]``), and its outcome goes to every one of them, so one failing key range opens only
+    its own breakers; ``invalidate_by_prefix`` has no key and is judged by the wrapper's
+    breaker alone. The registry's breakers judge these calls on the wrapper breaker's clock.
+    The origin options shape `get_or_load` only; with none of them given the wrapper behaves
+    exactly as FACT's.
 
     Every decision is the core's cache guard's: which outcomes count (a ``TimeoutError`` is a
     failure counted apart; a `CacheShedError` is *shed*, answered with the fallback but never
@@ -54,11 +64,18 @@ class ResilientCacheWrapper(_native.ResilientCacheWrapper):
         """The breaker, typed as the async subclass."""
         return cast(CacheCircuitBreaker, self.circuit_breaker)
 
-    async def _call(self, op: str, key: Any, *args: Any, observe: Optional[Observe] = None) -> Any:
+    async def _call(
+        self,
+        op: str,
+        key: Any,
+        *args: Any,
+        observe: Optional[Observe] = None,
+        write_seen: bool = True,
+    ) -> Any:
         """One cache call, carried out as the core's guard answers. ``observe(outcome, exc)``
         (for tracing) hears how it ended: ``refused``, ``success``, ``failure``, ``shed`` or
-        ``raised``."""
-        ticket, method, flush = self._begin(op, key)
+        ``raised``. ``write_seen=False``: a store of what `get_or_load` just loaded."""
+        ticket, method, flush = self._begin(op, key) if write_seen else self._begin(op, key, False)
         if ticket < 0:
             if observe is not None:
                 observe("refused", None)
@@ -109,6 +126,22 @@ class ResilientCacheWrapper(_native.ResilientCacheWrapper):
         """The manager's ``invalidate(key)`` (or ``delete(key)``) if it has one, else
         ``invalidate_by_prefix(key)``; fallback ``fallback_responses["invalidate"]``."""
         return await self._call("invalidate", key, key)
+
+    async def get_or_load(self, key: Any, load: _origin.Loader) -> Any:
+        """The value for ``key``: from the cache (a hit's ``content``, or the entry itself for a
+        manager whose entries have none), else from the origin through ``load`` (a zero-argument
+        callable returning the value or an awaitable), then stored (a failed store is logged,
+        never raised; a loaded None is not stored).
+
+        The read is exactly `get`'s (through the breaker, and the hierarchy when given). On a
+        miss the core's origin guard decides: with ``single_flight`` concurrent misses of one
+        key share one ``load`` call and all get its value or its exception; beyond
+        ``origin_budget`` loads in flight a miss raises `CacheError` code ``ORIGIN_BUSY`` (or
+        returns ``origin_busy_fallback`` when given); with ``stale_if_error_seconds``, while
+        the cache is down (the read was refused, failed or shed), a value served or loaded for
+        the key within that age answers instead, never one older and never after a `store` or
+        `invalidate` of the key. See `origin_metrics()`."""
+        return await _origin.get_or_load(self, key, load)
 
     async def start_monitoring(self) -> None:
         """Starts the breaker's health monitoring (idempotent)."""

@@ -186,7 +186,13 @@ def _trace_wrapper(wrapper: ResilientCacheWrapper, tracer: trace.Tracer) -> None
     # ended; the untraced path pays only for a `None` check.
     plain = type(wrapper)._call
 
-    async def call(op: str, key: Any, *args: Any, observe: Optional[Observe] = None) -> Any:
+    async def call(
+        op: str,
+        key: Any,
+        *args: Any,
+        observe: Optional[Observe] = None,
+        write_seen: bool = True,
+    ) -> Any:
         with tracer.start_as_current_span(
             f"circuit_breaker {op}",
             attributes={
@@ -208,6 +214,6 @@ def _trace_wrapper(wrapper: ResilientCacheWrapper, tracer: trace.Tracer) -> None
                 if outcome == "failure":
                     span.set_status(trace.StatusCode.ERROR)
 
-            return await plain(wrapper, op, key, *args, observe=note)
+            return await plain(wrapper, op, key, *args, observe=note, write_seen=write_seen)
 
     wrapper._call = call  # type: ignore[method-assign]
