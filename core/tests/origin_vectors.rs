@@ -152,7 +152,11 @@ fn end(run: &mut Run, step: &Value, at: &At) -> Checked {
             if let Some(slot) = ended.remember {
                 run.slots.insert(slot, key);
             }
-            let actual = json!({ "joined": ended.joined, "remember": ended.remember.is_some() });
+            let actual = json!({
+                "joined": ended.joined,
+                "remember": ended.remember.is_some(),
+                "store": ended.store,
+            });
             if &actual != expect {
                 return Err(at.mismatch("expect", expect, actual));
             }

@@ -108,6 +108,10 @@ pub struct LoadEnd {
     /// Store the loaded value in this slot for stale-if-error (`None`: do not; it failed,
     /// stale-if-error is off, or a write to the key was seen while it loaded).
     pub remember: Option<u32>,
+    /// Put the loaded value in the cache. False when the load failed, or when a write to the
+    /// key was seen while it ran: its value may predate the write, and storing it would undo
+    /// the write's invalidation.
+    pub store: bool,
 }
 
 /// The guard's counters.
@@ -272,6 +276,7 @@ impl<K: Ord + Clone> OriginGuard<K> {
         Ok(LoadEnd {
             joined: flight.joined,
             remember,
+            store: ok && !flight.written,
         })
     }
 
