@@ -269,7 +269,7 @@ impl PyWrapper {
         ticket: u64,
         ok: bool,
         value: Option<Py<PyAny>>,
-    ) -> PyResult<Option<Py<PyAny>>> {
+    ) -> PyResult<(Option<Py<PyAny>>, bool)> {
         self.origin_end(py, ticket, ok, value)
     }
 

@@ -157,14 +157,15 @@ impl PyWrapper {
     }
 
     /// The load holding `ticket` ended (`ok`: with `value`). Returns its shared result when
-    /// callers joined it (the async layer settles it), else None.
+    /// callers joined it (the async layer settles it), else None, and whether to put the value
+    /// in the cache (not when a write to the key was seen while it loaded: it may predate it).
     pub(crate) fn origin_end(
         &self,
         py: Python<'_>,
         ticket: u64,
         ok: bool,
         value: Option<Py<PyAny>>,
-    ) -> PyResult<Option<Py<PyAny>>> {
+    ) -> PyResult<(Option<Py<PyAny>>, bool)> {
         let now = self
             .circuit_breaker
             .bind(py)
@@ -185,7 +186,7 @@ impl PyWrapper {
         };
         drop(s);
         drop(replaced);
-        Ok(shared.filter(|_| ended.joined > 0))
+        Ok((shared.filter(|_| ended.joined > 0), ended.store))
     }
 
     /// `value` was served for `key` from the cache: remembered for stale-if-error when it is on.

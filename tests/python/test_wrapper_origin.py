@@ -323,7 +323,7 @@ async def test_stale_is_never_served_after_a_write_of_that_key(clock: ManualCloc
     assert await w.get_or_load("c", Origin("from origin c")) == "from origin c"
 
 
-async def test_a_write_during_a_load_keeps_its_value_from_being_remembered(
+async def test_a_load_overtaken_by_a_write_is_neither_stored_nor_remembered(
     clock: ManualClock,
 ) -> None:
     manager = Manager()
@@ -335,6 +335,7 @@ async def test_a_write_during_a_load_keeps_its_value_from_being_remembered(
     await w.store("k", "after the write")
     origin.gate.set()
     assert await loading == "before the write"
+    assert manager.data["k"] == "after the write"  # the older value did not overwrite it
     manager.down = True
     assert await w.get_or_load("k", Origin("origin")) == "origin"
     assert w.origin_metrics()["stale_served"] == 0

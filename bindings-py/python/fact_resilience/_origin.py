@@ -68,14 +68,16 @@ async def _lead(wrapper: ResilientCacheWrapper, key: Any, load: Loader, ticket: 
         if is_awaitable(value):
             value = await value
     except BaseException as exc:
-        shared = wrapper._origin_end(ticket, False)
+        shared, _ = wrapper._origin_end(ticket, False)
         if shared is not None:
             shared.set_exception(exc)
         raise
-    shared = wrapper._origin_end(ticket, True, value)
+    shared, store = wrapper._origin_end(ticket, True, value)
     if shared is not None:
         shared.set_result(value)
-    if value is not None:  # nothing to cache: a read of it would be a miss again
+    # Not after a write to the key was seen while it loaded (the value may predate it); not
+    # None (nothing to cache: a read of it would be a miss again).
+    if store and value is not None:
         try:
             await wrapper._call("store", key, key, value, write_seen=False)
         except Exception as exc:  # the value was loaded; a failed store only costs a miss

@@ -131,7 +131,8 @@ class ResilientCacheWrapper(_native.ResilientCacheWrapper):
         """The value for ``key``: from the cache (a hit's ``content``, or the entry itself for a
         manager whose entries have none), else from the origin through ``load`` (a zero-argument
         callable returning the value or an awaitable), then stored (a failed store is logged,
-        never raised; a loaded None is not stored).
+        never raised; a loaded None, or a value loaded while a write to the key was seen, is
+        returned but not stored).
 
         The read is exactly `get`'s (through the breaker, and the hierarchy when given). On a
         miss the core's origin guard decides: with ``single_flight`` concurrent misses of one
