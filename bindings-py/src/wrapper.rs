@@ -214,17 +214,24 @@ impl PyWrapper {
 
     // ---- one cache call, for the async layer (see cache_calls.rs) --------------------------
 
-    /// `write_seen=False`: the store of a value `get_or_load` just loaded, which the origin
-    /// guard must not take for a write (it would forget that very value).
-    #[pyo3(signature = (op, key, write_seen = true))]
     fn _begin<'py>(
         &self,
         py: Python<'py>,
         op: &str,
         key: &Bound<'py, PyAny>,
-        write_seen: bool,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        self.begin(py, op_arg(op)?, key, write_seen)
+        self.begin(py, op_arg(op)?, key, true)
+    }
+
+    /// `_begin` for the store of a value `get_or_load` just loaded, which the origin guard
+    /// must not take for a write (it would forget that very value).
+    fn _begin_loaded<'py>(
+        &self,
+        py: Python<'py>,
+        op: &str,
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        self.begin(py, op_arg(op)?, key, false)
     }
 
     fn _flushed(&self, ticket: u64) -> PyResult<()> {

@@ -79,7 +79,7 @@ async def _lead(wrapper: ResilientCacheWrapper, key: Any, load: Loader, ticket: 
     # None (nothing to cache: a read of it would be a miss again).
     if store and value is not None:
         try:
-            await wrapper._call("store", key, key, value, write_seen=False)
+            await wrapper._store_loaded("store", key, key, value)
         except Exception as exc:  # the value was loaded; a failed store only costs a miss
             _log.warning(
                 "get_or_load: storing the loaded value failed (%s: %s)", type(exc).__name__, exc

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, Optional, cast
 
 from . import _native, _origin
@@ -25,6 +25,59 @@ _RAISE = _native._END_RAISE
 _OUTCOMES = {_AFTER_FAILURE: "failure", _RAISE: "raised"}
 
 Observe = Callable[[str, Optional[BaseException]], None]
+
+
+Call = Callable[..., Coroutine[Any, Any, Any]]
+
+
+def _carrier(begin: Callable[[Any, str, Any], tuple[int, Any, Any]]) -> Call:
+    """The wrapper's call method over the native step `begin` (`_begin`, or `_begin_loaded`
+    for `get_or_load`'s own store): one body for both, each with its step bound in."""
+
+    async def call(
+        self: ResilientCacheWrapper,
+        op: str,
+        key: Any,
+        *args: Any,
+        observe: Optional[Observe] = None,
+    ) -> Any:
+        """One cache call, carried out as the core's guard answers. ``observe(outcome, exc)``
+        (for tracing) hears how it ended: ``refused``, ``success``, ``failure``, ``shed`` or
+        ``raised``."""
+        ticket, method, flush = begin(self, op, key)
+        if ticket < 0:
+            if observe is not None:
+                observe("refused", None)
+            return method  # the fallback value
+        try:
+            if flush is not None:
+                for invalidate, arg in flush:
+                    done = invalidate(arg)
+                    if _is_awaitable(done):
+                        await done
+                self._flushed(ticket)
+            result = method(*args)
+            if _is_awaitable(result):
+                result = await result
+        except BaseException as exc:
+            action, fallback = self._end_error(ticket, op, exc)
+            if observe is not None:
+                observe(_OUTCOMES.get(action, "shed"), exc)
+            if action == _RAISE:
+                raise
+            if action == _AFTER_FAILURE:
+                _log.warning(
+                    "cache %s failed (%s: %s); serving the fallback",
+                    op,
+                    type(exc).__name__,
+                    exc,
+                )
+            return fallback
+        if observe is not None:
+            observe("success", None)
+        return self._end_ok(ticket, result)
+
+    return call
 
 
 class ResilientCacheWrapper(_native.ResilientCacheWrapper):
@@ -64,49 +117,10 @@ class ResilientCacheWrapper(_native.ResilientCacheWrapper):
         """The breaker, typed as the async subclass."""
         return cast(CacheCircuitBreaker, self.circuit_breaker)
 
-    async def _call(
-        self,
-        op: str,
-        key: Any,
-        *args: Any,
-        observe: Optional[Observe] = None,
-        write_seen: bool = True,
-    ) -> Any:
-        """One cache call, carried out as the core's guard answers. ``observe(outcome, exc)``
-        (for tracing) hears how it ended: ``refused``, ``success``, ``failure``, ``shed`` or
-        ``raised``. ``write_seen=False``: a store of what `get_or_load` just loaded."""
-        ticket, method, flush = self._begin(op, key) if write_seen else self._begin(op, key, False)
-        if ticket < 0:
-            if observe is not None:
-                observe("refused", None)
-            return method  # the fallback value
-        try:
-            if flush is not None:
-                for invalidate, arg in flush:
-                    done = invalidate(arg)
-                    if _is_awaitable(done):
-                        await done
-                self._flushed(ticket)
-            result = method(*args)
-            if _is_awaitable(result):
-                result = await result
-        except BaseException as exc:
-            action, fallback = self._end_error(ticket, op, exc)
-            if observe is not None:
-                observe(_OUTCOMES.get(action, "shed"), exc)
-            if action == _RAISE:
-                raise
-            if action == _AFTER_FAILURE:
-                _log.warning(
-                    "cache %s failed (%s: %s); serving the fallback",
-                    op,
-                    type(exc).__name__,
-                    exc,
-                )
-            return fallback
-        if observe is not None:
-            observe("success", None)
-        return self._end_ok(ticket, result)
+    # One cache call, carried out as the core's guard answers (see `_carrier`); the second
+    # stores what `get_or_load` just loaded, which the origin guard must not take for a write.
+    _call = _carrier(_native.ResilientCacheWrapper._begin)
+    _store_loaded = _carrier(_native.ResilientCacheWrapper._begin_loaded)
 
     async def store(self, query_hash: str, content: str) -> Any:
         """Stores through the breaker; returns True when stored (False only if the manager

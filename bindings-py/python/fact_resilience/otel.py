@@ -186,13 +186,7 @@ def _trace_wrapper(wrapper: ResilientCacheWrapper, tracer: trace.Tracer) -> None
     # ended; the untraced path pays only for a `None` check.
     plain = type(wrapper)._call
 
-    async def call(
-        op: str,
-        key: Any,
-        *args: Any,
-        observe: Optional[Observe] = None,
-        write_seen: bool = True,
-    ) -> Any:
+    async def call(op: str, key: Any, *args: Any, observe: Optional[Observe] = None) -> Any:
         with tracer.start_as_current_span(
             f"circuit_breaker {op}",
             attributes={
@@ -214,6 +208,6 @@ def _trace_wrapper(wrapper: ResilientCacheWrapper, tracer: trace.Tracer) -> None
                 if outcome == "failure":
                     span.set_status(trace.StatusCode.ERROR)
 
-            return await plain(wrapper, op, key, *args, observe=note, write_seen=write_seen)
+            return await plain(wrapper, op, key, *args, observe=note)
 
     wrapper._call = call  # type: ignore[method-assign]
