@@ -72,6 +72,12 @@ impl WrapperOrigin {
         if let Some(v) = &self.busy_fallback {
             visit.call(v)?;
         }
+        // The collector must not wait: a state held by a step right now is skipped this pass.
+        if let Ok(s) = self.state.try_lock() {
+            for v in s.values.iter().flatten().chain(s.flights.values()) {
+                visit.call(v)?;
+            }
+        }
         Ok(())
     }
 }

@@ -159,6 +159,25 @@ async def test_a_cancelled_joiner_leaves_the_load_and_the_others_alone(clock: Ma
     assert origin.calls == 1
 
 
+async def test_a_cancelled_leader_passes_the_cancellation_to_its_joiners(
+    clock: ManualClock,
+) -> None:
+    w = wrapper(clock, single_flight=True)
+    w.circuit_breaker.force_open()
+    origin = Origin()
+    origin.gate = asyncio.Event()
+    leader = asyncio.ensure_future(w.get_or_load("k", origin))
+    await settle()
+    joiner = asyncio.ensure_future(w.get_or_load("k", origin))
+    await settle()
+    leader.cancel()
+    results = await asyncio.gather(leader, joiner, return_exceptions=True)
+    assert all(isinstance(r, asyncio.CancelledError) for r in results)
+    assert w.origin_metrics()["in_flight"] == 0
+    origin.gate.set()
+    assert await w.get_or_load("k", origin) == "from origin"  # the next miss leads again
+
+
 def test_a_caller_on_another_thread_and_loop_joins_the_load(clock: ManualClock) -> None:
     w = wrapper(clock, single_flight=True)
     w.circuit_breaker.force_open()

@@ -110,6 +110,7 @@ async def run_keyed(
     max_requests: int = 200_000,
     load_seconds: float = 0.0,
     single_flight: bool = False,
+    stale_if_error_seconds: Optional[float] = None,
     seed: int = 3,
 ) -> KeyedResult:
     """One run of the same seeded traffic: `fault` is "none", "key_range" (the failing shard's
@@ -125,6 +126,7 @@ async def run_keyed(
             max_requests=max_requests,
             load_seconds=load_seconds,
             single_flight=single_flight,
+            stale_if_error_seconds=stale_if_error_seconds,
             seed=seed,
         )
 
@@ -139,6 +141,7 @@ async def _run_keyed(
     max_requests: int,
     load_seconds: float,
     single_flight: bool,
+    stale_if_error_seconds: Optional[float],
     seed: int,
 ) -> KeyedResult:
     result = KeyedResult()
@@ -159,6 +162,7 @@ async def _run_keyed(
         key_path=key_path,
         stale_keys="off",
         single_flight=single_flight,
+        stale_if_error_seconds=stale_if_error_seconds,
     )
     hashes = [key_of(k) for k in range(keys)]
 
@@ -271,6 +275,7 @@ def table(title: str, runs: dict[str, KeyedResult]) -> str:
             lambda r: f"{r.healthy_hit_rate:.3f}",
         ),
         ("origin calls / joined", lambda r: f"{r.origin['origin_calls']} / {r.origin['joined']}"),
+        ("answered stale (cache down)", lambda r: f"{r.origin['stale_served']}"),
         ("distinct keys loaded", lambda r: f"{r.distinct_loaded}"),
         ("loads overlapping one of the same key", lambda r: f"{r.overlapping_loads}"),
         ("root breaker opened", lambda r: "yes" if r.root_opened else "no"),

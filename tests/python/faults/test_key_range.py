@@ -29,11 +29,22 @@ async def test_a_full_outage_loads_each_key_once_per_flight(redis_server: RedisS
     # The origin takes a while per load, so that misses of one key overlap.
     shared = await run_keyed(redis_server, fault="outage", single_flight=True, load_seconds=0.02)
     each = await run_keyed(redis_server, fault="outage", single_flight=False, load_seconds=0.02)
+    stale = await run_keyed(
+        redis_server,
+        fault="outage",
+        single_flight=True,
+        stale_if_error_seconds=30.0,
+        load_seconds=0.02,
+    )
     title = "full outage, origin behind get_or_load"
-    runs = {"single_flight=True": shared, "single_flight=False": each}
+    runs = {
+        "single_flight=True": shared,
+        "single_flight=False": each,
+        "single_flight + stale_if_error 30 s": stale,
+    }
     REPORTS.append(table(title, runs))
     why = "\n" + table(title, runs)
-    for run in (shared, each):
+    for run in (shared, each, stale):
         assert run.errors == 0, "user-facing errors" + why + "\n" + "\n".join(run.error_examples)
         assert run.wrong == 0, why
         assert run.root_opened, "the outage must open the wrapper's breaker" + why
@@ -41,3 +52,6 @@ async def test_a_full_outage_loads_each_key_once_per_flight(redis_server: RedisS
     assert shared.overlapping_loads == 0, why
     assert shared.origin["in_flight"] == 0, why
     assert shared.origin["origin_calls"] == shared.loads, why
+    assert stale.overlapping_loads == 0, why
+    # Every key was served before the outage: remembered values answer while it lasts.
+    assert stale.origin["stale_served"] > 0, why
