@@ -105,7 +105,8 @@ impl PyWrapper {
             _ => None,
         };
         if write_seen && op.writes() {
-            self.origin_written(op, key);
+            // By the manager call that carries it out: FACT's `invalidate` is a prefix one.
+            self.origin_written(method, key);
         }
         let key = match policy {
             StaleKeys::PerKey if keyed => Some(CacheKey::from_py(key)?),

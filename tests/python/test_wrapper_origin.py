@@ -10,7 +10,7 @@ from typing import Any, Callable, Optional
 
 import pytest
 
-from conftest import FactCacheError
+from conftest import LONG_CONTENT, FactCacheError
 from fact_resilience import (
     ORIGIN_BUSY,
     BreakerRegistry,
@@ -340,6 +340,19 @@ async def test_stale_is_never_served_after_a_write_of_that_key(clock: ManualCloc
     assert await w.get_or_load("c", never) == "C"
     await w.invalidate_by_prefix("")  # may have written anything
     assert await w.get_or_load("c", Origin("from origin c")) == "from origin c"
+
+
+async def test_an_invalidate_carried_out_by_prefix_forgets_every_value(
+    clock: ManualClock, fact_manager: Any
+) -> None:
+    # FACT's manager has no per-key invalidate: the wrapper's invalidate(key) removes by prefix.
+    w = ResilientCacheWrapper(fact_manager, breaker(clock), stale_if_error_seconds=10)
+    for k in ("a", "b"):
+        await w.store(k, LONG_CONTENT)
+        assert await w.get_or_load(k, never) == LONG_CONTENT
+    await w.invalidate("a")
+    w.circuit_breaker.force_open()
+    assert await w.get_or_load("b", Origin("from origin")) == "from origin"
 
 
 async def test_a_load_overtaken_by_a_write_is_neither_stored_nor_remembered(
