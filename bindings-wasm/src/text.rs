@@ -6,107 +6,160 @@
 use crate::panic::push_decimal;
 use fact_resilience_core::{OriginError, RegistryError};
 
-/// `s` quoted as `{:?}` quotes it, for the characters a level's name uses (the escapes
-/// below; any other control character is copied as it is).
-fn push_quoted(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+/// One piece of a message: text, a name quoted as `{:?}` quotes it, or a whole number.
+#[derive(Clone, Copy)]
+enum Piece<'a> {
+    Text(&'a str),
+    Name(&'a str),
+    Num(u64),
 }
 
-fn decimal(out: &mut String, n: u64) {
-    push_decimal(out, n);
+use Piece::{Name, Num, Text};
+
+/// The pieces written out, one after the other: one copy of the writing code serves every
+/// message (size budget).
+#[inline(never)]
+fn render(pieces: &[Piece<'_>]) -> String {
+    let mut out = String::new();
+    for piece in pieces {
+        match *piece {
+            Text(t) => out.push_str(t),
+            Num(n) => push_decimal(&mut out, n),
+            // `{:?}`'s quoting, for the characters a level's name uses (the escapes below;
+            // any other control character is copied as it is).
+            Name(s) => {
+                out.push('"');
+                for c in s.chars() {
+                    match c {
+                        '"' => out.push_str("\\\""),
+                        '\\' => out.push_str("\\\\"),
+                        '\n' => out.push_str("\\n"),
+                        '\r' => out.push_str("\\r"),
+                        '\t' => out.push_str("\\t"),
+                        c => out.push(c),
+                    }
+                }
+                out.push('"');
+            }
+        }
+    }
+    out
 }
 
 /// `e`'s message, as the core's `Display` writes it (a level's invalid config, which the JS
 /// layer refuses before the core sees it, is named without the config's own message).
 pub fn registry_error(e: &RegistryError) -> String {
-    let mut s = String::new();
-    let named = |s: &mut String, head: &str, name: &str, tail: &str| {
-        s.push_str(head);
-        push_quoted(s, name);
-        s.push_str(tail);
+    let none = Text("");
+    let pieces = match e {
+        RegistryError::NoLevels => [
+            Text("levels: a hierarchy needs at least one level"),
+            none,
+            none,
+            none,
+            none,
+        ],
+        RegistryError::TooDeep(n) => [
+            Text("levels: at most 8 levels, got "),
+            Num(*n as u64),
+            none,
+            none,
+            none,
+        ],
+        RegistryError::EmptyLevel(i) => [
+            Text("levels["),
+            Num(*i as u64),
+            Text("]: a level's name must not be empty"),
+            none,
+            none,
+        ],
+        RegistryError::DuplicateLevel(n) => [
+            Text("levels: "),
+            Name(n),
+            Text(" appears twice"),
+            none,
+            none,
+        ],
+        RegistryError::Cycle(n) => [
+            Text("levels: the parent links form a cycle through "),
+            Name(n),
+            none,
+            none,
+            none,
+        ],
+        RegistryError::SecondRoot(n) => [
+            Text("levels: "),
+            Name(n),
+            Text(" is a second root (one level has no parent)"),
+            none,
+            none,
+        ],
+        RegistryError::Branch(n) => [
+            Text("levels: "),
+            Name(n),
+            Text(" has two child levels (the hierarchy is a chain)"),
+            none,
+            none,
+        ],
+        RegistryError::NoBreakers => [
+            Text("max_breakers: must be at least 1, got 0"),
+            none,
+            none,
+            none,
+            none,
+        ],
+        RegistryError::Config { level, prefix, .. } if prefix.is_empty() => {
+            [Text("levels["), Name(level), Text("].config: "), none, none]
+        }
+        RegistryError::Config { level, prefix, .. } => [
+            Text("levels["),
+            Name(level),
+            Text("].config[prefix "),
+            Name(prefix),
+            Text("]: "),
+        ],
+        RegistryError::PathLength { expected, got } => [
+            Text("path: expected "),
+            Num(*expected as u64),
+            Text(" segments (one per level), got "),
+            Num(*got as u64),
+            none,
+        ],
+        _ => [Text("levels: refused by the core"), none, none, none, none],
     };
-    match e {
-        RegistryError::NoLevels => s.push_str("levels: a hierarchy needs at least one level"),
-        RegistryError::TooDeep(n) => {
-            s.push_str("levels: at most 8 levels, got ");
-            decimal(&mut s, *n as u64);
-        }
-        RegistryError::EmptyLevel(i) => {
-            s.push_str("levels[");
-            decimal(&mut s, *i as u64);
-            s.push_str("]: a level's name must not be empty");
-        }
-        RegistryError::DuplicateLevel(n) => named(&mut s, "levels: ", n, " appears twice"),
-        RegistryError::Cycle(n) => named(
-            &mut s,
-            "levels: the parent links form a cycle through ",
-            n,
-            "",
-        ),
-        RegistryError::SecondRoot(n) => named(
-            &mut s,
-            "levels: ",
-            n,
-            " is a second root (one level has no parent)",
-        ),
-        RegistryError::Branch(n) => named(
-            &mut s,
-            "levels: ",
-            n,
-            " has two child levels (the hierarchy is a chain)",
-        ),
-        RegistryError::NoBreakers => s.push_str("max_breakers: must be at least 1, got 0"),
-        RegistryError::Config {
-            level,
-            prefix,
-            error,
-        } => {
-            named(&mut s, "levels[", level, "].config");
-            if !prefix.is_empty() {
-                named(&mut s, "[prefix ", prefix, "]");
-            }
-            s.push_str(": ");
-            s.push_str(error.field());
-            s.push_str(" is refused");
-        }
-        RegistryError::PathLength { expected, got } => {
-            s.push_str("path: expected ");
-            decimal(&mut s, *expected as u64);
-            s.push_str(" segments (one per level), got ");
-            decimal(&mut s, *got as u64);
-        }
-        _ => s.push_str("levels: refused by the core"),
+    let mut out = render(&pieces);
+    if let RegistryError::Config { error, .. } = e {
+        out.push_str(error.field());
+        out.push_str(" is refused");
     }
-    s
+    out
 }
 
 /// `e`'s message, as the core's `Display` writes it.
 pub fn origin_error(e: &OriginError) -> String {
-    match e {
-        OriginError::ZeroBudget => "origin_budget: must be at least 1, got 0".into(),
-        OriginError::ZeroStaleAge => "stale_if_error_seconds: must be greater than 0".into(),
-        OriginError::ZeroStaleCapacity => {
-            "stale_capacity: must be at least 1 when stale_if_error_seconds is set, got 0".into()
-        }
-        OriginError::UnknownTicket(t) => {
-            let mut s = String::from("ticket ");
-            decimal(&mut s, *t);
-            s.push_str(" is not an origin load in flight (already ended, or never issued)");
-            s
-        }
-        _ => "origin: refused by the core".into(),
-    }
+    let pieces = match e {
+        OriginError::ZeroBudget => [
+            Text("origin_budget: must be at least 1, got 0"),
+            Text(""),
+            Text(""),
+        ],
+        OriginError::ZeroStaleAge => [
+            Text("stale_if_error_seconds: must be greater than 0"),
+            Text(""),
+            Text(""),
+        ],
+        OriginError::ZeroStaleCapacity => [
+            Text("stale_capacity: must be at least 1 when stale_if_error_seconds is set, got 0"),
+            Text(""),
+            Text(""),
+        ],
+        OriginError::UnknownTicket(t) => [
+            Text("ticket "),
+            Num(*t),
+            Text(" is not an origin load in flight (already ended, or never issued)"),
+        ],
+        _ => [Text("origin: refused by the core"), Text(""), Text("")],
+    };
+    render(&pieces)
 }
 
 #[cfg(test)]
