@@ -56,14 +56,6 @@ const DOWN = Symbol("cache down");
 const DOWNS = [DOWN, DOWN, DOWN, DOWN];
 const ORIGIN_OPTIONS = ["singleFlight", "originBudget", "staleIfErrorMs", "staleCapacity"];
 const defaultKeyPath = (key) => [key];
-// Errors about the caller's own input on a cache call (a keyPath that throws or answers a bad
-// path): getOrLoad passes them on instead of taking them for a cache that is down.
-const badInput = new WeakSet();
-
-function inputError(err) {
-  if (err !== null && typeof err === "object") badInput.add(err);
-  return err;
-}
 
 /** `table[name] = code` as an array indexed by code, of `values[name]`. */
 function byCode(table, values) {
@@ -263,6 +255,10 @@ export class ResilientCache {
     }
     const keyPath = o.keyPath ?? defaultKeyPath;
     checkFunction(keyPath, "options.keyPath");
+    if (hierarchy !== null && o.keyPath === undefined && hierarchy.levels.length !== 1) {
+      // The default path, [key], names one level.
+      throw new RangeError(`options.keyPath is required: options.hierarchy has ${hierarchy.levels.length} levels`);
+    }
     // Checked now, so that a bad option fails here; the guard itself is made by the first
     // getOrLoad unless an origin option asks for it now.
     readOriginOptions(o);
@@ -344,24 +340,20 @@ export class ResilientCache {
    * is then stored. The core's OriginGuard decides how a miss reaches the origin: one load per
    * key at a time (`singleFlight`: the others wait for its result), at most `originBudget`
    * loads in flight (beyond: an ORIGIN_BUSY CircuitBreakerError, or `originBusyFallback`),
-   * and, while the cache is down (its read refused, failed or degraded), a value served within
-   * `staleIfErrorMs` (never one a write has been seen for since). A load's error rejects
-   * every caller that waited for it; a failing store is the cache layer's fallback, never the
-   * caller's error.
+   * and, while the cache is down (its read refused, failed or shed: answered with the
+   * fallback), a value served or loaded within `staleIfErrorMs` (never one a write has been
+   * seen for since). With `gracefulDegradation` off, the read's error propagates, as `get`'s.
+   * A load's error rejects every caller that waited for it; a failing store is the cache
+   * layer's fallback, never the caller's error.
    */
   async getOrLoad(key, load) {
     if (typeof key !== "string") throw new TypeError(`getOrLoad: key must be a string, got ${describe(key)}`);
     checkFunction(load, "getOrLoad: load");
     const origin = this._originGuard();
-    let down = false;
-    let value;
-    try {
-      value = await this._op(GET, key, [], DOWNS);
-      down = value === DOWN;
-    } catch (err) {
-      if (badInput.has(err)) throw err;
-      down = true; // refused (degradation off), or the read failed
-    }
+    // A read refused, failed, timed out or shed answers DOWN in place of its fallback; with
+    // gracefulDegradation off its error propagates, as `get`'s does.
+    const value = await this._op(GET, key, [], DOWNS);
+    const down = value === DOWN;
     if (!down && value !== undefined && value !== null) {
       origin.served(key, value);
       return value;
@@ -526,20 +518,13 @@ export class ResilientCache {
   _stagePath(op, key) {
     const registry = this._hierarchy;
     if (registry === null || op === PREFIX || registry._h < 0) return -1;
-    let path;
-    try {
-      path = this._keyPath(key);
-    } catch (err) {
-      throw inputError(err);
-    }
+    const path = this._keyPath(key);
     if (!Array.isArray(path) || !path.every((s) => typeof s === "string")) {
-      throw inputError(new TypeError(`options.keyPath must return an array of strings, got ${describe(path)}`));
+      throw new TypeError(`options.keyPath(key) must return an array of strings, got ${describe(path)}`);
     }
     const h = registry._h;
     const refused = wasm(() => guardStagePath(h, path));
-    if (refused !== undefined) {
-      throw inputError(new RangeError(`options.keyPath returned a path the hierarchy refuses: ${refused}`));
-    }
+    if (refused !== undefined) throw new RangeError(`options.keyPath(key): ${refused}`);
     return h;
   }
 

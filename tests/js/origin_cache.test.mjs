@@ -206,6 +206,15 @@ test("per-key hierarchy: keyPath maps a key to a path of the registry's levels",
   );
 });
 
+test("with gracefulDegradation off, getOrLoad raises the read's error, as get does", async () => {
+  const inner = mapCache((k) => k === "k");
+  const cache = new ResilientCache(inner, new CircuitBreaker(), { gracefulDegradation: false });
+  await assert.rejects(cache.getOrLoad("k", () => "loaded"), /shard of k down/);
+  cache.gracefulDegradation = true;
+  assert.equal(await cache.getOrLoad("k", () => "loaded"), "loaded", "degraded: the cache is down, the origin answers");
+  assert.equal(cache.originMetrics().originCalls, 1);
+});
+
 test("bad input names the option or argument", async () => {
   const b = new CircuitBreaker();
   const make = (options) => new ResilientCache(mapCache(), b, options);
@@ -226,11 +235,13 @@ test("bad input names the option or argument", async () => {
   assert.throws(() => new BreakerRegistry([""]), (e) => e instanceof RangeError && /^levels\[0\]: a level's name must not be empty/.test(e.message));
 
   const two = new BreakerRegistry(["shard", "key"]);
-  const cache = make({ hierarchy: two });
-  await assert.rejects(cache.getOrLoad("k", () => 1), (e) => e instanceof RangeError && /^options\.keyPath returned a path the hierarchy refuses: path: expected 2 segments/.test(e.message));
+  assert.throws(() => make({ hierarchy: two }), (e) => e instanceof RangeError && /^options\.keyPath is required: options\.hierarchy has 2 levels/.test(e.message));
+  const cache = make({ hierarchy: two, keyPath: (k) => [k] });
+  await assert.rejects(cache.getOrLoad("k", () => 1), (e) => e instanceof RangeError && /^options\.keyPath\(key\): path: expected 2 segments/.test(e.message));
   await assert.rejects(cache.get("k"), (e) => e instanceof RangeError && /^options\.keyPath/.test(e.message));
   const odd = make({ hierarchy: two, keyPath: () => "k" });
-  await assert.rejects(odd.getOrLoad("k", () => 1), (e) => e instanceof TypeError && /^options\.keyPath must return an array of strings/.test(e.message));
+  await assert.rejects(odd.getOrLoad("k", () => 1), (e) => e instanceof TypeError && /^options\.keyPath\(key\) must return an array of strings/.test(e.message));
+  assert.deepEqual([two.size, cache.metrics().guard.inFlight], [0, 0], "a refused path takes nothing");
   await assert.rejects(make().getOrLoad(1, () => 1), (e) => e instanceof TypeError && /^getOrLoad: key must be a string/.test(e.message));
   await assert.rejects(make().getOrLoad("k", 1), (e) => e instanceof TypeError && /^getOrLoad: load must be a function/.test(e.message));
 });
