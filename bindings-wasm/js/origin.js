@@ -88,7 +88,12 @@ export class OriginGuard {
     if (refused !== undefined) throw new RangeError(coreMessage(refused, NAMES));
     this._h = h; // handle into the origin guards' table (-1: disposed)
     this._values = []; // the remembered values, by the slot the core gave each
-    this._epoch = epoch; // the instance the slots and tickets belong to
+    // The loads in flight: this guard's own ticket for each (never reused, so a ticket from
+    // before the instance was replaced cannot name a load of the new one) and the core's.
+    this._tickets = new Map(); // ticket -> the core's ticket
+    this._byCore = new Map(); // the core's ticket -> ticket
+    this._next = 0;
+    this._epoch = epoch; // the instance the slots and core tickets belong to
   }
 
   /**
@@ -103,8 +108,13 @@ export class OriginGuard {
     const now = this._now();
     const h = this._sync();
     const r = inWasm(() => originBegin(h, key, cacheDown, now));
-    if (r > 0 && r < STALE) return { kind: "lead", ticket: r };
-    if (r < 0) return { kind: "join", ticket: -r };
+    if (r > 0 && r < STALE) {
+      const ticket = ++this._next;
+      this._tickets.set(ticket, r);
+      this._byCore.set(r, ticket);
+      return { kind: "lead", ticket };
+    }
+    if (r < 0) return { kind: "join", ticket: this._byCore.get(-r) };
     if (r === 0) return { kind: "busy" };
     if (r >= STALE) return { kind: "stale", value: this._values[r - STALE], ageMs: inWasm(() => originStaleAgeMs()) };
     throw disposed();
@@ -113,14 +123,23 @@ export class OriginGuard {
   /**
    * The load holding `ticket` ended: with `value` if `ok`. Returns how many callers joined it;
    * the value is remembered for stale-if-error when the core says so. A ticket that is not a
-   * load in flight is a RangeError.
+   * load in flight is a RangeError. (Tickets are this guard's own numbers, each naming one
+   * core ticket.)
    */
   end(ticket, ok, value) {
     if (typeof ticket !== "number") throw new TypeError(`end: ticket must be a number, got ${describe(ticket)}`);
     if (typeof ok !== "boolean") throw new TypeError(`end: ok must be a boolean, got ${describe(ok)}`);
     const now = this._now();
     const h = this._sync();
-    const slot = inWasm(() => originEnd(h, ticket, ok, now));
+    const core = this._tickets.get(ticket);
+    if (core === undefined) {
+      throw new RangeError(
+        `end: ticket ${ticket} is not a load in flight (already ended, never issued, or led before the wasm instance was replaced)`,
+      );
+    }
+    this._tickets.delete(ticket);
+    this._byCore.delete(core);
+    const slot = inWasm(() => originEnd(h, core, ok, now));
     if (slot === -3) throw disposed();
     if (slot === -2) throw new RangeError(`end: ${inWasm(() => originError())}`);
     if (slot >= 0) this._values[slot] = value;
@@ -176,6 +195,8 @@ export class OriginGuard {
     if (damaged) heal();
     if (this._epoch !== epoch) {
       this._values = [];
+      this._tickets.clear();
+      this._byCore.clear();
       this._epoch = epoch;
     }
     return this._h;
