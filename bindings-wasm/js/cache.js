@@ -211,6 +211,7 @@ export function guardError(fn, code, { ticket, outcome } = {}) {
  * Per-key breakers: `hierarchy` (a BreakerRegistry) admits each call on a key through the
  * cache's breaker (the whole cache) and the registry's path `keyPath(key)` (default
  * `[key]`); the outcome goes to every level, so one failing key opens only its own breaker.
+ * The calls are timed by the breaker's clock: give the registry the same one.
  *
  * Origin protection, for `getOrLoad`: `singleFlight`, `originBudget`, `staleIfErrorMs`,
  * `staleCapacity` (as `OriginGuard`), `originBusyFallback` (answered instead of an
@@ -517,7 +518,8 @@ export class ResilientCache {
    */
   _stagePath(op, key) {
     const registry = this._hierarchy;
-    if (registry === null || op === PREFIX || registry._h < 0) return -1;
+    if (registry === null || op === PREFIX) return -1;
+    if (registry._h < 0) throw new Error("fact-resilience: options.hierarchy (a BreakerRegistry) was disposed");
     const path = this._keyPath(key);
     if (!Array.isArray(path) || !path.every((s) => typeof s === "string")) {
       throw new TypeError(`options.keyPath(key) must return an array of strings, got ${describe(path)}`);

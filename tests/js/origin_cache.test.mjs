@@ -273,3 +273,11 @@ test("BreakerRegistry: refusals carry the level, execute reports outcomes, a per
   registry.dispose();
   assert.throws(() => registry.size, /disposed/);
 });
+
+test("a cache whose hierarchy was disposed refuses keyed calls rather than drop the per-key breakers", async () => {
+  const registry = new BreakerRegistry(["key"]);
+  const cache = new ResilientCache(mapCache(), new CircuitBreaker(), { hierarchy: registry });
+  assert.equal(await cache.put("k", 1), true);
+  registry.dispose();
+  await assert.rejects(cache.get("k"), /options\.hierarchy \(a BreakerRegistry\) was disposed/);
+});
