@@ -308,8 +308,9 @@ export class ResilientCache {
     this._origin = null; // the OriginGuard, made by the first getOrLoad (or now, below)
     this._originOptions = Object.fromEntries(ORIGIN_OPTIONS.map((k) => [k, o[k]]));
     this._busy = Object.hasOwn(o, "originBusyFallback") ? { value: o.originBusyFallback } : null;
-    this._flights = new Map(); // single-flight: load ticket -> the leader's result (a promise)
-    this._flightsEpoch = epoch;
+    // Single-flight: the origin guard's ticket of each load led here -> its result (a promise).
+    // The guard never reuses a ticket, across faults too.
+    this._flights = new Map();
     if (wantsOrigin) this._originGuard();
   }
 
@@ -370,9 +371,9 @@ export class ResilientCache {
           { code: ErrorCode.ORIGIN_BUSY, operation: "getOrLoad" },
         );
       case "join": {
-        const flight = this._flightsNow().get(answer.ticket);
-        // The leader is always registered before it yields; none means the instance was
-        // replaced meanwhile and the ticket is from the new one's fresh guard.
+        const flight = this._flights.get(answer.ticket);
+        // The leader registers its load before it first yields, and only getOrLoad leads on
+        // this cache's guard; load here all the same should that ever not hold.
         if (flight !== undefined) return flight;
         return this._lead(origin, key, undefined, load);
       }
@@ -404,15 +405,6 @@ export class ResilientCache {
     if (typeof key === "string" && this._origin !== null) this._origin.written(key);
   }
 
-  /** The loads in flight, by ticket (a new map once the instance was replaced: new tickets). */
-  _flightsNow() {
-    if (this._flightsEpoch !== epoch) {
-      this._flights = new Map();
-      this._flightsEpoch = epoch;
-    }
-    return this._flights;
-  }
-
   /**
    * Leads the load of `key` (`ticket` from the origin guard; undefined when it has none): the
    * callers that join it wait for its result. Ends the ticket, then stores the value.
@@ -422,7 +414,7 @@ export class ResilientCache {
     let settle;
     const result = new Promise((resolve, reject) => (settle = { resolve, reject }));
     result.catch(() => {}); // nobody may have joined
-    const flights = this._flightsNow();
+    const flights = this._flights;
     if (ticket !== undefined) flights.set(ticket, result);
     let value;
     let failed = false;
@@ -435,7 +427,7 @@ export class ResilientCache {
     }
     if (ticket !== undefined) {
       if (flights.get(ticket) === result) flights.delete(ticket);
-      // A ticket from before a replaced instance names no load in the new one.
+      // A load led before the instance was replaced has nothing to end in the new one.
       if (epoch === started) {
         try {
           origin.end(ticket, !failed, value);
