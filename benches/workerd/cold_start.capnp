@@ -30,6 +30,8 @@ const breakerWorker :Workerd.Worker = (
     (name = "fact-resilience/permit.js", esModule = embed "../../bindings-wasm/js/permit.js"),
     (name = "fact-resilience/codes.js", esModule = embed "../../bindings-wasm/js/codes.js"),
     (name = "fact-resilience/cache.js", esModule = embed "../../bindings-wasm/js/cache.js"),
+    (name = "fact-resilience/keyed.js", esModule = embed "../../bindings-wasm/js/keyed.js"),
+    (name = "fact-resilience/origin.js", esModule = embed "../../bindings-wasm/js/origin.js"),
     (name = "fact-resilience/observe.js", esModule = embed "../../bindings-wasm/js/observe.js"),
     (name = "fact-resilience/prometheus.js", esModule = embed "../../bindings-wasm/js/prometheus.js"),
     (name = "fact-resilience/low_level.js", esModule = embed "../../bindings-wasm/js/low_level.js"),

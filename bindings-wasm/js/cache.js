@@ -16,9 +16,13 @@ import {
   guardEnd,
   guardFlushKeys,
   guardFlushed,
+  guardStagePath,
   guardTicket,
 } from "./wasm.js";
 import { CircuitBreaker } from "./breaker.js";
+import { CircuitBreakerError, ErrorCode } from "./errors.js";
+import { BreakerRegistry } from "./keyed.js";
+import { OriginGuard, readOriginOptions } from "./origin.js";
 import { boundary, field } from "./codes.js";
 import {
   checkFunction,
@@ -47,6 +51,11 @@ let STALE_KEYS; // StaleKeysOption codes by name (the core's names, and perKey f
 // What JS owns: its method names for the core's operations, its values for the core's fallbacks.
 const JS_OP_NAMES = { get: "get", store: "put", invalidate: "delete", invalidate_by_prefix: "invalidateByPrefix" };
 const FALLBACK_VALUES = { stored: true, missing: undefined, zero: 0 };
+// What getOrLoad's read answers instead of a fallback: the cache is down for this key.
+const DOWN = Symbol("cache down");
+const DOWNS = [DOWN, DOWN, DOWN, DOWN];
+const ORIGIN_OPTIONS = ["singleFlight", "originBudget", "staleIfErrorMs", "staleCapacity"];
+const defaultKeyPath = (key) => [key];
 
 /** `table[name] = code` as an array indexed by code, of `values[name]`. */
 function byCode(table, values) {
@@ -198,11 +207,29 @@ export function guardError(fn, code, { ticket, outcome } = {}) {
  * (`"auto"` | `"off"` | `"perKey"` | `"prefix"`), `maxPendingInvalidations` (1024),
  * `isNeutral(err)` (true: the call was cancelled, neutral for the breaker; the error
  * propagates).
+ *
+ * Per-key breakers: `hierarchy` (a BreakerRegistry) admits each call on a key through the
+ * cache's breaker (the whole cache) and the registry's path `keyPath(key)` (default
+ * `[key]`); the outcome goes to every level, so one failing key opens only its own breaker.
+ * The calls are timed by the breaker's clock: give the registry the same one.
+ *
+ * Origin protection, for `getOrLoad`: `singleFlight`, `originBudget`, `staleIfErrorMs`,
+ * `staleCapacity` (as `OriginGuard`), `originBusyFallback` (answered instead of an
+ * ORIGIN_BUSY error once the budget is spent; unset: the error).
  */
 export class ResilientCache {
   constructor(cache, breaker, options) {
     readCodes();
-    const o = readOptions(options, ["gracefulDegradation", "staleKeys", "maxPendingInvalidations", "isNeutral"]);
+    const o = readOptions(options, [
+      "gracefulDegradation",
+      "staleKeys",
+      "maxPendingInvalidations",
+      "isNeutral",
+      "hierarchy",
+      "keyPath",
+      ...ORIGIN_OPTIONS,
+      "originBusyFallback",
+    ]);
     if (!isObject(cache)) throw new TypeError(`cache must be an object, got ${describe(cache)}`);
     const b = breaker ?? new CircuitBreaker();
     if (!(b instanceof CircuitBreaker)) throw new TypeError(`breaker must be a CircuitBreaker, got ${describe(b)}`);
@@ -223,6 +250,20 @@ export class ResilientCache {
       throw new RangeError(`options.maxPendingInvalidations must be an integer between 0 and 4294967295, got ${maxPending}`);
     }
     if (o.isNeutral !== undefined) checkFunction(o.isNeutral, "options.isNeutral");
+    const hierarchy = o.hierarchy ?? null;
+    if (hierarchy !== null && !(hierarchy instanceof BreakerRegistry)) {
+      throw new TypeError(`options.hierarchy must be a BreakerRegistry, got ${describe(hierarchy)}`);
+    }
+    const keyPath = o.keyPath ?? defaultKeyPath;
+    checkFunction(keyPath, "options.keyPath");
+    if (hierarchy !== null && o.keyPath === undefined && hierarchy.levels.length !== 1) {
+      // The default path, [key], names one level.
+      throw new RangeError(`options.keyPath is required: options.hierarchy has ${hierarchy.levels.length} levels`);
+    }
+    // Checked now, so that a bad option fails here; the guard itself is made by the first
+    // getOrLoad unless an origin option asks for it now.
+    readOriginOptions(o);
+    const wantsOrigin = ORIGIN_OPTIONS.some((k) => o[k] !== undefined && o[k] !== null);
 
     const get = firstMethod(cache, ["get", "match"]);
     const put = firstMethod(cache, ["put", "set"]);
@@ -262,6 +303,15 @@ export class ResilientCache {
     this._methods[STORE] = put;
     this._methods[INVALIDATE] = method === INVALIDATE ? del : byPrefix;
     this._methods[PREFIX] = byPrefix;
+    this._hierarchy = hierarchy;
+    this._keyPath = keyPath;
+    this._origin = null; // the OriginGuard, made by the first getOrLoad (or now, below)
+    this._originOptions = Object.fromEntries(ORIGIN_OPTIONS.map((k) => [k, o[k]]));
+    this._busy = Object.hasOwn(o, "originBusyFallback") ? { value: o.originBusyFallback } : null;
+    // Single-flight: the origin guard's ticket of each load led here -> its result (a promise).
+    // The guard never reuses a ticket, across faults too.
+    this._flights = new Map();
+    if (wantsOrigin) this._originGuard();
   }
 
   /** The cached value (`undefined` on a miss), or undefined while degraded. */
@@ -271,17 +321,70 @@ export class ResilientCache {
 
   /** Stores a value: true once stored, or true (without storing, key remembered) while degraded. */
   put(key, value, ...rest) {
+    this._written(key);
     return this._op(STORE, key, [value, ...rest]);
   }
 
   /** Removes a key: the cache's answer, or 0 while degraded (key remembered). */
   delete(key, ...rest) {
+    this._written(key);
     return this._op(INVALIDATE, key, rest);
   }
 
   /** Removes every key under `prefix` (the cache's `invalidateByPrefix`): its answer, or 0 while degraded. */
   invalidateByPrefix(prefix, ...rest) {
+    if (typeof prefix === "string" && this._origin !== null) this._origin.writtenAll();
     return this._op(PREFIX, prefix, rest);
+  }
+
+  /**
+   * The value for `key`: the cache's, or, on a miss, `load()`'s (a value or a promise), which
+   * is then stored. The core's OriginGuard decides how a miss reaches the origin: one load per
+   * key at a time (`singleFlight`: the others wait for its result), at most `originBudget`
+   * loads in flight (beyond: an ORIGIN_BUSY CircuitBreakerError, or `originBusyFallback`),
+   * and, while the cache is down (its read refused, failed or shed: answered with the
+   * fallback), a value served or loaded within `staleIfErrorMs` (never one a write has been
+   * seen for since). With `gracefulDegradation` off, the read's error propagates, as `get`'s.
+   * A load's error rejects every caller that waited for it; a failing store is the cache
+   * layer's fallback, never the caller's error.
+   */
+  async getOrLoad(key, load) {
+    if (typeof key !== "string") throw new TypeError(`getOrLoad: key must be a string, got ${describe(key)}`);
+    checkFunction(load, "getOrLoad: load");
+    const origin = this._originGuard();
+    // A read refused, failed, timed out or shed answers DOWN in place of its fallback; with
+    // gracefulDegradation off its error propagates, as `get`'s does.
+    const value = await this._op(GET, key, [], DOWNS);
+    const down = value === DOWN;
+    if (!down && value !== undefined && value !== null) {
+      origin.served(key, value);
+      return value;
+    }
+    const answer = origin.begin(key, down);
+    switch (answer.kind) {
+      case "stale":
+        return answer.value;
+      case "busy":
+        if (this._busy !== null) return this._busy.value;
+        throw new CircuitBreakerError(
+          `origin budget spent: getOrLoad(${JSON.stringify(key)}) refused [${ErrorCode.ORIGIN_BUSY}]`,
+          { code: ErrorCode.ORIGIN_BUSY, operation: "getOrLoad" },
+        );
+      case "join": {
+        const flight = this._flights.get(answer.ticket);
+        // The leader registers its load before it first yields, and only getOrLoad leads on
+        // this cache's guard; load here all the same should that ever not hold.
+        if (flight !== undefined) return flight;
+        return this._lead(origin, key, undefined, load);
+      }
+      default:
+        return this._lead(origin, key, answer.ticket, load);
+    }
+  }
+
+  /** `getOrLoad`'s counters: `{ originCalls, joined, busy, staleServed, inFlight, remembered }`. */
+  originMetrics() {
+    return this._originGuard().counters();
   }
 
   /** The breaker's metrics, and the cache layer's counters. */
@@ -292,8 +395,68 @@ export class ResilientCache {
 
   // ---- internals ------------------------------------------------------------------------
 
-  /** Everything that can be refused is checked before a slot is taken. */
-  _op(op, key, args) {
+  _originGuard() {
+    this._origin ??= new OriginGuard({ ...this._originOptions, clock: this.breaker._clock });
+    return this._origin;
+  }
+
+  /** A write to `key` is about to be tried: no stale value of it is served again. */
+  _written(key) {
+    if (typeof key === "string" && this._origin !== null) this._origin.written(key);
+  }
+
+  /**
+   * Leads the load of `key` (`ticket` from the origin guard; undefined when it has none): the
+   * callers that join it wait for its result. Ends the ticket, then stores the value.
+   */
+  async _lead(origin, key, ticket, load) {
+    const started = epoch;
+    let settle;
+    const result = new Promise((resolve, reject) => (settle = { resolve, reject }));
+    result.catch(() => {}); // nobody may have joined
+    const flights = this._flights;
+    if (ticket !== undefined) flights.set(ticket, result);
+    let value;
+    let failed = false;
+    let error;
+    try {
+      value = await load();
+    } catch (err) {
+      failed = true;
+      error = err;
+    }
+    if (ticket !== undefined) {
+      if (flights.get(ticket) === result) flights.delete(ticket);
+      // A load led before the instance was replaced has nothing to end in the new one.
+      if (epoch === started) {
+        try {
+          origin.end(ticket, !failed, value);
+        } catch (err) {
+          report(err, "an origin load's end could not be recorded");
+        }
+      }
+    }
+    if (failed) {
+      settle.reject(error);
+      throw error;
+    }
+    settle.resolve(value);
+    if (value !== undefined && value !== null) {
+      // The value just loaded is what is written, so it stays remembered (no `_written`).
+      try {
+        await this._op(STORE, key, [value]);
+      } catch {
+        // a failing store is the cache's to handle (remembered as stale), never the caller's
+      }
+    }
+    return value;
+  }
+
+  /**
+   * Everything that can be refused is checked before a slot is taken. `fallbacks`: what a
+   * fallback answers, by Fallback code.
+   */
+  _op(op, key, args, fallbacks = FALLBACKS) {
     const what = op === PREFIX ? "prefix" : "key";
     if (typeof key !== "string") {
       return Promise.reject(new TypeError(`${OP_NAMES[op]}: ${what} must be a string, got ${describe(key)}`));
@@ -307,10 +470,12 @@ export class ResilientCache {
     let started;
     let ticket;
     let keys = null;
+    let reg;
     try {
-      r = this._begin(b, op, key);
+      reg = this._stagePath(op, key);
+      r = this._begin(b, op, key, reg);
       started = epoch; // the instance the ticket belongs to
-      if (r >= 0) return this._run(started, op, r, 0, null, key, args);
+      if (r >= 0) return this._run(started, op, r, 0, null, key, args, reg, fallbacks);
       // Read now: the next guardBegin overwrites them.
       if (field(-r, BEGIN_FIELDS.kind) === RUN) {
         ticket = wasm(() => guardTicket());
@@ -324,9 +489,9 @@ export class ResilientCache {
     const kind = field(c, BEGIN_FIELDS.kind);
     switch (kind) {
       case RUN:
-        return this._run(started, op, ticket, field(c, BEGIN_FIELDS.flush), keys, key, args);
+        return this._run(started, op, ticket, field(c, BEGIN_FIELDS.flush), keys, key, args, reg, fallbacks);
       case FALLBACK:
-        return Promise.resolve(FALLBACKS[field(c, BEGIN_FIELDS.fallback)]);
+        return Promise.resolve(fallbacks[field(c, BEGIN_FIELDS.fallback)]);
       case REFUSE_OPEN:
         return Promise.reject(b._rejection(REJECTED_OPEN, OP_NAMES[op]));
       case REFUSE_THROTTLED:
@@ -339,11 +504,30 @@ export class ResilientCache {
   }
 
   /**
-   * guardBegin's answer for one call on breaker `b` (the clock read and checked first). A
-   * breaker whose state was lost with a damaged instance is rebuilt from its config, and the
-   * call asked again.
+   * With a hierarchy, stages the key's path for the next guardBegin and returns the registry's
+   * handle; else (or for a call without a key) -1. A keyPath that throws, or returns anything
+   * but a path of one string per level, is a TypeError or RangeError naming it.
    */
-  _begin(b, op, key) {
+  _stagePath(op, key) {
+    const registry = this._hierarchy;
+    if (registry === null || op === PREFIX) return -1;
+    if (registry._h < 0) throw new Error("fact-resilience: options.hierarchy (a BreakerRegistry) was disposed");
+    const path = this._keyPath(key);
+    if (!Array.isArray(path) || !path.every((s) => typeof s === "string")) {
+      throw new TypeError(`options.keyPath(key) must return an array of strings, got ${describe(path)}`);
+    }
+    const h = registry._h;
+    const refused = wasm(() => guardStagePath(h, path));
+    if (refused !== undefined) throw new RangeError(`options.keyPath(key): ${refused}`);
+    return h;
+  }
+
+  /**
+   * guardBegin's answer for one call on breaker `b` (the clock read and checked first), and on
+   * the path staged in registry `reg` (-1: none). A breaker whose state was lost with a
+   * damaged instance is rebuilt from its config, and the call asked again.
+   */
+  _begin(b, op, key, reg) {
     const now = b._now();
     const degrade = this.gracefulDegradation;
     const k = op === PREFIX ? undefined : key;
@@ -351,13 +535,14 @@ export class ResilientCache {
     if (damaged) heal();
     let r;
     try {
-      r = guardBegin(this._g, b._h, op, k, degrade, now);
+      r = guardBegin(this._g, b._h, reg, op, k, degrade, now);
     } catch (err) {
       throw fault(err);
     }
     if (r === -BEGIN_NO_BREAKER && b._h >= 0) {
       b._revive();
-      r = wasm(() => guardBegin(this._g, b._h, op, k, degrade, now));
+      if (reg >= 0) reg = this._stagePath(op, key); // the staged path was taken
+      r = wasm(() => guardBegin(this._g, b._h, reg, op, k, degrade, now));
     }
     return r;
   }
@@ -366,7 +551,7 @@ export class ResilientCache {
    * Runs an admitted call (`ticket`, taken in epoch `started`): the flush it carries, then the
    * operation; then reports the outcome.
    */
-  async _run(started, op, ticket, flush, keys, key, args) {
+  async _run(started, op, ticket, flush, keys, key, args, reg, fallbacks) {
     const cache = this.cache;
     let value;
     let err;
@@ -408,9 +593,9 @@ export class ResilientCache {
         const type = errorType(err);
         const message = errorMessage(err);
         const wall = b._wallNow();
-        e = withTicket(started, () => guardEnd(g, h, ticket, outcome, type, message, OP_NAMES[op], wall, now));
+        e = withTicket(started, () => guardEnd(g, h, reg, ticket, outcome, type, message, OP_NAMES[op], wall, now));
       } else {
-        e = withTicket(started, () => guardEnd(g, h, ticket, outcome, undefined, undefined, undefined, 0, now));
+        e = withTicket(started, () => guardEnd(g, h, reg, ticket, outcome, undefined, undefined, undefined, 0, now));
       }
     }
     // Not recorded (the instance was replaced meanwhile: the ticket names no call there; or
@@ -427,7 +612,7 @@ export class ResilientCache {
       case END_STORED:
         return true;
       case END_FALLBACK:
-        return FALLBACKS[field(e, END_FIELDS.fallback)];
+        return fallbacks[field(e, END_FIELDS.fallback)];
       default:
         throw err;
     }

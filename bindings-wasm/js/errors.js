@@ -4,6 +4,8 @@
 export const ErrorCode = Object.freeze({
   OPEN: "CIRCUIT_BREAKER_OPEN",
   THROTTLING: "CIRCUIT_BREAKER_THROTTLING",
+  /** `ResilientCache.getOrLoad`: the origin's budget of loads in flight is spent. */
+  ORIGIN_BUSY: "ORIGIN_BUSY",
 });
 
 /** A call refused by the breaker: `code` says why, `retryAfterMs` when OPEN. */

@@ -85,6 +85,8 @@ export interface Permit {
 export declare const ErrorCode: {
   readonly OPEN: "CIRCUIT_BREAKER_OPEN";
   readonly THROTTLING: "CIRCUIT_BREAKER_THROTTLING";
+  /** `ResilientCache.getOrLoad`: the origin's budget of loads in flight is spent. */
+  readonly ORIGIN_BUSY: "ORIGIN_BUSY";
 };
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -99,8 +101,12 @@ export declare class CircuitBreakerError extends Error {
   readonly code: ErrorCodeValue;
   /** Milliseconds until the open timeout passes (0 when throttled). */
   readonly retryAfterMs: number;
+  /** The refusing breaker's state (undefined for ORIGIN_BUSY). */
   readonly state: "open" | "half_open";
   readonly operation: string;
+  /** A BreakerRegistry's refusal: the refusing level's index (0: the root) and name. */
+  readonly level?: number;
+  readonly levelName?: string;
   constructor(
     message: string,
     details: { code: ErrorCodeValue; retryAfterMs?: number; state: "open" | "half_open"; operation: string },
@@ -199,6 +205,142 @@ export interface ResilientCacheOptions {
   maxPendingInvalidations?: number;
   /** True for an error that means the caller gave up: neutral for the breaker, and it propagates (as an AbortError does). */
   isNeutral?: (error: unknown) => boolean;
+  /**
+   * Per-key breakers: a call on a key is admitted by the cache's breaker (the whole cache) and
+   * by every level of `keyPath(key)` in this registry; its outcome goes to all of them.
+   */
+  hierarchy?: BreakerRegistry | null;
+  /** The key's path in `hierarchy`, one segment per level. Default `(key) => [key]`. */
+  keyPath?: (key: string) => string[];
+  /** getOrLoad: concurrent misses of one key share one origin call. Default false. */
+  singleFlight?: boolean;
+  /** getOrLoad: the most origin calls in flight (at least 1); beyond it ORIGIN_BUSY. Default no limit. */
+  originBudget?: number | null;
+  /** getOrLoad: while the cache is down, a value served at most this long ago (ms, > 0) answers. Default off. */
+  staleIfErrorMs?: number | null;
+  /** getOrLoad: values remembered for stale-if-error (at least 1). Default 1024. */
+  staleCapacity?: number;
+  /** getOrLoad: answered instead of an ORIGIN_BUSY error once the budget is spent (present: used, even if undefined). */
+  originBusyFallback?: unknown;
+}
+
+/** The origin guard's counters (the core's OriginCounters). */
+export interface OriginMetrics {
+  /** Origin calls made (loads led). */
+  originCalls: number;
+  /** Loads that waited for another's origin call instead of making their own. */
+  joined: number;
+  /** Loads refused for the budget. */
+  busy: number;
+  /** Loads answered with a remembered value while the cache was down. */
+  staleServed: number;
+  /** Origin calls in flight. */
+  inFlight: number;
+  /** Keys with a remembered value. */
+  remembered: number;
+}
+
+/** A level of a BreakerRegistry: a name (default config) or a name with configs. */
+export type RegistryLevel =
+  | string
+  | {
+      name: string;
+      config?: Config;
+      /** Configs for segments starting with a prefix; the longest matching prefix wins. */
+      prefixes?: Record<string, Config>;
+    };
+
+export interface BreakerRegistryOptions {
+  /** The most breakers kept; beyond it idle ones are dropped, never a busy one. Default 100000. */
+  maxBreakers?: number;
+  /** Monotonic milliseconds. Default `performance.now()`. */
+  clock?: () => number;
+  /** Epoch seconds stamped on failure records. Default `Date.now() / 1000`. */
+  wallClock?: () => number;
+}
+
+/** A move one level made: the level's index (0: the root) and the transition. */
+export interface LevelTransition extends StateChange {
+  level: number;
+}
+
+/** Per level, the breakers kept there, summed. */
+export interface LevelSummary {
+  level: string;
+  breakers: number;
+  closed: number;
+  open: number;
+  halfOpen: number;
+  windowCalls: number;
+  windowFailures: number;
+  inFlight: number;
+}
+
+/** Leave to run one call on a path; report it once to the registry. */
+export declare class PathPermit {
+  private constructor();
+  readonly path: readonly string[];
+  /** The moves admission made (OPEN -> HALF_OPEN). */
+  readonly transitions: readonly LevelTransition[];
+  readonly reported: boolean;
+}
+
+/**
+ * Breakers by path in a hierarchy (root first), created on first use; idle ones beyond
+ * `maxBreakers` are dropped. A call is admitted only if every level on its path admits it.
+ */
+export declare class BreakerRegistry {
+  /**
+   * `levels` root first, or an object of level name to parent name (`null` for the root).
+   * @throws TypeError / RangeError naming the bad level, field or option (a cycle, a second
+   * root, an empty name, a bad config, `maxBreakers: 0`).
+   */
+  constructor(levels: readonly RegistryLevel[] | Record<string, string | null>, options?: BreakerRegistryOptions);
+  readonly levels: string[];
+  /** Breakers kept. */
+  readonly size: number;
+  /** Idle breakers dropped so far. */
+  readonly evicted: number;
+  /** @throws CircuitBreakerError (with `level`, `levelName`) or RangeError for a path of the wrong length. */
+  acquire(path: readonly string[]): PathPermit;
+  onSuccess(permit: PathPermit): LevelTransition[];
+  onFailure(permit: PathPermit, error: unknown, operationName?: string): LevelTransition[];
+  onNeutral(permit: PathPermit): void;
+  execute<T>(path: readonly string[], fn: () => T | PromiseLike<T>): Promise<T>;
+  /** A path's breaker's state (a prefix names an upper level's), or undefined if none is kept. */
+  state(path: readonly string[]): State | undefined;
+  metrics(path: readonly string[]): Metrics | undefined;
+  summary(): LevelSummary[];
+  dispose(): void;
+}
+
+export interface OriginGuardOptions {
+  singleFlight?: boolean;
+  originBudget?: number | null;
+  staleIfErrorMs?: number | null;
+  staleCapacity?: number;
+  clock?: () => number;
+}
+
+export type Load =
+  | { kind: "lead"; ticket: number }
+  | { kind: "join"; ticket: number }
+  | { kind: "busy" }
+  | { kind: "stale"; value: unknown; ageMs: number };
+
+/** Origin protection for a host that loads misses itself (ResilientCache.getOrLoad uses it). */
+export declare class OriginGuard {
+  /** @throws TypeError / RangeError naming the option (a budget of 0, an age <= 0, no room). */
+  constructor(options?: OriginGuardOptions);
+  /** A read of `key` missed (`cacheDown`: refused or failed, not a plain miss). */
+  begin(key: string, cacheDown?: boolean): Load;
+  /** The load ended (`ok`: with `value`); returns how many callers joined it. */
+  end(ticket: number, ok: boolean, value?: unknown): number;
+  served(key: string, value: unknown): void;
+  written(key: string): void;
+  writtenAll(): void;
+  counters(): OriginMetrics;
+  dispose(): void;
 }
 
 /** The cache layer's counters (the core's CacheCounters). */
@@ -255,6 +397,12 @@ export declare class ResilientCache<C extends CacheLike = CacheLike> {
   delete(key: string, ...rest: any[]): Promise<any>;
   /** The cache's invalidateByPrefix (a TypeError if it has none); 0 while degraded. */
   invalidateByPrefix(prefix: string, ...rest: any[]): Promise<any>;
+  /**
+   * The cached value, or on a miss `load()`'s (then stored), as the origin guard decides:
+   * single-flight, budget (ORIGIN_BUSY or `originBusyFallback`), stale-if-error.
+   */
+  getOrLoad<T = any>(key: string, load: () => T | PromiseLike<T>): Promise<T>;
+  originMetrics(): OriginMetrics;
   metrics(): { circuitBreaker: Metrics; guard: GuardMetrics };
 }
 

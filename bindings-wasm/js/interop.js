@@ -160,16 +160,27 @@ export function checkFunction(value, what) {
   if (typeof value !== "function") throw new TypeError(`${what} must be a function, got ${describe(value)}`);
 }
 
-/** An options object (`{}` for undefined/null), refusing keys not in `allowed`. */
-export function readOptions(options, allowed) {
+/** An options object (`{}` for undefined/null), refusing keys not in `allowed`; `path` names it. */
+export function readOptions(options, allowed, path = "options") {
   if (options === undefined || options === null) return {};
   if (typeof options !== "object" || Array.isArray(options)) {
-    throw new TypeError(`options must be an object, got ${describe(options)}`);
+    throw new TypeError(`${path} must be an object, got ${describe(options)}`);
   }
   for (const key of Object.keys(options)) {
-    if (!allowed.includes(key)) throw new TypeError(`options.${key} is not a known option`);
+    if (!allowed.includes(key)) throw new TypeError(`${path}.${key} is not a known option`);
   }
   return options;
+}
+
+/**
+ * A refusal message of the core (`origin_budget: must be at least 1, got 0`) with the fields
+ * it names spelled as the JS caller wrote them (`names`: `[core name, JS name]` pairs), so
+ * that the rule's text stays the core's.
+ */
+export function coreMessage(message, names) {
+  let m = message;
+  for (const [core, js] of names) m = m.replaceAll(`${core}: `, `${js} `).replaceAll(core, js);
+  return m;
 }
 
 // A thrown value's type and message, for the failure log. Any value may be thrown, including
@@ -293,7 +304,7 @@ function ruleError(prefix, code, v, kinds, ws) {
 }
 
 /** Stages a config copy (from `copyConfig`) in the core; throws naming a field it refuses. */
-function stageConfig(prefix, copy) {
+export function stageConfig(prefix, copy) {
   const v = configNumbers(copy);
   const given = (WEIGHTS && copy?.[WEIGHTS[0]]) ?? {};
   const kinds = Object.keys(given);

@@ -26,6 +26,11 @@
 // (same stale-keys policy and capabilities, nothing pending, nothing in flight), after any
 // fault, and `epoch` counts the faults: a ticket taken before one names no call in the new
 // instance and must not be ended there (`cache.js` checks `epoch` before ending a call).
+//
+// Breaker registries and origin guards (`keyed.js`, `origin.js`) live in tables of their own,
+// each a `HandleSpace` here: healing recreates each fresh at its handle from the recipe it was
+// made with (a registry without its breakers, an origin guard without loads in flight or
+// remembered values), and their JS objects compare `epoch` before using a permit or ticket.
 
 import {
   WasmFault,
@@ -130,6 +135,84 @@ function freeGuard(h) {
   }
 }
 
+/**
+ * A table of objects of one kind in the wasm instance (registries, origin guards), at handles
+ * picked here. `free(h)` is the export that frees one.
+ */
+export class HandleSpace {
+  constructor(free) {
+    this.free = free;
+    this.recipes = new Map(); // handle -> make(h): recreates it there (holds no owner)
+    this.spare = [];
+    this.next = 0;
+    this.finalizer =
+      typeof FinalizationRegistry === "function"
+        ? new FinalizationRegistry((h) => this.release(h))
+        : { register() {}, unregister() {} };
+    spaces.push(this);
+  }
+
+  /**
+   * Makes one for `owner` with `make(h)`, which calls the export that creates it at handle
+   * `h` and returns its answer: `undefined` when made, else the refusal (no handle is kept
+   * then). Returns `[handle, refusal]`. `make` must not hold `owner` (it is kept to recreate
+   * the object after a fault, and would keep the owner from being collected). Heals first if
+   * the instance is damaged; a fault is thrown (see `fault`).
+   */
+  create(owner, make) {
+    if (damaged) heal();
+    const h = this.spare.length > 0 ? this.spare.pop() : this.next++;
+    let refused;
+    try {
+      refused = make(h);
+    } catch (err) {
+      this.spare.push(h);
+      throw err instanceof WasmFault ? fault(err.cause) : err;
+    }
+    if (refused !== undefined) {
+      this.spare.push(h);
+    } else {
+      this.recipes.set(h, make);
+      this.finalizer.register(owner, h, owner);
+    }
+    return [h, refused];
+  }
+
+  /** Frees `owner`'s object at `h` now. */
+  dispose(owner, h) {
+    this.finalizer.unregister(owner);
+    this.release(h);
+  }
+
+  /** Frees the object at `h`. Never throws (it runs as a finaliser). */
+  release(h) {
+    if (!this.recipes.delete(h)) return;
+    this.spare.push(h);
+    if (damaged) return; // the damaged instance is dropped whole
+    try {
+      this.free(h);
+    } catch (err) {
+      if (err instanceof WasmFault) fault(err.cause);
+    }
+  }
+}
+
+const spaces = [];
+
+/**
+ * `f()`, a call into wasm through `wasm.js` (its arguments computed before). Heals a damaged
+ * instance first; an exception out of the export replaces the instance and is thrown as
+ * `fault` answers it (a PanicError, or the stack overflow as it is).
+ */
+export function inWasm(f) {
+  if (damaged) heal();
+  try {
+    return f();
+  } catch (err) {
+    throw err instanceof WasmFault ? fault(err.cause) : err;
+  }
+}
+
 /** Starts tracking a breaker whose `_h` was just set. */
 export function track(breaker) {
   if (breaker._h >= handleLimit) handleLimit = breaker._h + 1;
@@ -227,6 +310,7 @@ export function heal() {
     }
     for (const h of d.freed) breakerDispose(h);
     for (const [h, args] of guards) guardCreate(h, ...args, d.lost.get(h) ?? true);
+    for (const space of spaces) for (const [h, make] of space.recipes) make(h);
   } catch (err) {
     throw err instanceof WasmFault ? err.cause : err;
   }

@@ -29,11 +29,14 @@
 
 use crate::breaker::NO_BREAKER;
 use crate::interop::{instant, note};
+use crate::keyed;
 use crate::objects::Record;
 use crate::registry;
+use crate::text::registry_error;
 use fact_resilience_core::{
-    Begin, CacheGuard, CacheOp, Capabilities, End, Failure, Flush, OutcomeKind, Rejection,
-    StaleKeysError, StaleKeysOption, Ticket,
+    Admission, Begin, Breaker, CacheGuard, CacheOp, Capabilities, End, Failure, Flush, Instant,
+    OutcomeKind, PathPermit, Registry, Rejection, StaleKeysError, StaleKeysOption, Ticket,
+    Transition,
 };
 use std::cell::{Cell, RefCell};
 use wasm_bindgen::prelude::*;
@@ -103,10 +106,107 @@ pub const END_UNKNOWN_OUTCOME: i32 = -2;
 /// The guard handle names no guard.
 pub const END_NO_GUARD: i32 = -4;
 
+/// A cache call's admission: the cache's own breaker (the whole cache), then, with a
+/// hierarchy (`ResilientCache`'s `hierarchy` option), the breakers on the key's path in a
+/// registry; the outcome goes to both. One guard type serves caches with and without a
+/// hierarchy (one copy of the guard's code in the module); the path's permit is boxed, so a
+/// call in flight without one costs a null pointer.
+struct Gate<'a> {
+    breaker: &'a mut Breaker,
+    registry: Option<&'a mut Registry>,
+    /// The key's path (checked against the registry's levels when staged); `None`: the call
+    /// has no key (a prefix invalidation), or there is no hierarchy.
+    path: Option<&'a [&'a str]>,
+}
+
+/// What a guard keeps for a call in flight: the breaker's permit, and the path's.
+type GatePermit = (u128, Option<Box<PathPermit>>);
+
+impl Admission for Gate<'_> {
+    type Permit = GatePermit;
+    /// The breaker's move, for the cache's listeners (a registry has none).
+    type Moved = Option<Transition>;
+
+    fn try_acquire(&mut self, now: Instant) -> Result<(GatePermit, Self::Moved), Rejection> {
+        let (token, moved) = Admission::try_acquire(&mut *self.breaker, now)?;
+        let (Some(registry), Some(path)) = (self.registry.as_deref_mut(), self.path) else {
+            return Ok(((token, None), moved));
+        };
+        let refused = match registry.try_acquire(path, now) {
+            Ok(Ok(permit)) => return Ok(((token, Some(Box::new(permit))), moved)),
+            Ok(Err(refused)) => refused.rejection,
+            // Not reached: the path was checked when staged.
+            Err(_) => Rejection::Throttled,
+        };
+        Admission::on_neutral(&mut *self.breaker, token, now);
+        Err(refused)
+    }
+
+    fn on_success(&mut self, (token, path): GatePermit, now: Instant) -> Self::Moved {
+        if let (Some(r), Some(p)) = (self.registry.as_deref_mut(), path) {
+            r.on_success(*p, now);
+        }
+        Admission::on_success(&mut *self.breaker, token, now)
+    }
+
+    fn on_failure(
+        &mut self,
+        (token, path): GatePermit,
+        failure: &Failure<'_>,
+        now: Instant,
+    ) -> Self::Moved {
+        if let (Some(r), Some(p)) = (self.registry.as_deref_mut(), path) {
+            r.on_failure(*p, failure, now);
+        }
+        Admission::on_failure(&mut *self.breaker, token, failure, now)
+    }
+
+    fn on_neutral(&mut self, (token, path): GatePermit, now: Instant) {
+        if let (Some(r), Some(p)) = (self.registry.as_deref_mut(), path) {
+            r.on_neutral(*p, now);
+        }
+        Admission::on_neutral(&mut *self.breaker, token, now)
+    }
+}
+
+type Guard = CacheGuard<String, GatePermit>;
+
+/// Runs `f` with the gate of one call: the breaker `b`, and the registry behind `registry`
+/// (`< 0`: none; a freed one counts as none) with `path`.
+fn gated<R>(
+    b: &mut Breaker,
+    registry: i32,
+    path: Option<&[&str]>,
+    f: impl FnOnce(&mut Gate<'_>) -> R,
+) -> R {
+    let mut f = Some(f);
+    if let Ok(h) = u32::try_from(registry) {
+        let done = keyed::with(h, |k| {
+            let mut gate = Gate {
+                breaker: &mut *b,
+                registry: Some(&mut k.registry),
+                path,
+            };
+            f.take().map(|f| f(&mut gate))
+        });
+        if let Some(Some(r)) = done {
+            return r;
+        }
+    }
+    let mut gate = Gate {
+        breaker: b,
+        registry: None,
+        path: None,
+    };
+    (f.take().expect("not run yet"))(&mut gate)
+}
+
 thread_local! {
+    /// The key's path staged for the next `guardBegin` (`guardStagePath`).
+    static PATH: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
     /// The guards by handle. The JS layer picks the handles (it tracks every guard to
     /// recreate it after a panic), so this is only a vector of slots.
-    static GUARDS: RefCell<Vec<Option<Box<CacheGuard>>>> = const { RefCell::new(Vec::new()) };
+    static GUARDS: RefCell<Vec<Option<Box<Guard>>>> = const { RefCell::new(Vec::new()) };
     /// The ticket of the latest `guardBegin` that answered with a negative *run* code.
     static TICKET: Cell<f64> = const { Cell::new(0.0) };
     /// The keys of the latest flush of keys handed out.
@@ -116,7 +216,7 @@ thread_local! {
 /// Takes the guard behind `handle` out of the table while core code runs (as the breakers'
 /// table does, so a panic loses only it), runs `f`, and puts it back. Taking and putting back
 /// are out of line: one copy of the table code serves every export (size budget).
-fn with<R>(handle: u32, f: impl FnOnce(&mut CacheGuard) -> R) -> Option<R> {
+fn with<R>(handle: u32, f: impl FnOnce(&mut Guard) -> R) -> Option<R> {
     let mut guard = take(handle)?;
     let r = f(&mut guard);
     put(handle, guard);
@@ -124,12 +224,12 @@ fn with<R>(handle: u32, f: impl FnOnce(&mut CacheGuard) -> R) -> Option<R> {
 }
 
 #[inline(never)]
-fn take(handle: u32) -> Option<Box<CacheGuard>> {
+fn take(handle: u32) -> Option<Box<Guard>> {
     GUARDS.with_borrow_mut(|t| t.get_mut(handle as usize)?.take())
 }
 
 #[inline(never)]
-fn put(handle: u32, guard: Box<CacheGuard>) {
+fn put(handle: u32, guard: Box<Guard>) {
     GUARDS.with_borrow_mut(|t| {
         if let Some(slot) = t.get_mut(handle as usize) {
             *slot = Some(guard);
@@ -178,7 +278,7 @@ pub fn create(
         Err(StaleKeysError::NoFlushAll) => return CREATE_NO_FLUSH_ALL,
         Err(_) => return CREATE_UNKNOWN_OPTION,
     };
-    let mut guard = Box::new(CacheGuard::new(policy, caps, max_pending as usize));
+    let mut guard: Box<Guard> = Box::new(CacheGuard::new(policy, caps, max_pending as usize));
     if lost {
         // Recreated after a fault: what the old guard had pending is gone.
         guard.assume_stale();
@@ -199,13 +299,29 @@ pub fn free(handle: u32) {
     drop(take(handle));
 }
 
+/// Stages `path`, the key's path in the registry behind `registry`, for the next
+/// `guardBegin` on that registry. Returns `undefined`, or the core's message when the path
+/// does not name one segment per level (nothing is staged then; a freed registry takes any).
+#[wasm_bindgen(js_name = guardStagePath)]
+pub fn stage_path(registry: u32, path: Vec<String>) -> Option<String> {
+    let segments: Vec<&str> = path.iter().map(String::as_str).collect();
+    let refused = keyed::with(registry, |k| k.registry.path(&segments).err()).flatten();
+    if let Some(e) = refused {
+        return Some(registry_error(&e));
+    }
+    PATH.set(path);
+    None
+}
+
 /// Asks what to do with one call of operation `op` on `key` (`undefined` for a prefix
-/// invalidation) at `now`, on the breaker behind `breaker`; `degrade`: answer with fallbacks
-/// instead of refusing. See the module doc for the answer.
+/// invalidation) at `now`, on the breaker behind `breaker` and, when `registry >= 0`, on the
+/// path staged by `guardStagePath` in that registry (a call without a key takes none);
+/// `degrade`: answer with fallbacks instead of refusing. See the module doc for the answer.
 #[wasm_bindgen(js_name = guardBegin)]
 pub fn begin(
     handle: u32,
     breaker: u32,
+    registry: i32,
     op: u32,
     key: Option<String>,
     degrade: bool,
@@ -214,9 +330,18 @@ pub fn begin(
     let Some(op) = u8::try_from(op).ok().and_then(CacheOp::from_code) else {
         return begin_code(BEGIN_UNKNOWN_OP, 0, 0, 0, 0);
     };
+    let path = if registry >= 0 {
+        PATH.take()
+    } else {
+        Vec::new()
+    };
+    let segments: Vec<&str> = path.iter().map(String::as_str).collect();
+    let path = (key.is_some() && !segments.is_empty()).then_some(segments.as_slice());
     let answer = with(handle, |g| {
         registry::with(breaker, |b| {
-            g.begin::<str, _>(b, op, key.as_deref(), degrade, instant(now_ms))
+            gated(b, registry, path, |gate| {
+                g.begin::<str, _>(gate, op, key.as_deref(), degrade, instant(now_ms))
+            })
         })
     });
     let (begin, transition) = match answer {
@@ -282,7 +407,8 @@ pub fn flushed(handle: u32, ticket_bits: f64) -> i32 {
 }
 
 /// Reports how the call behind `ticket` ended (`outcome`: an [`OutcomeKind`] code), at
-/// `now`, on the breaker behind `breaker`. A failure or a timeout is recorded with
+/// `now`, on the breaker behind `breaker` (and the registry behind `registry`, `< 0` for
+/// none, as `guardBegin` was given). A failure or a timeout is recorded with
 /// `errorType`, `message`, `operation` and the wall-clock `wallSeconds` (absent texts are
 /// empty); other outcomes pass `undefined` for them, so nothing is copied. See the module doc
 /// for the answer. A bad outcome code or ticket changes nothing.
@@ -291,6 +417,7 @@ pub fn flushed(handle: u32, ticket_bits: f64) -> i32 {
 pub fn end(
     handle: u32,
     breaker: u32,
+    registry: i32,
     ticket_bits: f64,
     outcome: u32,
     error_type: Option<String>,
@@ -313,7 +440,9 @@ pub fn end(
     };
     let answer = with(handle, |g| {
         registry::with(breaker, |b| {
-            g.end(b, t, kind.with(failure), instant(now_ms))
+            gated(b, registry, None, |gate| {
+                g.end(gate, t, kind.with(failure), instant(now_ms))
+            })
         })
     });
     let (end, transition) = match answer {
@@ -380,15 +509,15 @@ mod tests {
     fn a_plain_run_is_its_ticket_and_a_ticket_ends_once() {
         let b = breaker();
         let g = guard(StaleKeysOption::Auto, true);
-        let r = begin(g, b, CacheOp::Get as u32, Some("k".into()), true, 0.0);
+        let r = begin(g, b, -1, CacheOp::Get as u32, Some("k".into()), true, 0.0);
         assert!(r >= 0.0);
-        assert_eq!(end(g, b, r, 0, None, None, None, 0.0, 1.0), END_VALUE);
+        assert_eq!(end(g, b, -1, r, 0, None, None, None, 0.0, 1.0), END_VALUE);
         assert_eq!(
-            end(g, b, r, 0, None, None, None, 0.0, 1.0),
+            end(g, b, -1, r, 0, None, None, None, 0.0, 1.0),
             END_UNKNOWN_TICKET
         );
         assert_eq!(
-            end(g, b, r + 0.5, 0, None, None, None, 0.0, 1.0),
+            end(g, b, -1, r + 0.5, 0, None, None, None, 0.0, 1.0),
             END_UNKNOWN_TICKET
         );
         assert_eq!(with(g, |g| g.counters().in_flight), Some(0));
@@ -400,13 +529,13 @@ mod tests {
     fn an_unknown_outcome_changes_nothing_and_the_ticket_still_ends() {
         let b = breaker();
         let g = guard(StaleKeysOption::Auto, true);
-        let r = begin(g, b, CacheOp::Store as u32, Some("k".into()), true, 0.0);
+        let r = begin(g, b, -1, CacheOp::Store as u32, Some("k".into()), true, 0.0);
         assert_eq!(
-            end(g, b, r, 5, None, None, None, 0.0, 1.0),
+            end(g, b, -1, r, 5, None, None, None, 0.0, 1.0),
             END_UNKNOWN_OUTCOME
         );
         assert_eq!(with(g, |g| g.counters().in_flight), Some(1));
-        assert_eq!(end(g, b, r, 0, None, None, None, 0.0, 1.0), END_STORED);
+        assert_eq!(end(g, b, -1, r, 0, None, None, None, 0.0, 1.0), END_STORED);
         free(g);
         dispose(b);
     }
@@ -428,10 +557,11 @@ mod tests {
     fn a_failed_store_is_flushed_as_keys_before_the_next_call() {
         let b = breaker();
         let g = guard(StaleKeysOption::PerKey, false);
-        let r = begin(g, b, CacheOp::Store as u32, Some("k".into()), true, 0.0);
+        let r = begin(g, b, -1, CacheOp::Store as u32, Some("k".into()), true, 0.0);
         let e = end(
             g,
             b,
+            -1,
             r,
             OutcomeKind::Failure as u32,
             Some("E".into()),
@@ -441,14 +571,14 @@ mod tests {
             1.0,
         );
         assert_eq!(e & 3, END_FALLBACK);
-        let r = begin(g, b, CacheOp::Get as u32, Some("x".into()), true, 2.0);
+        let r = begin(g, b, -1, CacheOp::Get as u32, Some("x".into()), true, 2.0);
         assert!(r < 0.0);
         let c = (-r) as u32;
         assert_eq!((c & 7, (c >> 3) & 3), (BEGIN_RUN, FLUSH_KEYS));
         assert_eq!(flush_keys(), ["k"]);
         let t = last_ticket();
         assert_eq!(flushed(g, t), 0);
-        assert_eq!(end(g, b, t, 0, None, None, None, 0.0, 3.0), END_VALUE);
+        assert_eq!(end(g, b, -1, t, 0, None, None, None, 0.0, 3.0), END_VALUE);
         assert_eq!(with(g, |g| g.counters().pending_keys), Some(0));
         free(g);
         dispose(b);

@@ -10,6 +10,9 @@
 //! - [`breaker`]: the exported functions, one per core method, over breaker handles;
 //! - [`cache`]: the cache guard's exported functions, over guard handles;
 //! - [`registry`]: the handle table (and why handles rather than a class);
+//! - [`keyed`]: the breaker registry (per-key and hierarchical breakers), over registry handles;
+//! - [`origin`]: origin protection (single-flight, budget, stale-if-error), over origin handles;
+//! - [`text`]: the registry's and the origin guard's refusal messages, without `core::fmt`;
 //! - [`config`]: the config as numbers in the core's field order, refused fields as codes;
 //! - [`health`]: the health report, readiness, transition counts and metric families;
 //! - [`interop`]: time, transitions and the boundary codes;
@@ -23,10 +26,13 @@ pub mod cache;
 pub mod config;
 pub mod health;
 pub mod interop;
+pub mod keyed;
 pub mod objects;
+pub mod origin;
 pub mod panic;
 pub mod refusal;
 pub mod registry;
+pub mod text;
 
 use wasm_bindgen::prelude::wasm_bindgen;
 

@@ -15,8 +15,8 @@ thread_local! {
 }
 
 /// `n` in decimal, without `core::fmt`.
-fn push_decimal(s: &mut String, mut n: u32) {
-    let mut digits = [0u8; 10];
+pub(crate) fn push_decimal(s: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
     let mut i = digits.len();
     loop {
         i -= 1;
@@ -38,9 +38,9 @@ fn describe(message: Option<&str>, location: Option<(&str, u32, u32)>) -> String
         s.push_str(" at ");
         s.push_str(file);
         s.push(':');
-        push_decimal(&mut s, line);
+        push_decimal(&mut s, line.into());
         s.push(':');
-        push_decimal(&mut s, column);
+        push_decimal(&mut s, column.into());
     }
     s.push_str(": ");
     s.push_str(message.unwrap_or("(a panic without a text message)"));

@@ -17,6 +17,67 @@ import { WORKERD, freePort, stopGroup } from "./workerd.mjs";
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 const WASM = fileURLToPath(new URL("../../bindings-wasm/js/pkg/fact_resilience_wasm_bg.wasm", import.meta.url));
 
+/** Starts workerd on a free port; returns `{ call, base, stop }` once it answers /health. */
+async function startWorkerd() {
+  assert.ok(existsSync(WORKERD), "npm workerd is installed (make test-js runs npm ci)");
+  assert.ok(existsSync(WASM), "the package is built (make build-wasm)");
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const child = spawn(WORKERD, ["serve", "config.capnp", "--socket-addr", `http=127.0.0.1:${port}`], {
+    cwd: HERE,
+    detached: true,
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  const onExit = () => stopGroup(child);
+  process.once("exit", onExit);
+  const stop = () => {
+    process.removeListener("exit", onExit);
+    stopGroup(child);
+  };
+  const call = async (path) => {
+    const res = await fetch(base + path, { signal: AbortSignal.timeout(5000) });
+    assert.equal(res.status, 200, path);
+    return res.json();
+  };
+  let ready = false;
+  for (let i = 0; i < 100 && !ready && child.exitCode === null; i++) {
+    try {
+      ready = (await call("/health")).result === "ok";
+    } catch {
+      await sleep(100);
+    }
+  }
+  if (!ready) stop();
+  assert.ok(ready, "workerd answered on 127.0.0.1");
+  return { call, base, stop };
+}
+
+test("workerd: getOrLoad makes one origin call per key per flight, and answers stale values while the cache is down", { timeout: 60_000 }, async () => {
+  const { call, stop } = await startWorkerd();
+  try {
+    // Healthy: five concurrent misses, one origin call; the value is stored.
+    let r = await call("/load?k=p&n=5");
+    assert.deepEqual(r.values, Array(5).fill("origin:p:1"));
+    assert.equal(r.originCalls, 1);
+    assert.deepEqual([r.origin.originCalls, r.origin.joined], [1, 4]);
+    assert.deepEqual([r.keyState, r.state], ["closed", "closed"]);
+    // Hits: the origin is not called.
+    r = await call("/load?k=p&n=3");
+    assert.deepEqual(r.values, Array(3).fill("origin:p:1"));
+    assert.equal(r.originCalls, 1);
+    // The cache is down: the remembered value answers; a key never served loads once.
+    assert.equal((await call("/load-outage?on=1")).result, "open");
+    r = await call("/load?k=p&n=3");
+    assert.deepEqual(r.values, Array(3).fill("origin:p:1"));
+    assert.deepEqual([r.originCalls, r.origin.staleServed], [1, 3]);
+    r = await call("/load?k=q&n=4");
+    assert.deepEqual(r.values, Array(4).fill("origin:q:2"));
+    assert.deepEqual([r.originCalls, r.origin.originCalls, r.origin.inFlight], [2, 2, 0]);
+  } finally {
+    stop();
+  }
+});
+
 test("workerd: trips after the threshold, degrades while open, recovers after the timeout without serving stale values", { timeout: 60_000 }, async () => {
   assert.ok(existsSync(WORKERD), "npm workerd is installed (make test-js runs npm ci)");
   assert.ok(existsSync(WASM), "the package is built (make build-wasm)");

@@ -42,13 +42,13 @@ function rawGuard() {
 
 test("wasm boundary: a ticket used twice is refused and counts nothing the second time", () => {
   const { breaker, g, done } = rawGuard();
-  const ticket = guardBegin(g, breaker._h, GET, "k", true, 0);
+  const ticket = guardBegin(g, breaker._h, -1, GET, "k", true, 0);
   assert.ok(ticket >= 0, "a plain run is its ticket");
-  assert.equal(guardEnd(g, breaker._h, ticket, SUCCESS, undefined, undefined, undefined, 0, 1), 0);
-  assert.equal(guardEnd(g, breaker._h, ticket, SUCCESS, undefined, undefined, undefined, 0, 1), -1, "spent");
+  assert.equal(guardEnd(g, breaker._h, -1, ticket, SUCCESS, undefined, undefined, undefined, 0, 1), 0);
+  assert.equal(guardEnd(g, breaker._h, -1, ticket, SUCCESS, undefined, undefined, undefined, 0, 1), -1, "spent");
   assert.equal(guardFlushed(g, ticket), -1, "spent");
   for (const forged of [ticket + 0.5, -1, NaN, 2 ** 60]) {
-    assert.equal(guardEnd(g, breaker._h, forged, SUCCESS, undefined, undefined, undefined, 0, 1), -1, `forged ${forged}`);
+    assert.equal(guardEnd(g, breaker._h, -1, forged, SUCCESS, undefined, undefined, undefined, 0, 1), -1, `forged ${forged}`);
   }
   assert.equal(breaker.metrics().successCount, 1);
   assert.equal(inFlight(g), 0);
@@ -60,16 +60,16 @@ test("wasm boundary: a ticket used twice is refused and counts nothing the secon
 
 test("wasm boundary: an unknown outcome kind changes nothing and the ticket can still end", () => {
   const { breaker, g, done } = rawGuard();
-  const ticket = guardBegin(g, breaker._h, STORE, "k", true, 0);
+  const ticket = guardBegin(g, breaker._h, -1, STORE, "k", true, 0);
   for (const outcome of [5, 99, 2 ** 31]) {
-    assert.equal(guardEnd(g, breaker._h, ticket, outcome, "E", "m", "put", 0, 1), -2, `outcome ${outcome}`);
+    assert.equal(guardEnd(g, breaker._h, -1, ticket, outcome, "E", "m", "put", 0, 1), -2, `outcome ${outcome}`);
   }
   assert.equal(inFlight(g), 1, "still in flight");
   assert.equal(breaker.metrics().totalOperations, 0);
   const e = guardError("guardEnd", -2, { ticket, outcome: 5 });
   assert.ok(e instanceof RangeError);
   assert.match(e.message, /^guardEnd: outcome 5 is not an outcome kind/);
-  const stored = guardEnd(g, breaker._h, ticket, FAILURE, "E", "m", "put", 0, 1);
+  const stored = guardEnd(g, breaker._h, -1, ticket, FAILURE, "E", "m", "put", 0, 1);
   assert.equal(stored & 3, 2, "a failed store answers with the fallback");
   assert.equal(inFlight(g), 0);
   assert.equal(breaker.metrics().failureCount, 1);
@@ -78,9 +78,9 @@ test("wasm boundary: an unknown outcome kind changes nothing and the ticket can 
 
 test("wasm boundary: an unknown operation, guard or option is a code and takes no slot", () => {
   const { breaker, g, done } = rawGuard();
-  assert.equal(-guardBegin(g, breaker._h, 4, "k", true, 0) & 7, 7, "unknown op");
-  assert.equal(-guardBegin(g + 1, breaker._h, GET, "k", true, 0) & 7, 6, "no guard");
-  assert.equal(-guardBegin(g, 2 ** 31, GET, "k", true, 0) & 7, 5, "no breaker");
+  assert.equal(-guardBegin(g, breaker._h, -1, 4, "k", true, 0) & 7, 7, "unknown op");
+  assert.equal(-guardBegin(g + 1, breaker._h, -1, GET, "k", true, 0) & 7, 6, "no guard");
+  assert.equal(-guardBegin(g, 2 ** 31, -1, GET, "k", true, 0) & 7, 5, "no breaker");
   assert.equal(inFlight(g), 0);
   assert.equal(guardCreate(g + 1, 7, true, true, 1, false), -1, "unknown option");
   assert.equal(guardCreate(g + 1, PER_KEY, false, true, 1, false), -2, "per-key on a prefix-only cache");

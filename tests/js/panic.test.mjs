@@ -39,3 +39,39 @@ test("a panic is thrown as an Error carrying the panic message, and the module k
   assert.equal(await fresh.execute(async () => 3), 3);
   assert.equal(bystander.state, "open");
 });
+
+test("after a panic, registries and origin guards are recreated empty at their handles and keep working", async () => {
+  const { BreakerRegistry, OriginGuard, ResilientCache } = await import("./pkg.mjs");
+  let ms = 0;
+  const clock = () => ms;
+  const registry = new BreakerRegistry(["service", { name: "key", config: { failureThreshold: 1 } }], { clock });
+  registry.onFailure(registry.acquire(["s", "k"]), new Error("down"));
+  assert.equal(registry.state(["s", "k"]), "open");
+  const inFlight = registry.acquire(["s", "other"]);
+  const origin = new OriginGuard({ singleFlight: true, staleIfErrorMs: 1000, clock });
+  origin.served("a", "A");
+  const lead = origin.begin("b", true);
+  assert.equal(lead.kind, "lead");
+  const breaker = new CircuitBreaker(undefined, { clock });
+  const cache = new ResilientCache(new Map([["x", "X"]]), breaker, { hierarchy: new BreakerRegistry(["key"]), staleIfErrorMs: 1000 });
+  assert.equal(await cache.getOrLoad("x", () => "loaded"), "X");
+
+  assert.throws(() => __panicForTest(breaker), { name: "PanicError" });
+
+  // The registry: its levels kept, its breakers started afresh; a permit from before is spent
+  // quietly (it names nothing in the new instance).
+  assert.deepEqual(registry.levels, ["service", "key"]);
+  assert.equal(registry.state(["s", "k"]), undefined);
+  assert.deepEqual(registry.onSuccess(inFlight), []);
+  assert.equal(registry.size, 0);
+  registry.onFailure(registry.acquire(["s", "k"]), new Error("down"));
+  assert.equal(registry.state(["s", "k"]), "open", "configured as before");
+  // The origin guard: its remembered values are gone; a ticket from before is refused.
+  assert.equal(origin.begin("a", true).kind, "lead");
+  assert.throws(() => origin.end(lead.ticket, true, "B"), RangeError);
+  assert.equal(origin.counters().inFlight, 1);
+  // The cache: keyed calls and getOrLoad work on the new instance.
+  assert.equal(await cache.get("x"), "X");
+  assert.equal(await cache.getOrLoad("y", () => "loaded"), "loaded");
+  assert.equal(cache.originMetrics().originCalls, 1);
+});

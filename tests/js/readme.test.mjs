@@ -12,7 +12,7 @@ const AsyncFunction = (async () => {}).constructor;
 test("the README shows every policy", () => {
   assert.deepEqual(
     BLOCKS.map((b) => b.name),
-    ["failure-rate trip", "slow calls", "weighted failures", "backoff with jitter", "post-close ramp"],
+    ["failure-rate trip", "slow calls", "weighted failures", "backoff with jitter", "post-close ramp", "per-key breakers and origin protection"],
   );
 });
 

@@ -1,6 +1,6 @@
 // The one loader for the breaker's vectors, tests/vectors/**/*.json except cache/ (the cache
 // layer's, replayed by cache_vectors.test.mjs), health/ (health_vectors.test.mjs), registry/
-// and origin/ (not in the npm package yet): every vector replayed through the JS API
+// and origin/ (registry_vectors.test.mjs, origin_vectors.test.mjs): every vector replayed through the JS API
 // (CircuitBreaker) on an injected clock. Time is kept as integer nanoseconds and handed to the
 // breaker as milliseconds; the wall clock stamped on failures is the same time in seconds.
 // Transitions are observed through onStateChange, so every transition must reach listeners.
