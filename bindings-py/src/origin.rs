@@ -146,7 +146,8 @@ impl PyOriginGuard {
     }
 
     /// The load holding `ticket` ended: with `value` if `ok`. Returns how many callers joined
-    /// it; the value is remembered for stale-if-error when the guard says so.
+    /// it and whether to put its value in the cache; the value is remembered for
+    /// stale-if-error when the guard says so.
     #[pyo3(signature = (ticket, ok, value = None))]
     fn end(
         &self,
@@ -154,7 +155,7 @@ impl PyOriginGuard {
         ticket: u64,
         ok: bool,
         value: Option<Py<PyAny>>,
-    ) -> PyResult<u32> {
+    ) -> PyResult<(u32, bool)> {
         let now = self.clock.now_for_outcome(py);
         let mut inner = self.lock();
         let ended = inner
@@ -164,7 +165,7 @@ impl PyOriginGuard {
         if let (Some(slot), Some(value)) = (ended.remember, value) {
             inner.put(slot, value);
         }
-        Ok(ended.joined)
+        Ok((ended.joined, ended.store))
     }
 
     /// `value` was served for `key` from the cache: remembered for stale-if-error.

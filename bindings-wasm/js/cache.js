@@ -425,12 +425,13 @@ export class ResilientCache {
       failed = true;
       error = err;
     }
+    let store = true;
     if (ticket !== undefined) {
       if (flights.get(ticket) === result) flights.delete(ticket);
       // A load led before the instance was replaced has nothing to end in the new one.
       if (epoch === started) {
         try {
-          origin.end(ticket, !failed, value);
+          ({ store } = origin.end(ticket, !failed, value));
         } catch (err) {
           report(err, "an origin load's end could not be recorded");
         }
@@ -441,7 +442,7 @@ export class ResilientCache {
       throw error;
     }
     settle.resolve(value);
-    if (value !== undefined && value !== null) {
+    if (store && value !== undefined && value !== null) {
       // The value just loaded is what is written, so it stays remembered (no `_written`).
       try {
         await this._op(STORE, key, [value]);

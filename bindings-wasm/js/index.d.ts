@@ -334,8 +334,11 @@ export declare class OriginGuard {
   constructor(options?: OriginGuardOptions);
   /** A read of `key` missed (`cacheDown`: refused or failed, not a plain miss). */
   begin(key: string, cacheDown?: boolean): Load;
-  /** The load ended (`ok`: with `value`); returns how many callers joined it. */
-  end(ticket: number, ok: boolean, value?: unknown): number;
+  /**
+   * The load ended (`ok`: with `value`); returns how many callers joined it, and whether to put
+   * its value in the cache (not after a failed load, nor one a write to the key overtook).
+   */
+  end(ticket: number, ok: boolean, value?: unknown): { joined: number; store: boolean };
   served(key: string, value: unknown): void;
   written(key: string): void;
   writtenAll(): void;

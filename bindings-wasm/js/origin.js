@@ -12,7 +12,7 @@ import {
   originEnd,
   originError,
   originFree,
-  originJoined,
+  originEnded,
   originServed,
   originStaleAgeMs,
   originWritten,
@@ -121,8 +121,10 @@ export class OriginGuard {
   }
 
   /**
-   * The load holding `ticket` ended: with `value` if `ok`. Returns how many callers joined it;
-   * the value is remembered for stale-if-error when the core says so. A ticket that is not a
+   * The load holding `ticket` ended: with `value` if `ok`. Returns `{ joined, store }`: how
+   * many callers joined it, and whether to put its value in the cache (not after a failed
+   * load, nor one a write to the key overtook: its value may predate the write). The value is
+   * remembered for stale-if-error when the core says so. A ticket that is not a
    * load in flight is a RangeError. (Tickets are this guard's own numbers, each naming one
    * core ticket.)
    */
@@ -143,7 +145,8 @@ export class OriginGuard {
     if (slot === -3) throw disposed();
     if (slot === -2) throw new RangeError(`end: ${inWasm(() => originError())}`);
     if (slot >= 0) this._values[slot] = value;
-    return inWasm(() => originJoined());
+    const ended = inWasm(() => originEnded());
+    return { joined: Math.floor(ended / 2), store: ended % 2 === 1 };
   }
 
   /** `value` was served for `key` from the cache: remembered for stale-if-error. */

@@ -36,7 +36,7 @@ type Guard = OriginGuard<String>;
 thread_local! {
     static TABLE: RefCell<Vec<Option<Box<Guard>>>> = const { RefCell::new(Vec::new()) };
     static STALE_AGE_MS: Cell<f64> = const { Cell::new(0.0) };
-    static JOINED: Cell<u32> = const { Cell::new(0) };
+    static ENDED: Cell<f64> = const { Cell::new(0.0) };
     static ERROR: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
@@ -123,14 +123,14 @@ pub fn stale_age_ms() -> f64 {
 
 /// The load holding `ticket` ended at `now` (`ok`: with a value). Returns the slot to
 /// remember the value in (`-1`: do not), [`END_UNKNOWN_TICKET`] or [`NO_ORIGIN`]; how many
-/// callers joined it from `originJoined()`.
+/// callers joined it and whether to store its value from `originEnded()`.
 #[wasm_bindgen(js_name = originEnd)]
 pub fn end(handle: u32, ticket: f64, ok: bool, now_ms: f64) -> i32 {
     let bits = ticket as u64; // saturating: NaN and negatives become 0, which no load holds
     with(handle, |g| {
         match g.end(LoadTicket::from_bits(bits), ok, instant(now_ms)) {
             Ok(ended) => {
-                JOINED.set(ended.joined);
+                ENDED.set(f64::from(ended.joined) * 2.0 + f64::from(u8::from(ended.store)));
                 ended.remember.map_or(-1, |s| s as i32)
             }
             Err(e) => {
@@ -142,10 +142,11 @@ pub fn end(handle: u32, ticket: f64, ok: bool, now_ms: f64) -> i32 {
     .unwrap_or(NO_ORIGIN)
 }
 
-/// How many callers joined the load the latest `originEnd` ended.
-#[wasm_bindgen(js_name = originJoined)]
-pub fn joined() -> u32 {
-    JOINED.get()
+/// The load the latest `originEnd` ended: `joined * 2 + store` (how many callers joined it;
+/// 1 to put its value in the cache).
+#[wasm_bindgen(js_name = originEnded)]
+pub fn ended() -> f64 {
+    ENDED.get()
 }
 
 /// The message of the latest refused ticket.
@@ -211,7 +212,7 @@ mod tests {
         assert_eq!(begin(1, "s", true, 250.0), STALE);
         assert_eq!(stale_age_ms(), 250.0);
         assert_eq!(end(1, lead, true, 1.0), 1, "remembered in the next slot");
-        assert_eq!(joined(), 1);
+        assert_eq!(ended(), 3.0, "one joined, and the value is stored");
         assert_eq!(end(1, lead, true, 1.0), END_UNKNOWN_TICKET);
         assert!(error().starts_with("ticket "));
         assert_eq!(written(1, "k"), 1);

@@ -99,6 +99,26 @@ test("without origin options every miss loads, and a hit does not", async () => 
   assert.equal(cache.originMetrics().originCalls, 2);
 });
 
+test("a load overtaken by a write to its key is returned but not stored (it may predate the write)", async () => {
+  const inner = mapCache();
+  const cache = new ResilientCache(inner, new CircuitBreaker(), { singleFlight: true });
+  const load = manualLoad();
+  const first = cache.getOrLoad("k", load.fn);
+  await flush();
+  await cache.delete("k"); // the write path invalidates while the load runs
+  load.pending[0].resolve("before the write");
+  assert.equal(await first, "before the write", "its callers still get it");
+  await flush();
+  assert.equal(inner.map.has("k"), false, "not put back into the cache over the invalidation");
+  const second = cache.getOrLoad("k", load.fn);
+  await flush();
+  assert.equal(load.calls, 2, "the next miss loads afresh");
+  load.pending[1].resolve("after the write");
+  assert.equal(await second, "after the write");
+  await flush();
+  assert.equal(inner.map.get("k"), "after the write", "a load no write overtook is stored");
+});
+
 test("budget: beyond originBudget loads in flight, ORIGIN_BUSY or the configured fallback", async () => {
   const load = manualLoad();
   const strict = new ResilientCache(mapCache(), new CircuitBreaker(), { originBudget: 1 });

@@ -57,9 +57,10 @@ function replay(vector, file) {
           assert.throws(() => guard.end(ticket, step.ok, key), (e) => e instanceof RangeError && e.message.includes(step.expect.error), where);
           break;
         }
-        const joined = guard.end(ticket, step.ok, step.ok ? key : undefined);
+        const { joined, store } = guard.end(ticket, step.ok, step.ok ? key : undefined);
         const after = guard.counters().remembered;
         assert.equal(joined, step.expect.joined, `${where}: joined`);
+        assert.equal(store, step.expect.store, `${where}: store`);
         if (step.expect.remember) assert.ok(after >= Math.max(before, 1), `${where}: remembered ${before} -> ${after}`);
         else assert.equal(after, before, `${where}: remembered`);
         break;

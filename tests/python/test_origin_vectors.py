@@ -47,12 +47,13 @@ class Replay:
         value = (key, self.clock.now())
         before = self.guard.counters()["remembered"]
         try:
-            joined = self.guard.end(ticket, step["ok"], value if step["ok"] else None)
+            joined, store = self.guard.end(ticket, step["ok"], value if step["ok"] else None)
         except ValueError as e:
             assert "error" in expect and expect["error"] in str(e), (expect, e)
             return
         after = self.guard.counters()["remembered"]
         assert joined == expect["joined"], (joined, expect)
+        assert store == expect["store"], (store, expect)
         if expect["remember"]:
             assert after >= max(before, 1), (before, after)
         else:
