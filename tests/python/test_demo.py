@@ -24,6 +24,13 @@ async def test_demo_rides_out_the_outage_with_correct_answers() -> None:
     assert "summary:" in text and "user-facing errors" in text and "closed -> open" in text
     assert "stale answers (replaced figure served)  0" in text
     assert s.ok
+    # The shard fault: only that shard's breaker opened, the whole cache's stayed closed.
+    assert s.shard_fault_opened == ["shard-5"], text
+    assert not s.circuit_opened_in_shard_fault, text
+    assert "shard-5 breaker closed -> open" in text
+    # Single-flight: misses of one key while another's origin call runs wait for it.
+    assert s.origin_joined > 0, text
+    assert 0 < s.origin_calls < 600 - s.cache_hits, text
 
 
 async def test_demo_check_catches_stale_answers_when_skipped_writes_are_forgotten() -> None:

@@ -71,6 +71,15 @@ class MemoryCacheManager:
         }
 
 
+SHARDS = 8
+FAILING_SHARD = "shard-5"  # the one the "shard down" phase breaks
+
+
+def shard_of(query_hash: str) -> str:
+    """The shard a key lives on, as a sharded cache (Redis Cluster, memcached) would place it."""
+    return f"shard-{int(query_hash[:8], 16) % SHARDS}"
+
+
 class CacheFault(Exception):
     """An error injected into the cache."""
 
@@ -108,6 +117,12 @@ class FaultyCache:
 
     async def _run(self, op: str, *args: Any) -> Any:
         mode = self.mode()
+        if mode == "shard":
+            key = args[0] if op in ("store", "get", "invalidate") else None
+            if key is None or shard_of(key) != FAILING_SHARD:
+                return await getattr(self.inner, op)(*args)
+            self.calls_while_faulty += 1
+            raise ConnectionError(f"{FAILING_SHARD} unreachable (injected shard fault)")
         if mode != "healthy":
             self.calls_while_faulty += 1
         if mode == "outage":

@@ -8,15 +8,22 @@ import sys
 import time
 from typing import Any, Optional, TextIO
 
-from .. import CacheCircuitBreaker, CircuitBreakerConfig, CircuitState, ResilientCacheWrapper
+from .. import (
+    BreakerRegistry,
+    CacheCircuitBreaker,
+    CircuitBreakerConfig,
+    CircuitState,
+    ResilientCacheWrapper,
+)
 from .._native import timeline_figures
-from .caches import FaultyCache, MemoryCacheManager
+from .caches import SHARDS, FaultyCache, MemoryCacheManager, shard_of
 from .console import Console
 from .schedule import Phase, schedule
 from .summary import Summary, format_summary
 from .truth import COMPANIES, QUARTERS, ask_database, change_figures, make_database
 
 HEALTH_LEVELS = ("ok", "warning", "critical")
+MODEL_SECONDS = 0.05  # the model's share of an origin call (FACT asks an LLM, then the database)
 
 
 def query_of(company: str, quarter: str) -> str:
@@ -61,10 +68,22 @@ class DemoRun:
             recovery_factor=0.5,
         )
         self.breaker = CacheCircuitBreaker(config)
+        # Below the whole-cache breaker, one per shard: a shard that fails opens only its own.
+        shard_config = CircuitBreakerConfig(
+            failure_threshold=3,
+            success_threshold=2,
+            timeout_seconds=timeout_seconds,
+            rolling_window_seconds=10.0,
+        )
+        self.shards = BreakerRegistry([("shard", shard_config)], max_breakers=SHARDS)
+        self.shard_states = {f"shard-{i}": "closed" for i in range(SHARDS)}
         self.wrapper = ResilientCacheWrapper(
             cache_manager=self.cache,
             circuit_breaker=self.breaker,
             max_pending_invalidations=1024 if remember_skipped_writes else None,
+            hierarchy=self.shards,
+            key_path=lambda key: [shard_of(key)],
+            single_flight=True,
         )
         self.remember_skipped_writes = remember_skipped_writes
         self.replaced: dict[tuple[str, str], str] = {}  # the figures SQLite no longer holds
@@ -84,15 +103,14 @@ class DemoRun:
             f"cache={self.cache.mode()}",
         )
 
+    async def ask_origin(self, company: str, quarter: str) -> str:
+        await asyncio.sleep(MODEL_SECONDS)
+        return ask_database(self.db, company, quarter)
+
     async def answer(self, company: str, quarter: str) -> str:
         key = self.wrapper.generate_hash(query_of(company, quarter))
-        entry = await self.wrapper.get(key)
-        if entry is not None:
-            self.summary.cache_hits += 1
-            return str(entry.content)
-        text = ask_database(self.db, company, quarter)
-        await self.wrapper.store(key, text)
-        return text
+        value = await self.wrapper.get_or_load(key, lambda: self.ask_origin(company, quarter))
+        return str(getattr(value, "content", value))  # a cache hit is an entry; a load, the text
 
     async def worker(self, queue: asyncio.Queue[tuple[int, tuple[str, str]]], pace: float) -> None:
         s = self.summary
@@ -133,16 +151,31 @@ class DemoRun:
             f"{self.breaker.get_state().value})",
         )
 
+    def watch_shards(self) -> None:
+        """Prints each shard breaker's transitions (the registry is polled: it has no
+        listeners)."""
+        for shard, before in self.shard_states.items():
+            state = self.shards.state([shard])
+            now = "closed" if state is None else state.value
+            if now != before:
+                self.shard_states[shard] = now
+                t = self.now()
+                self.summary.shard_transitions.append((t, shard, before, now))
+                self.console.transition(
+                    t, f"  {shard} breaker {before} -> {now} (circuit {self.breaker.get_state().value})"
+                )
+
     async def progress(self) -> None:
         s = self.summary
         while True:
+            self.watch_shards()
             status = self.breaker.health_report()["status"]
             if HEALTH_LEVELS.index(status) > HEALTH_LEVELS.index(s.peak_health):
                 s.peak_health = status
             self.console.progress(
                 s.answered + s.user_errors, self.breaker.get_state().value, self.cache.mode()
             )
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.05)
 
     def finish(self) -> None:
         """The figures, from the core's `timeline_figures` (the ones `simulate` reports)."""
@@ -160,6 +193,17 @@ class DemoRun:
         m = self.breaker.get_metrics()
         s.refused = m.rejected_count + m.throttled_count
         s.wall_time = end
+        origin = self.wrapper.origin_metrics()
+        s.origin_calls = origin["origin_calls"]
+        s.origin_joined = origin["joined"]
+        s.cache_hits = s.answered - origin["origin_calls"] - origin["joined"]
+        shard = next(p for p in self.phases if p.mode == "shard")
+        s.shard_fault_opened = sorted(
+            {name for t, name, _, to in s.shard_transitions if to == "open" and t < shard.end}
+        )
+        s.circuit_opened_in_shard_fault = any(
+            to == "open" and t < shard.end for t, _, to, _ in s.transitions
+        )
 
 
 def serve_metrics(wrapper: ResilientCacheWrapper, port: int, out: TextIO) -> Any:

@@ -12,14 +12,15 @@ class Phase:
     name: str
     start: float
     end: float
-    mode: str  # healthy | errors | outage | slow
+    mode: str  # healthy | shard (one shard of keys fails) | errors | outage | slow
 
 
 def schedule(total: float) -> list[Phase]:
     """The default script, scaled to `total` seconds."""
-    cut = [0.0, 0.2, 0.33, 0.53, 0.66, 1.0]
+    cut = [0.0, 0.1, 0.2, 0.33, 0.53, 0.66, 1.0]
     names = [
         ("warm-up", "healthy"),
+        ("shard down", "shard"),
         ("errors", "errors"),
         ("outage", "outage"),
         ("slowness", "slow"),

@@ -21,10 +21,20 @@ class Summary:
     transitions: list[tuple[float, str, str, str]] = field(default_factory=list)
     wall_time: float = 0.0
     peak_health: str = "ok"  # the worst health-report status seen while running
+    shard_transitions: list[tuple[float, str, str, str]] = field(default_factory=list)
+    shard_fault_opened: list[str] = field(default_factory=list)  # shard breakers opened by then
+    circuit_opened_in_shard_fault: bool = False
+    origin_calls: int = 0  # model + database calls made for misses
+    origin_joined: int = 0  # misses that waited for another's origin call (single-flight)
 
     @property
     def ok(self) -> bool:
         return self.user_errors == 0 and self.correct == self.queries and self.stale_answers == 0
+
+    @property
+    def shard_isolated(self) -> bool:
+        """The shard fault opened that shard's breaker alone, and not the whole cache's."""
+        return len(self.shard_fault_opened) == 1 and not self.circuit_opened_in_shard_fault
 
     @property
     def full_cycle(self) -> bool:
@@ -43,6 +53,16 @@ def format_summary(s: Summary) -> str:
         ("stale answers (replaced figure served)", f"{s.stale_answers}"),
         ("user-facing errors", f"{s.user_errors}"),
         ("cache hit rate", f"{100.0 * s.cache_hits / max(s.queries, 1):.1f}%"),
+        (
+            "breakers opened by the shard fault",
+            ", ".join(s.shard_fault_opened or ["none"])
+            + (" and the whole cache" if s.circuit_opened_in_shard_fault else " (whole cache closed)"),
+        ),
+        ("origin calls (model + SQLite)", f"{s.origin_calls}"),
+        (
+            "  same misses without single-flight",
+            f"{s.origin_calls + s.origin_joined} ({s.origin_joined} waited for another's call)",
+        ),
         ("time open", f"{s.time_open:.2f}s"),
         ("calls refused while open (fail-fast)", f"{s.refused}"),
         (
