@@ -2,8 +2,11 @@
 
 Cache-first, as FACT answers queries: look the query up in the cache; on a miss ask the source
 of truth (a real SQLite database of quarterly figures, made on the fly) and store the answer.
-The cache sits behind `ResilientCacheWrapper` + `CacheCircuitBreaker`, and a fault schedule
-breaks it in turn with errors, a full outage and slowness before letting it recover. Halfway
+The cache sits behind `ResilientCacheWrapper` + `CacheCircuitBreaker`, with one breaker per
+shard of keys below the whole cache's, and a fault schedule breaks it in turn: one shard down
+(only that shard's breaker opens), errors, a full outage and slowness, before letting it
+recover. Misses go to the origin through `get_or_load` with single-flight: concurrent misses of
+one key wait for one model + database call instead of each making their own. Halfway
 through the outage some figures change in SQLite and their cache entries are invalidated the way
 a write path would, which the open circuit skips: the wrapper remembers those keys and
 invalidates them before the cache is used again. Every answer is checked against SQLite as it

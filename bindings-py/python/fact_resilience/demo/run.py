@@ -23,7 +23,7 @@ from .summary import Summary, format_summary
 from .truth import COMPANIES, QUARTERS, ask_database, change_figures, make_database
 
 HEALTH_LEVELS = ("ok", "warning", "critical")
-MODEL_SECONDS = 0.05  # the model's share of an origin call (FACT asks an LLM, then the database)
+MODEL_SECONDS = 0.1  # the model's share of an origin call (FACT asks an LLM, then the database)
 
 
 def query_of(company: str, quarter: str) -> str:
@@ -161,8 +161,9 @@ class DemoRun:
                 self.shard_states[shard] = now
                 t = self.now()
                 self.summary.shard_transitions.append((t, shard, before, now))
+                circuit = self.breaker.get_state().value
                 self.console.transition(
-                    t, f"  {shard} breaker {before} -> {now} (circuit {self.breaker.get_state().value})"
+                    t, f"  {shard} breaker {before} -> {now} (circuit {circuit})"
                 )
 
     async def progress(self) -> None:

@@ -56,7 +56,11 @@ def format_summary(s: Summary) -> str:
         (
             "breakers opened by the shard fault",
             ", ".join(s.shard_fault_opened or ["none"])
-            + (" and the whole cache" if s.circuit_opened_in_shard_fault else " (whole cache closed)"),
+            + (
+                " and the whole cache"
+                if s.circuit_opened_in_shard_fault
+                else " (whole cache closed)"
+            ),
         ),
         ("origin calls (model + SQLite)", f"{s.origin_calls}"),
         (
