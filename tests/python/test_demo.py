@@ -69,6 +69,9 @@ async def test_demo_serves_metrics_on_loopback_and_reports_the_peak_health() -> 
             out=out,
             metrics_port=0,
             live=False,
+            # No model time: ten workers waiting on loads would pace the probes, and this test
+            # counts transitions.
+            model_seconds=0.0,
         )
     )
     url = None

@@ -23,7 +23,6 @@ from .summary import Summary, format_summary
 from .truth import COMPANIES, QUARTERS, ask_database, change_figures, make_database
 
 HEALTH_LEVELS = ("ok", "warning", "critical")
-MODEL_SECONDS = 0.1  # the model's share of an origin call (FACT asks an LLM, then the database)
 
 
 def query_of(company: str, quarter: str) -> str:
@@ -54,8 +53,10 @@ class DemoRun:
         console: Console,
         timeout_seconds: float,
         remember_skipped_writes: bool,
+        model_seconds: float,
     ) -> None:
         self.phases, self.summary, self.console = phases, summary, console
+        self.model_seconds = model_seconds
         self.db = make_database()
         self.started = time.monotonic()
         self.cache = FaultyCache(inner, phases, self.started)
@@ -104,13 +105,13 @@ class DemoRun:
         )
 
     async def ask_origin(self, company: str, quarter: str) -> str:
-        await asyncio.sleep(MODEL_SECONDS)
+        await asyncio.sleep(self.model_seconds)
         return ask_database(self.db, company, quarter)
 
     async def answer(self, company: str, quarter: str) -> str:
         key = self.wrapper.generate_hash(query_of(company, quarter))
         value = await self.wrapper.get_or_load(key, lambda: self.ask_origin(company, quarter))
-        return str(getattr(value, "content", value))  # a cache hit is an entry; a load, the text
+        return str(value)  # get_or_load answers a hit with the entry's content
 
     async def worker(self, queue: asyncio.Queue[tuple[int, tuple[str, str]]], pace: float) -> None:
         s = self.summary
@@ -232,6 +233,7 @@ async def run_demo(
     changed_figures: int = 8,
     remember_skipped_writes: bool = True,
     metrics_port: Optional[int] = None,
+    model_seconds: float = 0.1,
 ) -> Summary:
     """Runs the scripted outage and returns the summary (also printed to `out`).
 
@@ -239,7 +241,8 @@ async def run_demo(
     ``remember_skipped_writes=False`` turns the wrapper's pending invalidations off (the
     control experiment: the old figures are then served after recovery).
     ``metrics_port`` serves Prometheus metrics on 127.0.0.1 while it runs (needs the
-    ``prometheus`` extra).
+    ``prometheus`` extra). ``model_seconds``: the model's share of each origin call (FACT asks
+    an LLM, then the database), during which misses of the same key wait for it.
     """
     live = out.isatty() if live is None else live
     phases = schedule(duration)
@@ -261,6 +264,7 @@ async def run_demo(
         Console(out, queries, live),
         timeout_seconds,
         remember_skipped_writes,
+        model_seconds,
     )
     server = None if metrics_port is None else serve_metrics(run.wrapper, metrics_port, out)
     out.write(
