@@ -167,6 +167,19 @@ impl Admission for Gate<'_> {
         }
         Admission::on_neutral(&mut *self.breaker, token, now)
     }
+
+    /// The flushed keys are not on this call's path: only the cache's breaker judges it.
+    fn on_flush_failure(
+        &mut self,
+        (token, path): GatePermit,
+        failure: &Failure<'_>,
+        now: Instant,
+    ) -> Self::Moved {
+        if let (Some(r), Some(p)) = (self.registry.as_deref_mut(), path) {
+            r.on_neutral(*p, now);
+        }
+        Admission::on_failure(&mut *self.breaker, token, failure, now)
+    }
 }
 
 type Guard = CacheGuard<String, GatePermit>;

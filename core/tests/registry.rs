@@ -429,3 +429,63 @@ fn a_gate_admits_a_call_on_no_path_and_ends_any_call_by_its_permit() {
         "a path names every level"
     );
 }
+
+#[test]
+fn a_failing_flush_carried_by_another_keys_call_is_judged_by_the_breaker_in_front_alone() {
+    use fact_resilience_core::{
+        Begin, Breaker, CacheGuard, CacheOp, Capabilities, Outcome, StaleKeysOption,
+    };
+    let caps = Capabilities {
+        per_key: true,
+        flush_all: false,
+    };
+    let policy = StaleKeysOption::Auto.resolve(caps).unwrap();
+    let mut guard = CacheGuard::new(policy, caps, 64);
+    let mut system = Breaker::new(threshold(100), at(0)).unwrap();
+    let mut r = two_levels(100);
+    // A failed store of "hot" leaves its invalidation pending.
+    let mut gate = (&mut system, r.gate(Some(&["cache", "hot"])).unwrap());
+    let (begin, _) = guard.begin(&mut gate, CacheOp::Store, Some("hot"), true, at(0));
+    let Begin::Run { ticket, .. } = begin else {
+        panic!("{begin:?}")
+    };
+    let _ = guard.end(&mut gate, ticket, Outcome::Failure(failure()), at(0));
+    // Calls on "cold" carry that flush, and it fails each time (never confirmed).
+    for i in 1..=5 {
+        let mut gate = (&mut system, r.gate(Some(&["cache", "cold"])).unwrap());
+        let (begin, _) = guard.begin(&mut gate, CacheOp::Get, Some("cold"), true, at(i));
+        let Begin::Run {
+            ticket,
+            flush: Some(flush),
+            ..
+        } = begin
+        else {
+            panic!("call {i} carries the flush: {begin:?}")
+        };
+        assert!(flush.covers("hot"));
+        let _ = guard.end(&mut gate, ticket, Outcome::Failure(failure()), at(i));
+    }
+    // The key level opens at 3 failures: "cold" saw none of its own.
+    assert_eq!(state(&r, &["cache", "cold"]), Some(State::Closed));
+    let cold = r.metrics(&["cache", "cold"], at(6)).unwrap();
+    assert_eq!((cold.failure_count, cold.total_operations), (0, 0));
+    assert_eq!(
+        system.metrics(at(6)).failure_count,
+        6,
+        "the whole cache's breaker judged all"
+    );
+    // A failure of the call's own work still counts on its path.
+    let mut gate = (&mut system, r.gate(Some(&["cache", "cold"])).unwrap());
+    let (begin, _) = guard.begin(&mut gate, CacheOp::Get, Some("cold"), true, at(7));
+    let Begin::Run { ticket, flush, .. } = begin else {
+        panic!("{begin:?}")
+    };
+    if flush.is_some() {
+        guard.flushed(ticket).unwrap();
+    }
+    let _ = guard.end(&mut gate, ticket, Outcome::Failure(failure()), at(7));
+    assert_eq!(
+        r.metrics(&["cache", "cold"], at(8)).unwrap().failure_count,
+        1
+    );
+}

@@ -207,6 +207,26 @@ test("per-key hierarchy: one failing key opens only its own breaker", async () =
   assert.equal(breaker.metrics().failureCount, 2, "the outcome reaches the root breaker too");
 });
 
+test("per-key hierarchy: a failing key's pending invalidation, flushed in another key's call, is judged by the root alone", async () => {
+  const c = clock();
+  const registry = new BreakerRegistry([{ name: "key", config: { failureThreshold: 2, timeoutSeconds: 60 } }], { clock: c.read });
+  const inner = mapCache((k) => k === "hot");
+  const del = inner.delete;
+  inner.delete = (k) => {
+    if (k === "hot") throw new Error("shard of hot down");
+    return del(k);
+  };
+  const breaker = new CircuitBreaker({ failureThreshold: 100 }, { clock: c.read });
+  const cache = new ResilientCache(inner, breaker, { hierarchy: registry, staleKeys: "perKey" });
+  for (let i = 0; i < 4; i++) {
+    assert.equal(await cache.getOrLoad("hot", () => "from origin"), "from origin");
+    assert.equal(await cache.getOrLoad("cold", () => "from origin"), "from origin");
+  }
+  assert.equal(registry.state(["hot"]), "open");
+  assert.equal(registry.state(["cold"]), "closed", "the hot key's flushes are not charged to cold");
+  assert.ok(breaker.metrics().failureCount > registry.metrics(["hot"]).failureCount, "the flushes did fail, judged by the root");
+});
+
 test("per-key hierarchy: keyPath maps a key to a path of the registry's levels", async () => {
   const registry = new BreakerRegistry(["shard", { name: "key", config: { failureThreshold: 1 } }]);
   const inner = mapCache((k) => k === "b:2");

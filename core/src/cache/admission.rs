@@ -28,6 +28,18 @@ pub trait Admission {
     ) -> Self::Moved;
     /// The call ended without a verdict.
     fn on_neutral(&mut self, permit: Self::Permit, now: Instant);
+    /// The call failed in the flush it carried (other keys' pending invalidations), before its
+    /// own work: only breakers that cover those keys judge it. One breaker covers every key,
+    /// so by default this is [`on_failure`](Self::on_failure); a key's path does not cover the
+    /// flushed keys, and releases its permit as neutral.
+    fn on_flush_failure(
+        &mut self,
+        permit: Self::Permit,
+        failure: &Failure<'_>,
+        now: Instant,
+    ) -> Self::Moved {
+        self.on_failure(permit, failure, now)
+    }
 }
 
 /// One breaker; a call in flight is kept as its [`Permit::to_token`].
@@ -105,6 +117,16 @@ impl Admission for RegistryPath<'_, '_> {
     fn on_neutral(&mut self, permit: PathPermit, now: Instant) {
         self.registry.on_neutral(permit, now)
     }
+
+    fn on_flush_failure(
+        &mut self,
+        permit: PathPermit,
+        _failure: &Failure<'_>,
+        now: Instant,
+    ) -> PathTransitions {
+        self.registry.on_neutral(permit, now);
+        PathTransitions::default()
+    }
 }
 
 /// A registry's breakers for a guard whose calls may name no path, from [`Registry::gate`]: a
@@ -177,6 +199,16 @@ impl Admission for RegistryGate<'_, '_> {
             self.registry.on_neutral(p, now);
         }
     }
+
+    fn on_flush_failure(
+        &mut self,
+        permit: Option<PathPermit>,
+        _failure: &Failure<'_>,
+        now: Instant,
+    ) -> PathTransitions {
+        self.on_neutral(permit, now);
+        PathTransitions::default()
+    }
 }
 
 /// Two gates in a row, `.0` first: a call is admitted if both admit it (a refusal by `.1`
@@ -216,6 +248,16 @@ impl<A: Admission, B: Admission> Admission for (A, B) {
         self.1.on_neutral(b, now);
         self.0.on_neutral(a, now);
     }
+
+    fn on_flush_failure(
+        &mut self,
+        (a, b): Self::Permit,
+        failure: &Failure<'_>,
+        now: Instant,
+    ) -> Self::Moved {
+        let moved_b = self.1.on_flush_failure(b, failure, now);
+        (self.0.on_flush_failure(a, failure, now), moved_b)
+    }
 }
 
 /// A gate borrowed, so that a host can chain the breaker it owns in front of another gate.
@@ -242,5 +284,14 @@ impl<A: Admission + ?Sized> Admission for &mut A {
 
     fn on_neutral(&mut self, permit: Self::Permit, now: Instant) {
         (**self).on_neutral(permit, now)
+    }
+
+    fn on_flush_failure(
+        &mut self,
+        permit: Self::Permit,
+        failure: &Failure<'_>,
+        now: Instant,
+    ) -> Self::Moved {
+        (**self).on_flush_failure(permit, failure, now)
     }
 }

@@ -393,6 +393,9 @@ impl<K: Ord + Clone, P> CacheGuard<K, P> {
         now: Instant,
     ) -> Result<(End, A::Moved), GuardError> {
         let slot = self.vacate(ticket)?;
+        // A flush the host never confirmed is where a failure came from: the call's own work
+        // runs only after its flush succeeded.
+        let flush_failed = slot.flushing;
         if slot.flushing {
             // The call ran after its flush only if the flush succeeded; any other ending may
             // have come from the flush itself, so its keys stay pending.
@@ -420,7 +423,11 @@ impl<K: Ord + Clone, P> CacheGuard<K, P> {
                 if matches!(outcome, Outcome::Timeout(_)) {
                     self.counters.timeouts += 1;
                 }
-                let t = gate.on_failure(permit, &failure, now);
+                let t = if flush_failed {
+                    gate.on_flush_failure(permit, &failure, now)
+                } else {
+                    gate.on_failure(permit, &failure, now)
+                };
                 (
                     self.degraded(slot.op, FallbackReason::Failed, slot.degrade),
                     t,
