@@ -16,6 +16,7 @@ pub use rule::{ConfigError, FieldRule, MAX_DURATION_SECONDS};
 pub use weights::DOC as FAILURE_WEIGHTS_DOC;
 pub use weights::{DEFAULT_KIND, FailureWeights};
 
+use alloc::sync::Arc;
 use core::num::NonZeroU32;
 use core::time::Duration;
 
@@ -119,6 +120,23 @@ impl Settings {
     /// that with every policy off the hot path tests one `Option`.
     pub fn rate_rules(&self) -> bool {
         self.failure_rate_threshold.is_some() || self.slow_call.is_some()
+    }
+}
+
+/// A config with its [`Settings`], as the breakers made from it hold them: immutable and
+/// behind an `Arc`, so that breakers made from one config (a registry level's keys) share one
+/// copy instead of carrying the whole config each.
+#[derive(Debug)]
+pub(crate) struct Profile {
+    pub config: Config,
+    pub settings: Settings,
+}
+
+impl Profile {
+    /// `config` validated, or the first rule it breaks.
+    pub fn new(config: Config) -> Result<Arc<Profile>, ConfigError> {
+        let settings = config.settings()?;
+        Ok(Arc::new(Profile { config, settings }))
     }
 }
 
