@@ -820,9 +820,7 @@ impl Breaker {
     pub(crate) fn parts(&mut self) -> (&Settings, &mut Cold) {
         let s = &self.profile.settings;
         let born = self.changed_at;
-        let cold = self
-            .cold
-            .get_or_insert_with(|| Box::new(Cold::new(born, None, jitter_seed(s, born))));
+        let cold = self.cold.get_or_insert_with(|| new_cold(s, born));
         (s, cold)
     }
 
@@ -834,8 +832,7 @@ impl Breaker {
     /// The rolling window, made now if missing.
     pub(crate) fn window_mut(&mut self) -> &mut RollingWindow {
         let s = &self.profile.settings;
-        self.window
-            .get_or_insert_with(|| Box::new(RollingWindow::new(s.rolling_window, s.window_buckets)))
+        self.window.get_or_insert_with(|| new_window(s))
     }
 
     // ---- internals -----------------------------------------------------------------------
@@ -1016,6 +1013,21 @@ impl Breaker {
         self.sync_policies();
         t
     }
+}
+
+/// The cold part of a breaker created at `born` without a rate rule (out of line: made once
+/// per breaker, from many places).
+#[cold]
+#[inline(never)]
+fn new_cold(s: &Settings, born: Instant) -> Box<Cold> {
+    Box::new(Cold::new(born, None, jitter_seed(s, born)))
+}
+
+/// An empty rolling window for `s` (out of line, as `new_cold`).
+#[cold]
+#[inline(never)]
+fn new_window(s: &Settings) -> Box<RollingWindow> {
+    Box::new(RollingWindow::new(s.rolling_window, s.window_buckets))
 }
 
 /// The failure log of a breaker that has none yet.
