@@ -465,8 +465,9 @@ impl Breaker {
     }
 
     /// The call succeeded.
-    // Inline for the reason given at `try_acquire`.
-    #[inline]
+    // Inline for the reason given at `try_acquire` (always: without it the compiler no longer
+    // inlined it once the window moved behind a pointer, and the permit went through memory).
+    #[inline(always)]
     pub fn on_success(&mut self, permit: Permit, now: Instant) -> Option<Transition> {
         // A current permit in CLOSED with no rate rule: what the general path below does in
         // that case, and nothing else.
