@@ -235,9 +235,11 @@ impl Breaker {
     pub(crate) fn with_profile(profile: Arc<Profile>, now: Instant) -> Breaker {
         let s = &profile.settings;
         // A rate window counts calls in flight from the start: it is there from creation.
-        let cold = s
-            .rate_rules()
-            .then(|| Box::new(Cold::new(now, rate_window(s, now), jitter_seed(s, now))));
+        let cold = s.rate_rules().then(|| {
+            let mut cold = new_cold(s, now);
+            cold.rates = rate_window(s, now);
+            cold
+        });
         let mut b = Breaker {
             profile,
             window: None,
@@ -805,18 +807,6 @@ impl Breaker {
         &self.profile.settings
     }
 
-    /// The rolling window's live buckets at `now` (internal), as
-    /// [`RollingWindow::buckets_by_age`].
-    pub(crate) fn window_buckets(
-        &self,
-        now: Instant,
-    ) -> impl Iterator<Item = (u32, WindowCounts)> + '_ {
-        self.window
-            .as_deref()
-            .into_iter()
-            .flat_map(move |w| w.buckets_by_age(now))
-    }
-
     /// The config and the cold part, made now if missing.
     pub(crate) fn parts(&mut self) -> (&Settings, &mut Cold) {
         let s = &self.profile.settings;
@@ -1016,8 +1006,8 @@ impl Breaker {
     }
 }
 
-/// The cold part of a breaker created at `born` without a rate rule (out of line: made once
-/// per breaker, from many places).
+/// The cold part of a breaker created at `born`, without a rate window (out of line: made
+/// once per breaker, from many places).
 #[cold]
 #[inline(never)]
 fn new_cold(s: &Settings, born: Instant) -> Box<Cold> {

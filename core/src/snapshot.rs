@@ -188,10 +188,13 @@ impl Breaker {
                 c.state_changes,
             ],
             last_failure_time: self.last_failure_time(),
-            window: self
-                .window_buckets(now)
-                .map(|(age, w)| [u64::from(age), w.calls, w.failures])
-                .collect(),
+            window: match self.window.as_deref() {
+                Some(w) => w
+                    .buckets_by_age(now)
+                    .map(|(age, w)| [u64::from(age), w.calls, w.failures])
+                    .collect(),
+                None => Vec::new(),
+            },
             recent_failures: self.recent_failures().cloned().collect(),
         }
     }
