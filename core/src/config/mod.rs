@@ -133,9 +133,17 @@ pub(crate) struct Profile {
 }
 
 impl Profile {
-    /// `config` validated, or the first rule it breaks.
+    /// `config` validated, or the first rule it breaks. With `std`, every default config
+    /// shares one profile, so that breakers built without a config (each binding's
+    /// `CacheCircuitBreaker()`) do not each carry a copy.
     pub fn new(config: Config) -> Result<Arc<Profile>, ConfigError> {
         let settings = config.settings()?;
+        #[cfg(feature = "std")]
+        if config == Config::default() {
+            static DEFAULT: std::sync::OnceLock<Arc<Profile>> = std::sync::OnceLock::new();
+            let shared = DEFAULT.get_or_init(|| Arc::new(Profile { config, settings }));
+            return Ok(Arc::clone(shared));
+        }
         Ok(Arc::new(Profile { config, settings }))
     }
 }
