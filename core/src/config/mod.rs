@@ -139,7 +139,7 @@ impl Profile {
     pub fn new(config: Config) -> Result<Arc<Profile>, ConfigError> {
         let settings = config.settings()?;
         #[cfg(feature = "std")]
-        if config == Config::default() {
+        if config.is_exactly_default() {
             static DEFAULT: std::sync::OnceLock<Arc<Profile>> = std::sync::OnceLock::new();
             let shared = DEFAULT.get_or_init(|| Arc::new(Profile { config, settings }));
             return Ok(Arc::clone(shared));
@@ -149,6 +149,20 @@ impl Profile {
 }
 
 impl Config {
+    /// Whether every field holds its default, floats bit for bit (`-0.0` is not `0.0` here:
+    /// a breaker sharing the default profile reports the default config back exactly).
+    #[cfg(feature = "std")]
+    fn is_exactly_default(&self) -> bool {
+        let same = |a: Option<FieldValue>, b: FieldValue| match (a, b) {
+            (Some(FieldValue::F64(x)), FieldValue::F64(y)) => x.to_bits() == y.to_bits(),
+            (Some(FieldValue::OptF64(x)), FieldValue::OptF64(y)) => {
+                x.map(f64::to_bits) == y.map(f64::to_bits)
+            }
+            (a, b) => a == Some(b),
+        };
+        *self == Config::default() && FIELDS.iter().all(|f| same(self.get(f.name), f.default))
+    }
+
     /// The config in the state machine's types, or the first rule it breaks.
     pub(crate) fn settings(&self) -> Result<Settings, ConfigError> {
         self.validate()?;
@@ -287,6 +301,21 @@ mod tests {
         c.set("probe_lease_seconds", FieldValue::OptF64(Some(2.0)))
             .unwrap();
         assert_eq!(c.probe_lease_seconds, Some(2.0));
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn only_the_exact_default_config_shares_the_default_profile() {
+        let a = Profile::new(Config::default()).unwrap();
+        let b = Profile::new(Config::default()).unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        let negative_zero = Config {
+            ramp_seconds: -0.0,
+            ..Config::default()
+        };
+        let c = Profile::new(negative_zero).unwrap();
+        assert!(!Arc::ptr_eq(&a, &c));
+        assert!(c.config.ramp_seconds.is_sign_negative(), "kept as given");
     }
 
     #[test]
