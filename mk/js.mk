@@ -7,6 +7,7 @@
 #               SDK the otel tests use (dev dependencies only)
 #   bench-js    benches/js_overhead.mjs against opossum and cockatiel
 #   bench-js-cold  benches/js_cold_start.mjs: module load and first breaker, Node and workerd
+#   bench-memory-js  benches/js_memory.mjs: JS heap + wasm memory per standalone breaker
 #   lint-js     the Rust side of the binding under clippy for wasm32
 WASM_BINDGEN_VERSION := 0.2.130
 WASM_JS := bindings-wasm/js
@@ -21,7 +22,7 @@ WASM_CARGO_FLAGS := --release --target wasm32-unknown-unknown -p fact-resilience
 	--config 'profile.release.panic="abort"' --config 'profile.release.opt-level=3' \
 	--config 'profile.release.lto="fat"' --config 'profile.release.codegen-units=1'
 
-.PHONY: setup-js build-wasm check-wasm-size test-js bench-js bench-js-cold lint-js
+.PHONY: setup-js build-wasm check-wasm-size test-js bench-js bench-js-cold bench-memory-js lint-js
 
 setup-js: setup-rust
 	@wasm-bindgen --version 2>/dev/null | grep -q ' $(WASM_BINDGEN_VERSION)$$' || \
@@ -49,6 +50,10 @@ bench-js: build-wasm
 bench-js-cold: build-wasm
 	@test -d benches/node_modules || (cd benches && npm ci --no-audit --no-fund)
 	node benches/js_cold_start.mjs
+
+# Memory per standalone CircuitBreaker (JS heap + wasm) at 10k and 100k breakers; no peers needed.
+bench-memory-js: build-wasm
+	node benches/js_memory.mjs
 
 lint-js: setup-js
 	$(CARGO) clippy -p fact-resilience-wasm --target wasm32-unknown-unknown -- -D warnings

@@ -10,7 +10,8 @@ PY_LINT_TOOLS := ruff==0.17.6 mypy==2.4.1
 PY_BENCH_PEERS := pybreaker==1.4.1 aiobreaker==1.2.0 purgatory==3.0.1 circuitbreaker==2.1.3
 PY_FILES := bindings-py/python tests/python benches tools
 
-.PHONY: venv-python develop-python setup-redis setup-prometheus test-python lint-python bench-python gen
+.PHONY: venv-python develop-python setup-redis setup-prometheus test-python lint-python bench-python \
+	bench-memory-python gen
 
 $(VPY):
 	$(PYTHON) -m venv $(VENV)
@@ -52,3 +53,7 @@ gen: develop-python
 bench-python: develop-python
 	$(VPY) -m pip install --quiet $(PY_BENCH_PEERS)
 	$(VPY) benches/python_overhead.py
+
+# RSS per idle key in a BreakerRegistry (10k, 100k, 1M keys) and per standalone breaker.
+bench-memory-python: develop-python
+	$(VPY) benches/python_memory.py

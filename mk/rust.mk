@@ -1,7 +1,7 @@
 # Rust: the core and the workspace.
 CARGO ?= cargo
 
-.PHONY: setup-rust test-rust test-nostd lint-rust bench-rust
+.PHONY: setup-rust test-rust test-nostd lint-rust bench-rust bench-memory-rust
 
 setup-rust:
 	@rustup target list --installed | grep -q '^wasm32-unknown-unknown$$' || rustup target add wasm32-unknown-unknown
@@ -29,3 +29,7 @@ bench-rust: setup-rust
 	$(CARGO) bench -p fact-resilience-core --bench breaker -- --measurement-time 3 --warm-up-time 1
 	$(CARGO) bench -p fact-resilience-core --features coarse-clock --bench shared -- --measurement-time 3 --warm-up-time 1
 	$(CARGO) bench -p fact-resilience-core --bench sim
+
+# Bytes per idle key in a Registry at 10k, 100k and 1M keys (a counting global allocator).
+bench-memory-rust: setup-rust
+	$(CARGO) run --release -p fact-resilience-core --example idle_keys

@@ -1,9 +1,9 @@
 //! [`Breaker`]: the circuit-breaker state machine. Sans-IO: every method that depends on time
 //! takes `now`, and nothing here reads a clock, sleeps, spawns or does IO.
 
-use crate::backoff::Backoff;
 use crate::clock::Instant;
-use crate::config::{Config, ConfigError, Settings};
+use crate::cold::{Cold, Tallies};
+use crate::config::{Config, ConfigError, Profile, Settings};
 use crate::half_open::HalfOpenGate;
 use crate::health::{
     HealthFigures, HealthHistory, HealthReport, HealthThresholds, TransitionCounts,
@@ -13,6 +13,8 @@ use crate::ramp::Ramp;
 use crate::rates::RateWindow;
 use crate::state::{Reason, State, Transition};
 use crate::window::{RollingWindow, WindowCounts};
+use alloc::boxed::Box;
+use alloc::sync::Arc;
 use core::time::Duration;
 
 /// Leave to run one call, from [`Breaker::try_acquire`]. Report its outcome exactly once with
@@ -175,6 +177,11 @@ pub(crate) struct Counters {
     pub state_changes: u64,
 }
 
+/// [`Breaker::policies`] bit: a rate rule is on (the cold part holds a rate window).
+const RATES: u8 = 1;
+/// [`Breaker::policies`] bit: a post-close ramp runs (the cold part holds it).
+const RAMP: u8 = 2;
+
 /// The circuit-breaker state machine.
 ///
 /// Methods come in four families, as in a sans-IO protocol state machine:
@@ -191,64 +198,63 @@ pub(crate) struct Counters {
 ///
 /// `now` must come from one monotonic clock. An instant earlier than one already seen is
 /// treated as that later instant, so a race between threads reading the clock is harmless.
+///
+/// Memory: what every call touches is kept inline; the config is shared behind an `Arc`
+/// (breakers made from one config share it), the rolling window is allocated on the first
+/// completed call (and its ring only once calls span more than one bucket), and everything a
+/// breaker that has only seen successes does not need is in one cold part allocated on first
+/// use (see `crate::cold`). A new breaker allocates only its config.
 #[derive(Clone, Debug)]
 pub struct Breaker {
-    pub(crate) config: Config,
-    pub(crate) settings: Settings,
-    pub(crate) state: State,
+    pub(crate) profile: Arc<Profile>,
+    /// `None` until a call completes (and again after [`Breaker::reset`] or
+    /// [`Breaker::shrink`]): an empty window.
+    pub(crate) window: Option<Box<RollingWindow>>,
+    /// `None` until first needed (see `crate::cold`).
+    pub(crate) cold: Option<Box<Cold>>,
     pub(crate) generation: u64,
-    pub(crate) opened_at: Instant,
     pub(crate) changed_at: Instant,
     pub(crate) latest: Instant,
     /// Nanoseconds added to every `now` passed in. Zero except after [`Breaker::restore`],
     /// where it lets restored history that predates the host clock's origin fit on the timeline.
     pub(crate) shift: u64,
+    pub(crate) successes: u64,
     pub(crate) consecutive_failures: u32,
-    /// The summed `failure_weights` of the run of failures (used only when weights are set).
-    pub(crate) failure_weight: f64,
-    pub(crate) gate: HalfOpenGate,
-    pub(crate) window: RollingWindow,
-    /// The calls the rate rules judge: the rolling window's, but only those recorded since
-    /// the circuit last closed, so that the failures which opened it cannot open it again
-    /// right after it recovers. `None` while no rate rule is configured.
-    pub(crate) rates: Option<RateWindow>,
-    pub(crate) log: FailureLog,
-    pub(crate) counters: Counters,
-    pub(crate) last_failure_time: Option<f64>,
-    /// Not carried by a [`crate::Snapshot`]: a restored breaker starts its hourly change
-    /// count, recovery attempts and transition counters afresh.
-    pub(crate) health: HealthHistory,
-    /// The open time's backoff and jitter (not in a snapshot either).
-    pub(crate) backoff: Backoff,
-    /// The post-close ramp, while one runs (not in a snapshot).
-    pub(crate) ramp: Option<Ramp>,
+    pub(crate) state: State,
+    /// [`RATES`] and [`RAMP`]: with neither, the hot path consults no policy.
+    pub(crate) policies: u8,
 }
 
 impl Breaker {
     /// A CLOSED breaker, or the first problem with `config`.
     pub fn new(config: Config, now: Instant) -> Result<Breaker, ConfigError> {
-        let settings = config.settings()?;
-        Ok(Breaker {
-            window: RollingWindow::new(settings.rolling_window, settings.window_buckets),
-            rates: rate_window(&settings, now),
-            backoff: Backoff::new(jitter_seed(&settings, now)),
-            ramp: None,
-            config,
-            settings,
-            state: State::Closed,
+        Ok(Breaker::with_profile(Profile::new(config)?, now))
+    }
+
+    /// A CLOSED breaker on an already validated config, shared with other breakers.
+    pub(crate) fn with_profile(profile: Arc<Profile>, now: Instant) -> Breaker {
+        let s = &profile.settings;
+        // A rate window counts calls in flight from the start: it is there from creation.
+        let cold = s.rate_rules().then(|| {
+            let mut cold = new_cold(s, now);
+            cold.rates = rate_window(s, now);
+            cold
+        });
+        let mut b = Breaker {
+            profile,
+            window: None,
+            cold,
             generation: 0,
-            opened_at: now,
             changed_at: now,
             latest: now,
             shift: 0,
+            successes: 0,
             consecutive_failures: 0,
-            failure_weight: 0.0,
-            gate: HalfOpenGate::default(),
-            log: FailureLog::default(),
-            counters: Counters::default(),
-            last_failure_time: None,
-            health: HealthHistory::default(),
-        })
+            state: State::Closed,
+            policies: 0,
+        };
+        b.sync_policies();
+        b
     }
 
     // ---- getters -------------------------------------------------------------------------
@@ -260,19 +266,21 @@ impl Breaker {
 
     /// The configuration in force.
     pub fn config(&self) -> &Config {
-        &self.config
+        &self.profile.config
     }
 
     /// A snapshot of the counters, with `failure_rate` and `time_in_current_state` at `now`.
     pub fn metrics(&self, now: Instant) -> Metrics {
         let now = self.internal(now).max(self.latest);
-        let window = self.window.counts(now);
-        let rates = self
-            .rates
-            .as_ref()
-            .map(|r| r.counts(now, self.settings.slow_call))
+        let s = self.settings();
+        let window = self.counts_at(now);
+        let cold = self.cold.as_deref();
+        let rates = cold
+            .and_then(|c| c.rates.as_ref())
+            .map(|r| r.counts(now, s.slow_call))
             .unwrap_or_default();
-        let c = &self.counters;
+        let c = self.counters();
+        let gate = self.gate();
         Metrics {
             state: self.state,
             failure_count: c.failures,
@@ -282,27 +290,27 @@ impl Breaker {
             window_calls: window.calls,
             state_changes: c.state_changes,
             time_in_current_state: now.saturating_duration_since(self.changed_at),
-            last_failure_time: self.last_failure_time,
+            last_failure_time: self.last_failure_time(),
             consecutive_failures: self.consecutive_failures,
-            consecutive_failure_weight: if self.settings.failure_weights.is_some() {
-                self.failure_weight
+            consecutive_failure_weight: if s.failure_weights.is_some() {
+                cold.map_or(0.0, |c| c.failure_weight)
             } else {
                 f64::from(self.consecutive_failures)
             },
             rejected_count: c.rejected,
             throttled_count: c.throttled,
             neutral_count: c.neutral,
-            half_open_admitted: self.gate.admitted,
-            half_open_successes: self.gate.successes,
-            half_open_in_flight: self.gate.in_flight,
-            recent_failures_count: self.log.len() as u32,
+            half_open_admitted: gate.admitted,
+            half_open_successes: gate.successes,
+            half_open_in_flight: gate.in_flight,
+            recent_failures_count: self.recent_failures().len() as u32,
             slow_call_count: rates.slow_calls(),
             slow_call_rate: rates.slow_rate(),
             calls_in_flight: rates.in_flight,
-            open_duration: self.backoff.open_time(&self.settings),
-            ramp_share: self
-                .ramp
-                .and_then(|r| r.share(&self.settings, now))
+            open_duration: self.open_time(),
+            ramp_share: cold
+                .and_then(|c| c.ramp)
+                .and_then(|r| r.share(s, now))
                 .unwrap_or(1.0),
         }
     }
@@ -311,28 +319,31 @@ impl Breaker {
     /// applied). See [`crate::HealthReport`].
     pub fn health(&self, now: Instant, thresholds: &HealthThresholds) -> HealthReport {
         let now = self.internal(now).max(self.latest);
-        let window = self.window.counts(now);
+        let window = self.counts_at(now);
+        let health = self.cold.as_deref().map(|c| &c.health);
         let figures = HealthFigures {
             state: self.state,
             time_in_state: now.saturating_duration_since(self.changed_at),
             failure_rate: window.failure_rate(),
             window_calls: window.calls,
-            state_changes_last_hour: self.health.changes.count(now),
-            recovery_attempts: self.health.recovery_attempts,
+            state_changes_last_hour: health.map_or(0, |h| h.changes.count(now)),
+            recovery_attempts: health.map_or(0, |h| h.recovery_attempts),
         };
         HealthReport::evaluate(figures, thresholds)
     }
 
     /// Transitions since creation or reset, by from, to and reason.
     pub fn transition_counts(&self) -> TransitionCounts {
-        self.health.transitions
+        self.cold
+            .as_deref()
+            .map_or_else(TransitionCounts::default, |c| c.health.transitions)
     }
 
     /// The newest failure records, oldest first (at most `max_recent_failures`).
     pub fn recent_failures(
         &self,
     ) -> impl DoubleEndedIterator<Item = &FailureRecord> + ExactSizeIterator {
-        self.log.iter()
+        self.cold.as_deref().map_or(&NO_FAILURES, |c| &c.log).iter()
     }
 
     /// The next instant at which time alone changes something: the end of the open timeout,
@@ -340,7 +351,7 @@ impl Breaker {
     pub fn next_deadline(&self) -> Option<Instant> {
         match self.state {
             State::Open => Some(self.open_deadline()),
-            State::HalfOpen => self.gate.lease_deadline(&self.settings),
+            State::HalfOpen => self.gate().lease_deadline(self.settings()),
             State::Closed => None,
         }
         .map(|t| self.external(t))
@@ -355,13 +366,24 @@ impl Breaker {
     pub fn is_idle(&self, now: Instant) -> bool {
         self.state == State::Closed
             && self.consecutive_failures == 0
-            && self.ramp.is_none()
+            && self.policies & RAMP == 0
             && self.window_counts(now).calls == 0
+    }
+
+    /// Gives back the memory an idle breaker does not need (see [`is_idle`](Self::is_idle)):
+    /// its rolling window, which is empty, is dropped, to be allocated again by the next
+    /// completed call. Changes no decision, counter or metric. Returns whether it was idle.
+    pub fn shrink(&mut self, now: Instant) -> bool {
+        let idle = self.is_idle(now);
+        if idle {
+            self.window = None;
+        }
+        idle
     }
 
     /// The rolling window's counts at `now`.
     pub(crate) fn window_counts(&self, now: Instant) -> WindowCounts {
-        self.window.counts(self.internal(now).max(self.latest))
+        self.counts_at(self.internal(now).max(self.latest))
     }
 
     /// The permit [`Permit::to_bits`] encoded, admitted at `admitted` (the `now` given to the
@@ -385,7 +407,7 @@ impl Breaker {
     pub fn try_acquire(&mut self, now: Instant) -> Result<Permit, Rejection> {
         // CLOSED with no ramp and no rate rule has no timer and no policy to consult: only the
         // clock moves. No rate rule is on, so the permit is not timed (see [`Permit::to_bits`]).
-        if self.state == State::Closed && self.ramp.is_none() && self.rates.is_none() {
+        if self.state == State::Closed && self.policies == 0 {
             let now = self.tick(now);
             return Ok(Permit {
                 generation: self.generation,
@@ -408,24 +430,28 @@ impl Breaker {
         let now = self.latest;
         let probe = match self.state {
             State::Closed => {
-                if self.ramp.is_some() && !self.ramp_admits(now) {
-                    self.counters.throttled += 1;
+                if self.policies & RAMP != 0 && !self.ramp_admits(now) {
+                    self.cold_mut().tallies.throttled += 1;
                     return Err(Rejection::Throttled);
                 }
                 false
             }
             State::Open => {
-                self.counters.rejected += 1;
+                self.cold_mut().tallies.rejected += 1;
                 let retry_after = self.open_deadline().saturating_duration_since(now);
                 return Err(Rejection::Open { retry_after });
             }
-            State::HalfOpen if self.gate.admit(&self.settings, now) => true,
             State::HalfOpen => {
-                self.counters.throttled += 1;
-                return Err(Rejection::Throttled);
+                let (s, cold) = self.parts();
+                if !cold.gate.admit(s, now) {
+                    cold.tallies.throttled += 1;
+                    return Err(Rejection::Throttled);
+                }
+                true
             }
         };
-        if let Some(rates) = &mut self.rates {
+        let timed = self.policies & RATES != 0;
+        if timed && let Some(rates) = self.rates_mut() {
             admit_in_flight(rates, now);
         }
         Ok(Permit {
@@ -434,27 +460,29 @@ impl Breaker {
             admitted: now,
             // Timed only under a rate rule: a rule switched on later judges only the calls
             // admitted while it was on, so a host need carry no admission time without one.
-            flags: if self.rates.is_some() { TIMED } else { 0 }
+            flags: if timed { TIMED } else { 0 }
                 | if probe { PROBE } else { 0 }
                 | if transition.is_some() { MOVED } else { 0 },
         })
     }
 
     /// The call succeeded.
-    // Inline for the reason given at `try_acquire`.
-    #[inline]
+    // Inline for the reason given at `try_acquire` (always: without it the compiler no longer
+    // inlined it once the window moved behind a pointer, and the permit went through memory).
+    #[inline(always)]
     pub fn on_success(&mut self, permit: Permit, now: Instant) -> Option<Transition> {
         // A current permit in CLOSED with no rate rule: what the general path below does in
         // that case, and nothing else.
         if self.state == State::Closed
-            && self.rates.is_none()
+            && self.policies & RATES == 0
             && permit.generation == self.generation
         {
             let now = self.tick(now);
-            self.counters.successes += 1;
-            self.window.record(now, false);
-            self.consecutive_failures = 0;
-            self.failure_weight = 0.0;
+            self.successes += 1;
+            self.record(now, false);
+            if self.consecutive_failures != 0 {
+                self.end_run();
+            }
             return None;
         }
         self.on_success_slow(&permit, now)
@@ -464,9 +492,9 @@ impl Breaker {
     #[inline(never)]
     fn on_success_slow(&mut self, permit: &Permit, now: Instant) -> Option<Transition> {
         let now = self.tick(now);
-        self.counters.successes += 1;
-        self.window.record(now, false);
-        if self.rates.is_some() {
+        self.successes += 1;
+        self.record(now, false);
+        if self.policies & RATES != 0 {
             self.record_rates(permit, now, false);
         }
         if permit.generation != self.generation {
@@ -474,18 +502,18 @@ impl Breaker {
         }
         match self.state {
             State::Closed => {
-                self.consecutive_failures = 0;
-                self.failure_weight = 0.0;
-                if self.rates.is_some() {
+                self.end_run();
+                if self.policies & RATES != 0 {
                     self.rate_trip(now)
                 } else {
                     None
                 }
             }
             State::HalfOpen if permit.is_probe() => {
-                self.gate.release();
-                self.gate.successes += 1;
-                (self.gate.successes >= self.settings.success_threshold.get())
+                let (s, cold) = self.parts();
+                cold.gate.release();
+                cold.gate.successes += 1;
+                (cold.gate.successes >= s.success_threshold.get())
                     .then(|| self.enter(State::Closed, Reason::ProbesSucceeded, now))
             }
             _ => None,
@@ -500,42 +528,45 @@ impl Breaker {
         now: Instant,
     ) -> Option<Transition> {
         let now = self.tick(now);
-        self.counters.failures += 1;
-        self.window.record(now, true);
-        if self.rates.is_some() {
+        self.record(now, true);
+        let (s, cold) = self.parts();
+        cold.tallies.failures += 1;
+        cold.log.push(
+            failure,
+            s.max_recent_failures.get() as usize,
+            s.max_message_bytes.get() as usize,
+        );
+        cold.last_failure_time = Some(failure.timestamp);
+        if self.policies & RATES != 0 {
             self.record_rates(&permit, now, true);
         }
-        self.log.push(
-            failure,
-            self.settings.max_recent_failures.get() as usize,
-            self.settings.max_message_bytes.get() as usize,
-        );
-        self.last_failure_time = Some(failure.timestamp);
         if permit.generation != self.generation {
             return None;
         }
         match self.state {
             State::Closed => {
                 self.consecutive_failures = self.consecutive_failures.saturating_add(1);
-                let threshold = self.settings.failure_threshold.get();
-                let tripped = match &self.settings.failure_weights {
-                    None => self.consecutive_failures >= threshold,
+                let run = self.consecutive_failures;
+                let (s, cold) = self.parts();
+                let threshold = s.failure_threshold.get();
+                let tripped = match &s.failure_weights {
+                    None => run >= threshold,
                     Some(w) => {
-                        self.failure_weight += w.weight(failure.error_type);
+                        cold.failure_weight += w.weight(failure.error_type);
                         // The slack absorbs float error: ten failures of 0.1 make 1.
-                        self.failure_weight + 1e-9 >= f64::from(threshold)
+                        cold.failure_weight + 1e-9 >= f64::from(threshold)
                     }
                 };
                 if tripped {
                     Some(self.enter(State::Open, Reason::FailureThreshold, now))
-                } else if self.rates.is_some() {
+                } else if self.policies & RATES != 0 {
                     self.rate_trip(now)
                 } else {
                     None
                 }
             }
             State::HalfOpen if permit.is_probe() => {
-                self.gate.release();
+                self.cold_mut().gate.release();
                 Some(self.enter(State::Open, Reason::ProbeFailed, now))
             }
             _ => None,
@@ -546,12 +577,14 @@ impl Breaker {
     /// is released and nothing else is counted.
     pub fn on_neutral(&mut self, permit: Permit, now: Instant) {
         let now = self.tick(now);
-        self.counters.neutral += 1;
-        if let Some(rates) = &mut self.rates {
+        let current = permit.generation == self.generation;
+        let cold = self.cold_mut();
+        cold.tallies.neutral += 1;
+        if let Some(rates) = &mut cold.rates {
             rates.release(now, permit.admitted_at());
         }
-        if permit.generation == self.generation && permit.is_probe() {
-            self.gate.release();
+        if current && permit.is_probe() {
+            cold.gate.release();
         }
     }
 
@@ -566,7 +599,7 @@ impl Breaker {
     /// next outcome.
     pub fn poll(&mut self, now: Instant) -> Option<Transition> {
         let moved = self.poll_timers(now);
-        if moved.is_none() && self.state == State::Closed && self.rates.is_some() {
+        if moved.is_none() && self.state == State::Closed && self.policies & RATES != 0 {
             return self.rate_trip(self.latest);
         }
         moved
@@ -579,8 +612,8 @@ impl Breaker {
             State::Open if now >= self.open_deadline() => {
                 Some(self.enter(State::HalfOpen, Reason::TimeoutElapsed, now))
             }
-            State::HalfOpen if self.gate.leases_expired(&self.settings, now) => {
-                self.gate.forget_in_flight();
+            State::HalfOpen if self.gate().leases_expired(self.settings(), now) => {
+                self.cold_mut().gate.forget_in_flight();
                 self.generation = self.generation.wrapping_add(1);
                 None
             }
@@ -595,7 +628,7 @@ impl Breaker {
     pub fn force_open(&mut self, now: Instant) -> Option<Transition> {
         let now = self.tick(now);
         if self.state == State::Open {
-            self.opened_at = now;
+            self.cold_mut().opened_at = now;
             return None;
         }
         Some(self.enter(State::Open, Reason::ForcedOpen, now))
@@ -606,12 +639,15 @@ impl Breaker {
     pub fn force_closed(&mut self, now: Instant) -> Option<Transition> {
         let now = self.tick(now);
         self.consecutive_failures = 0;
-        self.failure_weight = 0.0;
-        self.gate = HalfOpenGate::default();
-        self.ramp = None;
-        if let Some(rates) = &mut self.rates {
-            rates.clear_completed();
+        if let Some(cold) = self.cold.as_deref_mut() {
+            cold.failure_weight = 0.0;
+            cold.gate = HalfOpenGate::default();
+            cold.ramp = None;
+            if let Some(rates) = &mut cold.rates {
+                rates.clear_completed();
+            }
         }
+        self.sync_policies();
         (self.state != State::Closed).then(|| self.enter(State::Closed, Reason::ForcedClosed, now))
     }
 
@@ -620,23 +656,28 @@ impl Breaker {
     pub fn reset(&mut self, now: Instant) -> Option<Transition> {
         let now = self.tick(now);
         let from = self.state;
+        // The cold part is made (if missing) before `changed_at` moves: it keeps the jitter
+        // generator, seeded from the creation instant.
+        let (s, cold) = self.parts();
+        cold.opened_at = now;
+        cold.failure_weight = 0.0;
+        cold.gate = HalfOpenGate::default();
+        if cold.rates.is_some() {
+            cold.rates = rate_window(s, now.saturating_add(Duration::from_nanos(1)));
+        }
+        cold.log.clear();
+        cold.tallies = Tallies::default();
+        cold.last_failure_time = None;
+        cold.health = HealthHistory::default();
+        cold.backoff.closed();
+        cold.ramp = None;
         self.state = State::Closed;
         self.generation = self.generation.wrapping_add(1);
-        self.opened_at = now;
         self.changed_at = now;
         self.consecutive_failures = 0;
-        self.failure_weight = 0.0;
-        self.gate = HalfOpenGate::default();
-        self.window.clear();
-        if self.rates.is_some() {
-            self.rates = rate_window(&self.settings, now.saturating_add(Duration::from_nanos(1)));
-        }
-        self.log.clear();
-        self.counters = Counters::default();
-        self.last_failure_time = None;
-        self.health = HealthHistory::default();
-        self.backoff.closed();
-        self.ramp = None;
+        self.successes = 0;
+        self.window = None;
+        self.sync_policies();
         (from != State::Closed).then_some(Transition {
             from,
             to: State::Closed,
@@ -649,29 +690,39 @@ impl Breaker {
     /// `timeout_seconds` counts from when the circuit entered OPEN). A change to the window's
     /// span or bucket count starts an empty window. On error nothing changes.
     pub fn set_config(&mut self, config: Config) -> Result<(), ConfigError> {
-        let settings = config.settings()?;
-        let reshaped = (settings.rolling_window, settings.window_buckets)
-            != (self.settings.rolling_window, self.settings.window_buckets);
-        if reshaped {
-            self.window = RollingWindow::new(settings.rolling_window, settings.window_buckets);
-        }
-        if reshaped || settings.rate_rules() != self.rates.is_some() {
-            // Calls admitted until now were not counted in flight by the new window.
-            self.rates = rate_window(
-                &settings,
-                self.latest.saturating_add(Duration::from_nanos(1)),
-            );
-        }
-        self.log.trim(settings.max_recent_failures.get() as usize);
-        if let Some(seed) = settings
-            .jitter_seed
-            .filter(|s| Some(*s) != self.settings.jitter_seed)
-        {
-            self.backoff.reseed(u64::from(seed));
-        }
-        self.settings = settings;
-        self.config = config;
+        self.set_profile(Profile::new(config)?);
         Ok(())
+    }
+
+    /// [`set_config`](Self::set_config) with an already validated config.
+    pub(crate) fn set_profile(&mut self, profile: Arc<Profile>) {
+        let old = &self.profile.settings;
+        let (old_seed, old_shape) = (old.jitter_seed, (old.rolling_window, old.window_buckets));
+        let new = &profile.settings;
+        let reshaped = (new.rolling_window, new.window_buckets) != old_shape;
+        if new.jitter_seed != old_seed {
+            // Made under the old config, whose seed the generator started from.
+            self.cold_mut();
+        }
+        if reshaped {
+            self.window = None;
+        }
+        let rates_on = self.policies & RATES != 0;
+        if reshaped || new.rate_rules() != rates_on {
+            // Calls admitted until now were not counted in flight by the new window.
+            let rates = rate_window(new, self.latest.saturating_add(Duration::from_nanos(1)));
+            if rates.is_some() || rates_on {
+                self.cold_mut().rates = rates;
+            }
+        }
+        if let Some(cold) = self.cold.as_deref_mut() {
+            cold.log.trim(new.max_recent_failures.get() as usize);
+            if let Some(seed) = new.jitter_seed.filter(|s| Some(*s) != old_seed) {
+                cold.backoff.reseed(u64::from(seed));
+            }
+        }
+        self.profile = profile;
+        self.sync_policies();
     }
 
     // ---- the lock-free closed path (`crate::shared`) -----------------------------------------
@@ -686,11 +737,17 @@ impl Breaker {
     pub(crate) fn closed_fast(&self) -> Option<ClosedFast> {
         let plain = self.state == State::Closed
             && self.consecutive_failures == 0
-            && self.failure_weight == 0.0
-            && self.rates.is_none()
-            && self.ramp.is_none()
-            && self.settings.failure_weights.is_none();
-        let head_end = self.window.head_end();
+            && self.cold.as_deref().is_none_or(|c| c.failure_weight == 0.0)
+            && self.policies == 0
+            && self.settings().failure_weights.is_none();
+        // Without a window, the head bucket of the one the next record makes.
+        let head_end = match self.window.as_deref() {
+            Some(w) => w.head_end(),
+            None => {
+                let s = self.settings();
+                RollingWindow::new(s.rolling_window, s.window_buckets).head_end()
+            }
+        };
         (plain && self.latest < head_end).then_some(ClosedFast {
             generation: self.generation,
             latest: self.latest,
@@ -706,10 +763,67 @@ impl Breaker {
     #[cfg(feature = "std")]
     pub(crate) fn count_closed_calls(&mut self, n: u64, latest: Instant) {
         if n > 0 {
-            self.counters.successes += n;
-            self.window.record_many(self.latest, n, 0);
+            self.successes += n;
+            let at = self.latest;
+            self.window_mut().record_many(at, n, 0);
         }
         self.latest = self.latest.max(latest);
+    }
+
+    // ---- what the other modules read -------------------------------------------------------
+
+    /// The lifetime counters.
+    pub(crate) fn counters(&self) -> Counters {
+        let t = self.cold.as_deref().map(|c| c.tallies).unwrap_or_default();
+        Counters {
+            successes: self.successes,
+            failures: t.failures,
+            rejected: t.rejected,
+            throttled: t.throttled,
+            neutral: t.neutral,
+            state_changes: t.state_changes,
+        }
+    }
+
+    /// The current HALF_OPEN episode's counters.
+    pub(crate) fn gate(&self) -> HalfOpenGate {
+        self.cold.as_deref().map(|c| c.gate).unwrap_or_default()
+    }
+
+    /// When the circuit last entered OPEN (or the breaker was created or reset).
+    pub(crate) fn opened_at(&self) -> Instant {
+        self.cold
+            .as_deref()
+            .map_or(self.changed_at, |c| c.opened_at)
+    }
+
+    /// The wall-clock time of the last failure.
+    pub(crate) fn last_failure_time(&self) -> Option<f64> {
+        self.cold.as_deref().and_then(|c| c.last_failure_time)
+    }
+
+    /// The validated config in force.
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.profile.settings
+    }
+
+    /// The config and the cold part, made now if missing.
+    pub(crate) fn parts(&mut self) -> (&Settings, &mut Cold) {
+        let s = &self.profile.settings;
+        let born = self.changed_at;
+        let cold = self.cold.get_or_insert_with(|| new_cold(s, born));
+        (s, cold)
+    }
+
+    /// The cold part, made now if missing.
+    pub(crate) fn cold_mut(&mut self) -> &mut Cold {
+        self.parts().1
+    }
+
+    /// The rolling window, made now if missing.
+    pub(crate) fn window_mut(&mut self) -> &mut RollingWindow {
+        let s = &self.profile.settings;
+        self.window.get_or_insert_with(|| new_window(s))
     }
 
     // ---- internals -----------------------------------------------------------------------
@@ -719,6 +833,50 @@ impl Breaker {
     fn tick(&mut self, now: Instant) -> Instant {
         self.latest = self.latest.max(self.internal(now));
         self.latest
+    }
+
+    /// Records a completed call in the rolling window.
+    #[inline]
+    fn record(&mut self, now: Instant, failed: bool) {
+        match &mut self.window {
+            Some(w) => w.record(now, failed),
+            None => self.first_record(now, failed),
+        }
+    }
+
+    /// [`record`](Self::record) into a window not made yet.
+    #[cold]
+    #[inline(never)]
+    fn first_record(&mut self, now: Instant, failed: bool) {
+        self.window_mut().record(now, failed);
+    }
+
+    /// Ends the run of failures (in CLOSED, a success).
+    #[inline(never)]
+    fn end_run(&mut self) {
+        self.consecutive_failures = 0;
+        if let Some(cold) = self.cold.as_deref_mut() {
+            cold.failure_weight = 0.0;
+        }
+    }
+
+    /// The window's counts at `now` on the breaker's timeline.
+    fn counts_at(&self, now: Instant) -> WindowCounts {
+        self.window
+            .as_deref()
+            .map(|w| w.counts(now))
+            .unwrap_or_default()
+    }
+
+    fn rates_mut(&mut self) -> Option<&mut RateWindow> {
+        self.cold.as_deref_mut()?.rates.as_mut()
+    }
+
+    /// Keeps [`policies`](Self::policies) in step with the cold part.
+    fn sync_policies(&mut self) {
+        self.policies = self.cold.as_deref().map_or(0, |c| {
+            (if c.rates.is_some() { RATES } else { 0 }) | if c.ramp.is_some() { RAMP } else { 0 }
+        });
     }
 
     /// A host instant on the breaker's own timeline.
@@ -731,9 +889,16 @@ impl Breaker {
         Instant::from_nanos(t.as_nanos().saturating_sub(self.shift))
     }
 
+    /// How long the current (or last) OPEN period lasts.
+    fn open_time(&self) -> Duration {
+        let s = self.settings();
+        self.cold
+            .as_deref()
+            .map_or(s.timeout, |c| c.backoff.open_time(s))
+    }
+
     fn open_deadline(&self) -> Instant {
-        self.opened_at
-            .saturating_add(self.backoff.open_time(&self.settings))
+        self.opened_at().saturating_add(self.open_time())
     }
 
     /// Records a completed call in the rate window: slow if its latency exceeds the slow-call
@@ -743,11 +908,11 @@ impl Breaker {
     #[cold]
     #[inline(never)]
     fn record_rates(&mut self, permit: &Permit, now: Instant, failed: bool) {
-        let slow = match (self.settings.slow_call, permit.admitted_at()) {
+        let slow = match (self.settings().slow_call, permit.admitted_at()) {
             (Some(d), Some(at)) => now.saturating_duration_since(at) > d,
             _ => false,
         };
-        if let Some(rates) = &mut self.rates {
+        if let Some(rates) = self.rates_mut() {
             rates.record(now, permit.admitted_at(), failed, slow);
         }
     }
@@ -757,13 +922,15 @@ impl Breaker {
     #[cold]
     #[inline(never)]
     fn ramp_admits(&mut self, now: Instant) -> bool {
-        let Some(ramp) = &mut self.ramp else {
+        let (s, cold) = self.parts();
+        let Some(ramp) = &mut cold.ramp else {
             return true;
         };
-        match ramp.share(&self.settings, now) {
+        match ramp.share(s, now) {
             Some(share) => ramp.admit(share),
             None => {
-                self.ramp = None;
+                cold.ramp = None;
+                self.sync_policies();
                 true
             }
         }
@@ -774,8 +941,13 @@ impl Breaker {
     #[cold]
     #[inline(never)]
     fn rate_trip(&mut self, now: Instant) -> Option<Transition> {
-        let s = &self.settings;
-        let c = self.rates.as_ref()?.counts(now, s.slow_call);
+        let s = self.settings();
+        let c = self
+            .cold
+            .as_deref()?
+            .rates
+            .as_ref()?
+            .counts(now, s.slow_call);
         let enough = |calls: u64| calls >= u64::from(s.minimum_calls.get());
         let reason = if s
             .failure_rate_threshold
@@ -796,24 +968,24 @@ impl Breaker {
     /// Moves to `to`: a new generation, a fresh HALF_OPEN gate, and the timers restarted.
     fn enter(&mut self, to: State, reason: Reason, now: Instant) -> Transition {
         let from = self.state;
-        self.state = to;
-        self.generation = self.generation.wrapping_add(1);
-        self.counters.state_changes += 1;
-        self.changed_at = now;
-        self.gate = HalfOpenGate::default();
-        self.ramp = (reason == Reason::ProbesSucceeded && self.settings.ramp.is_some())
-            .then(|| Ramp::new(now));
+        let at = self.external(now);
+        if to == State::Closed {
+            self.consecutive_failures = 0;
+        }
+        // The cold part is made (if missing) before `changed_at` moves (see `crate::cold`).
+        let (s, cold) = self.parts();
+        cold.tallies.state_changes += 1;
+        cold.gate = HalfOpenGate::default();
+        cold.ramp = (reason == Reason::ProbesSucceeded && s.ramp.is_some()).then(|| Ramp::new(now));
         match to {
             State::Open => {
-                self.opened_at = now;
-                self.backoff
-                    .opened(&self.settings, reason == Reason::ProbeFailed);
+                cold.opened_at = now;
+                cold.backoff.opened(s, reason == Reason::ProbeFailed);
             }
             State::Closed => {
-                self.consecutive_failures = 0;
-                self.failure_weight = 0.0;
-                self.backoff.closed();
-                if let Some(rates) = &mut self.rates {
+                cold.failure_weight = 0.0;
+                cold.backoff.closed();
+                if let Some(rates) = &mut cold.rates {
                     rates.clear_completed();
                 }
             }
@@ -823,12 +995,34 @@ impl Breaker {
             from,
             to,
             reason,
-            at: self.external(now),
+            at,
         };
-        self.health.record(&t, now);
+        cold.health.record(&t, now);
+        self.state = to;
+        self.generation = self.generation.wrapping_add(1);
+        self.changed_at = now;
+        self.sync_policies();
         t
     }
 }
+
+/// The cold part of a breaker created at `born`, without a rate window (out of line: made
+/// once per breaker, from many places).
+#[cold]
+#[inline(never)]
+fn new_cold(s: &Settings, born: Instant) -> Box<Cold> {
+    Box::new(Cold::new(born, None, jitter_seed(s, born)))
+}
+
+/// An empty rolling window for `s` (out of line, as `new_cold`).
+#[cold]
+#[inline(never)]
+fn new_window(s: &Settings) -> Box<RollingWindow> {
+    Box::new(RollingWindow::new(s.rolling_window, s.window_buckets))
+}
+
+/// The failure log of a breaker that has none yet.
+static NO_FAILURES: FailureLog = FailureLog::new();
 
 /// Counts a call admitted at `now` in flight (out of line: a policy path).
 #[cold]

@@ -101,6 +101,7 @@ mod cache;
 mod clock;
 #[cfg(feature = "std")]
 mod closed_path;
+mod cold;
 mod config;
 mod exposition;
 mod half_open;

@@ -10,13 +10,14 @@
 //! must be ones a breaker can hold (see [`SnapshotError`]), so that a hand-edited or corrupted
 //! snapshot is refused rather than restored into a breaker that can never close.
 
-use crate::breaker::{Breaker, Counters};
+use crate::breaker::Breaker;
 use crate::clock::{Instant, duration_nanos};
+use crate::cold::Tallies;
 use crate::config::{Config, ConfigError, Settings};
 use crate::half_open::HalfOpenGate;
 use crate::metrics::{FailureLog, FailureRecord};
 use crate::state::State;
-use crate::window::{RollingWindow, WindowCounts};
+use crate::window::WindowCounts;
 use alloc::vec::Vec;
 
 /// The format version written by this crate.
@@ -168,15 +169,16 @@ impl Breaker {
     pub fn snapshot(&self, now: Instant) -> Snapshot {
         let now = self.internal(now).max(self.latest);
         let ago = |t: Instant| duration_nanos(now.saturating_duration_since(t));
-        let c = &self.counters;
+        let c = self.counters();
+        let gate = self.gate();
         Snapshot {
             version: SNAPSHOT_VERSION,
-            config: self.config.clone(),
+            config: self.config().clone(),
             state: self.state,
-            opened_ago_ns: ago(self.opened_at),
+            opened_ago_ns: ago(self.opened_at()),
             changed_ago_ns: ago(self.changed_at),
             consecutive_failures: self.consecutive_failures,
-            half_open: [self.gate.attempts, self.gate.admitted, self.gate.successes],
+            half_open: [gate.attempts, gate.admitted, gate.successes],
             counters: [
                 c.successes,
                 c.failures,
@@ -185,13 +187,15 @@ impl Breaker {
                 c.neutral,
                 c.state_changes,
             ],
-            last_failure_time: self.last_failure_time,
-            window: self
-                .window
-                .buckets_by_age(now)
-                .map(|(age, w)| [u64::from(age), w.calls, w.failures])
-                .collect(),
-            recent_failures: self.log.iter().cloned().collect(),
+            last_failure_time: self.last_failure_time(),
+            window: match self.window.as_deref() {
+                Some(w) => w
+                    .buckets_by_age(now)
+                    .map(|(age, w)| [u64::from(age), w.calls, w.failures])
+                    .collect(),
+                None => Vec::new(),
+            },
+            recent_failures: self.recent_failures().cloned().collect(),
         }
     }
 
@@ -206,9 +210,12 @@ impl Breaker {
         }
         snapshot.check_counters(&snapshot.config.settings()?)?;
         let mut b = Breaker::new(snapshot.config, now)?;
+        // The cold part first, while `changed_at` is still the creation instant that seeds
+        // the jitter (see `crate::cold`).
+        b.cold_mut();
         // Shift the timeline so that the oldest restored instant is not before its origin.
-        let width = duration_nanos(b.settings.rolling_window)
-            .div_ceil(u64::from(b.settings.window_buckets.get()))
+        let width = duration_nanos(b.settings().rolling_window)
+            .div_ceil(u64::from(b.settings().window_buckets.get()))
             .saturating_add(1);
         let oldest_bucket = snapshot
             .window
@@ -222,22 +229,12 @@ impl Breaker {
             .max(oldest_bucket.saturating_add(1).saturating_mul(width));
         b.shift = reach.saturating_sub(now.as_nanos());
         let now = b.internal(now);
-        (b.opened_at, b.changed_at, b.latest) = (now, now, now);
         let back = |ns: u64| Instant::from_nanos(now.as_nanos().saturating_sub(ns));
+        b.latest = now;
         b.state = snapshot.state;
         b.generation = 1; // permits issued before the snapshot (generation 0 here) are stale
-        b.opened_at = back(snapshot.opened_ago_ns);
         b.changed_at = back(snapshot.changed_ago_ns);
         b.consecutive_failures = snapshot.consecutive_failures;
-        let [attempts, admitted, successes] = snapshot.half_open;
-        if b.state == State::HalfOpen {
-            b.gate = HalfOpenGate {
-                attempts,
-                admitted,
-                successes,
-                ..HalfOpenGate::default()
-            };
-        }
         let [
             successes,
             failures,
@@ -246,29 +243,41 @@ impl Breaker {
             neutral,
             state_changes,
         ] = snapshot.counters;
-        b.counters = Counters {
-            successes,
+        b.successes = successes;
+        b.window = None;
+        for [age, calls, failures] in snapshot.window {
+            if let Ok(age) = u32::try_from(age) {
+                b.window_mut()
+                    .add_at_age(now, age, WindowCounts { calls, failures });
+            }
+        }
+        let state = b.state;
+        let (s, cold) = b.parts();
+        cold.opened_at = back(snapshot.opened_ago_ns);
+        let [attempts, admitted, successes] = snapshot.half_open;
+        if state == State::HalfOpen {
+            cold.gate = HalfOpenGate {
+                attempts,
+                admitted,
+                successes,
+                ..HalfOpenGate::default()
+            };
+        }
+        cold.tallies = Tallies {
             failures,
             rejected,
             throttled,
             neutral,
             state_changes,
         };
-        b.last_failure_time = snapshot.last_failure_time;
-        b.window = RollingWindow::new(b.settings.rolling_window, b.settings.window_buckets);
-        for [age, calls, failures] in snapshot.window {
-            if let Ok(age) = u32::try_from(age) {
-                b.window
-                    .add_at_age(now, age, WindowCounts { calls, failures });
-            }
-        }
-        b.log = FailureLog::default();
+        cold.last_failure_time = snapshot.last_failure_time;
+        cold.log = FailureLog::default();
         let (cap, max_bytes) = (
-            b.settings.max_recent_failures.get() as usize,
-            b.settings.max_message_bytes.get() as usize,
+            s.max_recent_failures.get() as usize,
+            s.max_message_bytes.get() as usize,
         );
         for r in &snapshot.recent_failures {
-            b.log.push(&r.as_failure(), cap, max_bytes);
+            cold.log.push(&r.as_failure(), cap, max_bytes);
         }
         Ok(b)
     }

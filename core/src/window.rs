@@ -5,13 +5,20 @@
 //! in bucket `b` counts while the current bucket `c` satisfies `c - b < N`, so history expires
 //! one bucket at a time and the effective window is between `(N - 1) * width` and `N * width`.
 //!
-//! Invariant: slot `b % N` holds bucket `b` for every `b` in `(head - N, head]` and is zero
-//! otherwise, and the running totals are the sum of all slots. Recording is O(1) amortised (a
-//! jump of `k` buckets clears `min(k, N)` slots) and never allocates after construction.
+//! Invariant: the head bucket's counts are kept beside `head` (`current`), its slot staying
+//! zero; slot `b % N` holds bucket `b` for every other `b` in `(head - N, head)` and is zero
+//! otherwise; the running totals are `current` plus the sum of all slots. Recording is O(1)
+//! amortised (a jump of `k` buckets clears `min(k, N)` slots).
 //!
 //! The head bucket's end and slot are kept beside `head`, so a record inside the head bucket
-//! (or older, which counts there too) is one comparison: the divisions that find a bucket and
-//! its slot run only when time has moved past the head bucket.
+//! (or older, which counts there too) is one comparison and one add to `current`, with no
+//! pointer to follow: the divisions that find a bucket and its slot run only when time has
+//! moved past the head bucket.
+//!
+//! The ring is allocated only when the head first moves past a bucket that holds calls, and
+//! only [`clear`](RollingWindow::clear) gives it back: a window whose calls all fell in one
+//! bucket, or that was never recorded in, holds no heap memory, and one in use stops
+//! allocating once its ring exists.
 
 use crate::clock::{Instant, duration_nanos};
 use alloc::boxed::Box;
@@ -19,7 +26,7 @@ use alloc::vec;
 use core::num::NonZeroU32;
 use core::time::Duration;
 
-/// One bucket's counts. `u32` keeps a 60-bucket window at 480 bytes; a bucket saturates at
+/// One bucket's counts. `u32` keeps a 60-bucket ring at 480 bytes; a bucket saturates at
 /// about 4 billion calls.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Bucket {
@@ -82,6 +89,7 @@ impl WindowCounts {
 /// A fixed ring of time buckets with running totals. See the module docs for the exact rule.
 #[derive(Clone, Debug)]
 pub struct RollingWindow {
+    /// The ring of `N` slots, or empty (no allocation) while every slot would be zero.
     slots: Box<[Bucket]>,
     width: u64,
     head: u64,
@@ -89,7 +97,11 @@ pub struct RollingWindow {
     /// falls in the head bucket or an older one, and so is recorded in the head bucket.
     head_end: u64,
     /// `head % N`.
-    head_slot: usize,
+    head_slot: u32,
+    /// `N`, the number of buckets.
+    n: u32,
+    /// The head bucket's counts (its slot stays zero while it is the head).
+    current: Bucket,
     totals: WindowCounts,
 }
 
@@ -99,11 +111,13 @@ impl RollingWindow {
         let n = u64::from(buckets.get());
         let width = duration_nanos(span).div_ceil(n).max(1);
         RollingWindow {
-            slots: vec![Bucket::default(); buckets.get() as usize].into_boxed_slice(),
+            slots: Box::default(),
             width,
             head: 0,
             head_end: width,
             head_slot: 0,
+            n: buckets.get(),
+            current: Bucket::default(),
             totals: WindowCounts::default(),
         }
     }
@@ -122,7 +136,7 @@ impl RollingWindow {
         if now.as_nanos() >= self.head_end {
             self.move_head(now);
         }
-        let added = self.slots[self.head_slot].add(calls, failures);
+        let added = self.current.add(calls, failures);
         self.totals.add(added);
     }
 
@@ -140,7 +154,7 @@ impl RollingWindow {
             return live; // nothing expires before the head bucket ends
         }
         for b in self.expiring(self.bucket_of(now)) {
-            live.sub(self.slots[self.slot(b)].counts());
+            live.sub(self.at(self.slot(b)).counts());
         }
         live
     }
@@ -150,13 +164,13 @@ impl RollingWindow {
     /// window to another timeline (see [`crate::Snapshot`]).
     pub fn buckets_by_age(&self, now: Instant) -> impl Iterator<Item = (u32, WindowCounts)> + '_ {
         let current = self.bucket_of(now).max(self.head);
-        let n = self.slots.len() as u64;
+        let n = u64::from(self.n);
         (0..n).filter_map(move |age| {
             let b = current.checked_sub(age)?;
             if b > self.head {
                 return None; // nothing recorded there yet
             }
-            let s = self.slots[self.slot(b)];
+            let s = self.at(self.slot(b));
             (s.calls > 0).then_some((age as u32, s.counts()))
         })
     }
@@ -171,18 +185,47 @@ impl RollingWindow {
         let Some(b) = current.checked_sub(u64::from(age)) else {
             return;
         };
-        if u64::from(age) >= self.slots.len() as u64 {
+        if age >= self.n {
             return;
         }
         let i = self.slot(b);
-        let added = self.slots[i].add(counts.calls.max(counts.failures), counts.failures);
+        let calls = counts.calls.max(counts.failures);
+        let added = if i == self.head_slot as usize {
+            self.current.add(calls, counts.failures)
+        } else {
+            self.ring()[i].add(calls, counts.failures)
+        };
         self.totals.add(added);
     }
 
-    /// Forgets all history.
+    /// Forgets all history (and gives the ring back).
     pub fn clear(&mut self) {
-        self.slots.fill(Bucket::default());
+        self.slots = Box::default();
+        self.current = Bucket::default();
         self.totals = WindowCounts::default();
+    }
+
+    /// Whether the ring is allocated.
+    #[cfg(test)]
+    pub(crate) fn holds_ring(&self) -> bool {
+        !self.slots.is_empty()
+    }
+
+    /// The counts in slot `i` (the head bucket's are kept in `current`).
+    fn at(&self, i: usize) -> Bucket {
+        if i == self.head_slot as usize {
+            self.current
+        } else {
+            self.slots.get(i).copied().unwrap_or_default()
+        }
+    }
+
+    /// The ring, allocated on first use.
+    fn ring(&mut self) -> &mut [Bucket] {
+        if self.slots.is_empty() {
+            self.slots = vec![Bucket::default(); self.n as usize].into_boxed_slice();
+        }
+        &mut self.slots
     }
 
     /// Makes the bucket of `now` the head, if it is newer (once per bucket: out of line).
@@ -196,16 +239,31 @@ impl RollingWindow {
     }
 
     fn advance_to(&mut self, b: u64) {
-        let n = self.slots.len();
-        let mut i = self.head_slot;
-        for _ in self.expiring(b) {
-            i = if i + 1 == n { 0 } else { i + 1 };
-            let s = core::mem::take(&mut self.slots[i]);
-            self.totals.sub(s.counts());
+        if b.saturating_sub(self.head) >= u64::from(self.n) {
+            // Every bucket has expired: nothing to move into the ring. The ring is kept (if
+            // held): a breaker in use stops allocating once warm.
+            self.slots.fill(Bucket::default());
+            self.current = Bucket::default();
+            self.totals = WindowCounts::default();
+        } else {
+            let head_slot = self.head_slot as usize;
+            // The head bucket becomes an older one: its counts move into its slot.
+            if self.current != Bucket::default() {
+                self.ring()[head_slot] = core::mem::take(&mut self.current);
+            }
+            if !self.slots.is_empty() {
+                let n = self.slots.len();
+                let mut i = head_slot;
+                for _ in self.expiring(b) {
+                    i = if i + 1 == n { 0 } else { i + 1 };
+                    let s = core::mem::take(&mut self.slots[i]);
+                    self.totals.sub(s.counts());
+                }
+            }
         }
         self.head = b;
         self.head_end = b.saturating_add(1).saturating_mul(self.width);
-        self.head_slot = self.slot(b);
+        self.head_slot = self.slot(b) as u32;
     }
 
     /// The bucket indices (as `head + k`, whose slots hold `head + k - N`) that have expired
@@ -213,7 +271,7 @@ impl RollingWindow {
     /// `head + k <= b` for every `k`, so this cannot overflow even when `head` is `u64::MAX`.
     fn expiring(&self, b: u64) -> impl Iterator<Item = u64> + use<> {
         let head = self.head;
-        let steps = b.saturating_sub(head).min(self.slots.len() as u64);
+        let steps = b.saturating_sub(head).min(u64::from(self.n));
         (1..=steps).map(move |k| head + k)
     }
 
@@ -222,7 +280,7 @@ impl RollingWindow {
     }
 
     fn slot(&self, b: u64) -> usize {
-        (b % self.slots.len() as u64) as usize
+        (b % u64::from(self.n)) as usize
     }
 }
 
@@ -359,10 +417,41 @@ mod tests {
     }
 
     #[test]
+    fn the_ring_is_allocated_only_once_older_buckets_hold_calls() {
+        let mut w = window(10, 10); // 1 s buckets
+        assert!(!w.holds_ring(), "a new window holds no ring");
+        w.record(at(0), true);
+        w.record(Instant::from_nanos(SEC - 1), false);
+        assert!(!w.holds_ring(), "calls in the head bucket need no ring");
+        w.record(at(1), false);
+        assert!(w.holds_ring(), "bucket 0 moved into the ring");
+        assert_eq!(w.counts(at(9)).calls, 3);
+        assert_eq!(
+            w.counts(at(10)).calls,
+            1,
+            "bucket 0 expires on time from the ring"
+        );
+        w.record(at(100), false);
+        assert!(
+            w.holds_ring(),
+            "a jump past the whole window keeps the ring"
+        );
+        assert_eq!(
+            w.counts(at(100)),
+            WindowCounts {
+                calls: 1,
+                failures: 0
+            }
+        );
+    }
+
+    #[test]
     fn clear_forgets_history() {
         let mut w = window(10, 10);
         w.record(at(1), true);
+        w.record(at(2), true);
         w.clear();
+        assert!(!w.holds_ring(), "clear gives the ring back");
         assert_eq!(w.counts(at(1)), WindowCounts::default());
     }
 }

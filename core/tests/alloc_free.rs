@@ -1,7 +1,8 @@
-//! The hot paths never touch the heap once a breaker is built: admission and success while
+//! The hot paths never touch the heap once a breaker is warm: admission and success while
 //! CLOSED, rejection while OPEN, throttling while HALF_OPEN, and failure records once the
-//! failure log is full (it recycles the oldest record's buffers). Construction allocates a
-//! bounded amount.
+//! failure log is full (it recycles the oldest record's buffers). Construction allocates only
+//! the config; the first completed call allocates the rolling window, and the first call in a
+//! later bucket the window's ring (see `warm`).
 //!
 //! A counting global allocator wraps the system one. Counts are per thread, so tests running
 //! in parallel (and the test harness itself) cannot disturb each other.
@@ -112,27 +113,68 @@ fn counter_sees_allocations() {
     drop(v);
 }
 
+/// Completes a call at 0 and another one window bucket later (default config: 5 s buckets),
+/// so that the window and its ring exist.
+fn warm(b: &mut Breaker) {
+    for now in [Instant::ZERO, Instant::from_nanos(5_000 * MS)] {
+        let permit = b.try_acquire(now).unwrap();
+        assert_eq!(b.on_success(permit, now), None);
+    }
+}
+
 #[test]
-fn construction_allocates_only_the_window_ring() {
-    for buckets in [1, 60, 1_000] {
+fn construction_allocates_only_the_config_and_the_ring_comes_with_use() {
+    let mut sizes = vec![];
+    // Not 60: the default config's profile is shared (below).
+    for buckets in [1, 30, 1_000] {
         let config = Config {
             window_buckets: buckets,
             ..Config::default()
         };
-        let (b, used) = measure(|| Breaker::new(config, Instant::ZERO).unwrap());
-        // One allocation: the window's ring of 8-byte buckets. The failure log allocates on
-        // its first failure, never at construction.
+        let (mut b, used) = measure(|| Breaker::new(config, Instant::ZERO).unwrap());
+        // One allocation, whatever the window: the config, shared by clones (the default
+        // config's is shared by every breaker, so only the first one made allocates it). The
+        // window and the failure log wait for their first call.
         assert_eq!(used.allocations, 1, "buckets = {buckets}");
-        assert_eq!(used.bytes, 8 * u64::from(buckets), "buckets = {buckets}");
+        sizes.push(used.bytes);
+        let ((), first) = measure(|| {
+            let permit = b.try_acquire(Instant::ZERO).unwrap();
+            assert_eq!(b.on_success(permit, Instant::ZERO), None);
+        });
+        assert_eq!(first.allocations, 1, "the window, without its ring");
+        let later = Instant::from_nanos(10_000 * MS);
+        let ((), second) = measure(|| {
+            let permit = b.try_acquire(later).unwrap();
+            assert_eq!(b.on_success(permit, later), None);
+        });
+        if buckets > 1 {
+            assert_eq!(
+                second,
+                Usage {
+                    allocations: 1,
+                    bytes: 8 * u64::from(buckets)
+                }
+            );
+        }
         drop(b);
     }
+    assert!(sizes.iter().all(|&s| s == sizes[0] && s < 512), "{sizes:?}");
+    let (b, used) = measure(|| Breaker::new(Config::default(), Instant::ZERO).unwrap());
+    let (c, again) = measure(|| Breaker::new(Config::default(), Instant::ZERO).unwrap());
+    assert!(used.allocations <= 1);
+    assert_eq!(
+        again, NONE,
+        "a second default breaker shares the first one's config"
+    );
+    drop((b, c));
 }
 
 #[test]
 fn closed_path_does_not_allocate() {
     let mut b = Breaker::new(Config::default(), Instant::ZERO).unwrap();
+    warm(&mut b);
     let (successes, used) = measure(|| {
-        let mut t = 0;
+        let mut t = 5_000 * MS;
         for i in 0..100_000u64 {
             // Mostly small steps, with a jump past the whole window now and then, so bucket
             // rollover and full expiry both run.
@@ -147,7 +189,7 @@ fn closed_path_does_not_allocate() {
         }
         b.metrics(Instant::from_nanos(t)).success_count
     });
-    assert_eq!(successes, 100_000);
+    assert_eq!(successes, 100_002);
     assert_eq!(b.state(), State::Closed);
     assert_eq!(used, NONE);
 }
@@ -176,8 +218,9 @@ fn throttling_while_half_open_does_not_allocate() {
         ..Config::default()
     };
     let mut b = Breaker::new(config, Instant::ZERO).unwrap();
+    warm(&mut b);
     let _ = b.force_open(Instant::ZERO);
-    let start = 1_000 * MS;
+    let start = 6_000 * MS;
     let _ = b.poll(Instant::from_nanos(start));
     assert_eq!(b.state(), State::HalfOpen);
     let (metrics, used) = measure(|| {
@@ -206,8 +249,9 @@ fn failure_records_recycle_buffers_once_the_log_is_full() {
         ..Config::default()
     };
     let mut b = Breaker::new(config, Instant::ZERO).unwrap();
+    warm(&mut b);
     let long = "x".repeat(256);
-    let mut t = 0;
+    let mut t = 5_000 * MS;
     let mut fail = |b: &mut Breaker, message: &str| {
         t += MS;
         let now = Instant::from_nanos(t);

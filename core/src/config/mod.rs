@@ -16,6 +16,7 @@ pub use rule::{ConfigError, FieldRule, MAX_DURATION_SECONDS};
 pub use weights::DOC as FAILURE_WEIGHTS_DOC;
 pub use weights::{DEFAULT_KIND, FailureWeights};
 
+use alloc::sync::Arc;
 use core::num::NonZeroU32;
 use core::time::Duration;
 
@@ -122,7 +123,46 @@ impl Settings {
     }
 }
 
+/// A config with its [`Settings`], as the breakers made from it hold them: immutable and
+/// behind an `Arc`, so that breakers made from one config (a registry level's keys) share one
+/// copy instead of carrying the whole config each.
+#[derive(Debug)]
+pub(crate) struct Profile {
+    pub config: Config,
+    pub settings: Settings,
+}
+
+impl Profile {
+    /// `config` validated, or the first rule it breaks. With `std`, every default config
+    /// shares one profile, so that breakers built without a config (each binding's
+    /// `CacheCircuitBreaker()`) do not each carry a copy.
+    pub fn new(config: Config) -> Result<Arc<Profile>, ConfigError> {
+        let settings = config.settings()?;
+        #[cfg(feature = "std")]
+        if config.is_exactly_default() {
+            static DEFAULT: std::sync::OnceLock<Arc<Profile>> = std::sync::OnceLock::new();
+            let shared = DEFAULT.get_or_init(|| Arc::new(Profile { config, settings }));
+            return Ok(Arc::clone(shared));
+        }
+        Ok(Arc::new(Profile { config, settings }))
+    }
+}
+
 impl Config {
+    /// Whether every field holds its default, floats bit for bit (`-0.0` is not `0.0` here:
+    /// a breaker sharing the default profile reports the default config back exactly).
+    #[cfg(feature = "std")]
+    fn is_exactly_default(&self) -> bool {
+        let same = |a: Option<FieldValue>, b: FieldValue| match (a, b) {
+            (Some(FieldValue::F64(x)), FieldValue::F64(y)) => x.to_bits() == y.to_bits(),
+            (Some(FieldValue::OptF64(x)), FieldValue::OptF64(y)) => {
+                x.map(f64::to_bits) == y.map(f64::to_bits)
+            }
+            (a, b) => a == Some(b),
+        };
+        *self == Config::default() && FIELDS.iter().all(|f| same(self.get(f.name), f.default))
+    }
+
     /// The config in the state machine's types, or the first rule it breaks.
     pub(crate) fn settings(&self) -> Result<Settings, ConfigError> {
         self.validate()?;
@@ -261,6 +301,21 @@ mod tests {
         c.set("probe_lease_seconds", FieldValue::OptF64(Some(2.0)))
             .unwrap();
         assert_eq!(c.probe_lease_seconds, Some(2.0));
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn only_the_exact_default_config_shares_the_default_profile() {
+        let a = Profile::new(Config::default()).unwrap();
+        let b = Profile::new(Config::default()).unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        let negative_zero = Config {
+            ramp_seconds: -0.0,
+            ..Config::default()
+        };
+        let c = Profile::new(negative_zero).unwrap();
+        assert!(!Arc::ptr_eq(&a, &c));
+        assert!(c.config.ramp_seconds.is_sign_negative(), "kept as given");
     }
 
     #[test]

@@ -29,14 +29,20 @@ pub use config::{Level, MAX_LEVELS, RegistryConfig, RegistryError};
 
 use crate::breaker::{Breaker, Permit, Rejection};
 use crate::clock::Instant;
+use crate::config::Profile;
 use crate::metrics::{Failure, Metrics};
 use crate::state::{State, Transition};
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 /// No node: the parent of a root.
 const NONE: u32 = u32::MAX;
+
+/// Idle breakers shrunk per admission, beyond those evicted: more than one, so that the walk
+/// keeps up with the breakers that become idle (at most one per call).
+const SHRINK_PER_CALL: usize = 2;
 
 /// A breaker in the hierarchy.
 #[derive(Debug)]
@@ -57,12 +63,18 @@ struct Node {
 #[derive(Debug)]
 pub struct Registry {
     config: RegistryConfig,
+    /// Per level, the validated config of its breakers, then one per prefix (in
+    /// `Level::prefixes` order): every breaker made from one shares it.
+    profiles: Vec<(Arc<Profile>, Vec<Arc<Profile>>)>,
     nodes: Vec<Option<Node>>,
     free: Vec<u32>,
     /// Children by parent (`NONE` for the roots), then by segment.
     children: BTreeMap<u32, BTreeMap<Box<str>, u32>>,
     /// The candidates for eviction, oldest record first.
     candidates: BTreeSet<(Instant, u32)>,
+    /// How far the candidates have been shrunk (see [`Registry::shrink_idle`]): every
+    /// candidate before it had given back its window.
+    shrunk_to: Option<(Instant, u32)>,
     len: usize,
     evicted: u64,
 }
@@ -147,8 +159,26 @@ impl Registry {
     /// An empty registry, or the first problem with `config`.
     pub fn new(config: RegistryConfig) -> Result<Registry, RegistryError> {
         config.validate()?;
+        // Validated above, so each config makes its profile; the error is kept all the same.
+        let profiles = config
+            .levels
+            .iter()
+            .map(|l| {
+                let profile = |prefix: &str, c: &crate::Config| {
+                    Profile::new(c.clone()).map_err(|error| RegistryError::Config {
+                        level: l.name.clone(),
+                        prefix: prefix.into(),
+                        error,
+                    })
+                };
+                let prefixes = l.prefixes.iter().map(|(p, c)| profile(p, c));
+                Ok((profile("", &l.config)?, prefixes.collect::<Result<_, _>>()?))
+            })
+            .collect::<Result<_, RegistryError>>()?;
         Ok(Registry {
             config,
+            profiles,
+            shrunk_to: None,
             nodes: Vec::new(),
             free: Vec::new(),
             children: BTreeMap::new(),
@@ -346,12 +376,7 @@ impl Registry {
         if let Some(&id) = self.children.get(&parent).and_then(|c| c.get(segment)) {
             return id;
         }
-        let config = self.config.levels[level].config_for(segment).clone();
-        // Validated with the registry. `unreachable!` rather than `expect`: `expect` would
-        // link `ConfigError`'s Debug, and with it float formatting, into the wasm binding.
-        let Ok(breaker) = Breaker::new(config, now) else {
-            unreachable!("every level's config was validated with the registry")
-        };
+        let breaker = Breaker::with_profile(self.profile_for(level, segment), now);
         let node = Node {
             breaker,
             segment: segment.into(),
@@ -383,8 +408,24 @@ impl Registry {
         id
     }
 
-    /// Drops idle breakers, oldest first, while more than the bound are kept.
+    /// The shared config of a breaker on `segment` at `level`: the longest matching prefix's,
+    /// as [`Level::config_for`] picks it.
+    fn profile_for(&self, level: usize, segment: &str) -> Arc<Profile> {
+        let (default, prefixes) = &self.profiles[level];
+        let chosen = self.config.levels[level]
+            .prefixes
+            .iter()
+            .zip(prefixes)
+            .filter(|((p, _), _)| segment.starts_with(p.as_str()))
+            .max_by_key(|((p, _), _)| p.len())
+            .map_or(default, |(_, profile)| profile);
+        Arc::clone(chosen)
+    }
+
+    /// Drops idle breakers, oldest first, while more than the bound are kept; then shrinks
+    /// a few more idle ones (see [`Registry::shrink_idle`]).
     fn evict(&mut self, now: Instant) {
+        self.shrink_some(now, SHRINK_PER_CALL);
         while self.len > self.config.max_breakers {
             let Some(&(_, id)) = self.candidates.first() else {
                 return;
@@ -394,6 +435,29 @@ impl Registry {
             }
             self.remove(id);
             self.evicted += 1;
+        }
+    }
+
+    /// Gives back the memory idle breakers do not need (their empty windows: see
+    /// [`Breaker::shrink`]), walking the candidates from the oldest record and stopping at
+    /// the first that is not idle. Admission does a little of this on every call, so a host
+    /// need not call it; it changes no decision, counter or metric.
+    pub fn shrink_idle(&mut self, now: Instant) {
+        self.shrink_some(now, usize::MAX);
+    }
+
+    /// Shrinks up to `budget` idle candidates after the last one shrunk.
+    fn shrink_some(&mut self, now: Instant, budget: usize) {
+        use core::ops::Bound;
+        for _ in 0..budget {
+            let from = self.shrunk_to.map_or(Bound::Unbounded, Bound::Excluded);
+            let Some(&(at, id)) = self.candidates.range((from, Bound::Unbounded)).next() else {
+                return;
+            };
+            if !self.node_mut(id).breaker.shrink(now) {
+                return;
+            }
+            self.shrunk_to = Some((at, id));
         }
     }
 
@@ -443,5 +507,51 @@ impl Registry {
             let key = (node.recorded, id);
             self.candidates.remove(&key);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Issue 14: what an idle key costs is mostly its node; `core/BENCHMARKS.md` has the
+    // measured bytes per key, map entry and key string included.
+    #[test]
+    fn an_idle_node_stays_small() {
+        assert!(core::mem::size_of::<Breaker>() <= 72);
+        assert!(core::mem::size_of::<Option<Node>>() <= 112);
+    }
+
+    #[test]
+    fn shrinking_gives_idle_windows_back_and_changes_no_answer() {
+        const SEC: u64 = 1_000_000_000;
+        let config = RegistryConfig {
+            levels: alloc::vec![Level::new("key", crate::Config::default())],
+            max_breakers: 10,
+        };
+        let mut r = Registry::new(config).unwrap();
+        for (i, key) in ["a", "b", "c"].into_iter().enumerate() {
+            let now = Instant::from_nanos(i as u64 * SEC);
+            let p = r.try_acquire(&[key], now).unwrap().unwrap();
+            assert!(r.on_success(p, now).is_empty());
+        }
+        let held = |r: &Registry| {
+            ["a", "b", "c"]
+                .into_iter()
+                .filter(|k| r.node(r.children[&NONE][*k]).breaker.window.is_some())
+                .count()
+        };
+        assert_eq!(held(&r), 3);
+        let before = r.metrics(&["a"], Instant::from_nanos(400 * SEC)).unwrap();
+        r.shrink_idle(Instant::from_nanos(100 * SEC));
+        assert_eq!(held(&r), 3, "still inside their windows");
+        r.shrink_idle(Instant::from_nanos(400 * SEC));
+        assert_eq!(held(&r), 0);
+        let after = r.metrics(&["a"], Instant::from_nanos(400 * SEC)).unwrap();
+        assert_eq!(
+            (after.success_count, after.window_calls, after.state),
+            (before.success_count, before.window_calls, before.state)
+        );
+        assert_eq!(r.len(), 3, "shrinking drops no breaker");
     }
 }
