@@ -40,8 +40,9 @@ use crate::clock::Instant;
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering, fence};
 
-/// Stripes per breaker: enough that a few threads rarely share one.
+/// Stripes per breaker: enough that a few threads rarely share one. A power of two.
 const STRIPES: usize = 8;
+const _: () = assert!(STRIPES.is_power_of_two());
 
 /// One stripe: `tag << 32 | count` (see the module docs), alone on its cache line so that
 /// threads counting on different stripes never contend.
@@ -208,7 +209,9 @@ fn tag(epoch: u64) -> u64 {
     epoch & 0xFFFF_FFFF
 }
 
-/// This thread's stripe: threads take stripes in turn, the first time they count.
+/// This thread's stripe: threads take stripes in turn, the first time they count. Always
+/// below [`STRIPES`].
+#[inline]
 fn stripe_index() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     std::thread_local! {
@@ -218,7 +221,8 @@ fn stripe_index() -> usize {
         if i.get() == usize::MAX {
             i.set(NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES);
         }
-        i.get()
+        // Masked (a no-op, STRIPES being a power of two) so that indexing needs no bounds check.
+        i.get() & (STRIPES - 1)
     })
 }
 

@@ -142,7 +142,15 @@ impl<C: Clock> SharedBreaker<C> {
     pub fn try_acquire(&self) -> Result<Permit, Rejection> {
         match self.admit_lock_free() {
             Some((generation, admitted)) => Ok(Permit::closed(generation, admitted)),
-            None => self.try_acquire_locked(),
+            None => {
+                let locked = self.try_acquire_locked();
+                // Opaque to the optimiser, so that it cannot have the locked path write its
+                // result straight into the place the lock-free path fills: that place would
+                // then live in memory, and the caller's copy of the permit out of it (16-byte
+                // loads of words just stored one by one) stalls the CPU on every call.
+                core::hint::black_box(&locked);
+                locked
+            }
         }
     }
 
