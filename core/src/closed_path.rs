@@ -58,7 +58,7 @@ impl Stripe {
     /// Raises `latest` to `t`. With a coarse clock most calls see an instant already noted,
     /// and then only read (acquiring the write that noted it, so that it is visible to
     /// whoever sees this call).
-    #[inline]
+    #[inline(always)]
     fn note(&self, t: Instant, order: Ordering) {
         if self.latest.load(Ordering::Acquire) < t.as_nanos() {
             self.latest.fetch_max(t.as_nanos(), order);
@@ -84,7 +84,7 @@ pub(crate) struct View {
 
 impl View {
     /// The generation permits are issued in.
-    #[inline]
+    #[inline(always)]
     pub fn generation(&self) -> u64 {
         self.fast.generation
     }
@@ -92,7 +92,7 @@ impl View {
     /// `now` (a host instant) on the breaker's timeline, never before the latest instant seen
     /// when the view was published (as the breaker clamps it), if that is before the head
     /// bucket's end; `None` from there on (the call must take the lock).
-    #[inline]
+    #[inline(always)]
     pub fn instant(&self, now: Instant) -> Option<Instant> {
         let t = Instant::from_nanos(now.as_nanos().saturating_add(self.fast.shift));
         let t = t.max(self.fast.latest);
@@ -113,7 +113,7 @@ pub(crate) struct ClosedPath {
 
 impl ClosedPath {
     /// The view of the current epoch, if the path is open.
-    #[inline]
+    #[inline(always)]
     pub fn view(&self) -> Option<View> {
         let w = self.word.load(Ordering::Acquire);
         if w & 1 == 0 {
@@ -133,7 +133,7 @@ impl ClosedPath {
 
     /// Records an admission at `t` (from [`View::instant`]) in `view`'s epoch. False when that
     /// epoch has ended: the caller then admits under the lock.
-    #[inline]
+    #[inline(always)]
     pub fn admit(&self, view: &View, t: Instant) -> bool {
         let stripe = &self.stripes[stripe_index()];
         stripe.note(t, Ordering::SeqCst);
@@ -143,7 +143,7 @@ impl ClosedPath {
     /// Counts one success at `t` (from [`View::instant`]) in `view`'s epoch. False when that
     /// epoch has ended (or this thread's stripe is full): the caller then reports the success
     /// under the lock.
-    #[inline]
+    #[inline(always)]
     pub fn count_success(&self, view: &View, t: Instant) -> bool {
         let stripe = &self.stripes[stripe_index()];
         let cur = stripe.counted.load(Ordering::Relaxed);
@@ -211,7 +211,7 @@ fn tag(epoch: u64) -> u64 {
 
 /// This thread's stripe: threads take stripes in turn, the first time they count. Always
 /// below [`STRIPES`].
-#[inline]
+#[inline(always)]
 fn stripe_index() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     std::thread_local! {
