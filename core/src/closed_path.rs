@@ -32,6 +32,16 @@
 //! Lock-free calls only happen before the head bucket's end; the first call after it takes the
 //! lock, which moves the window's head.
 //!
+//! Every instant is noted exactly, not rounded to some coarser step: a `set_config` that turns
+//! a rate rule on starts counting calls in flight from `latest` + 1 ns, and
+//! `Breaker::permit_from_bits` clamps to `latest`, so a `latest` even one step behind would
+//! count a call admitted at the same instant that the locked breaker does not. Noting is cheap
+//! anyway where it matters: with a coarse clock the instant moves once per tick, and between
+//! ticks an admission only reads its stripe's `latest` (no locked instruction), so a closed
+//! call costs one locked instruction, the success's compare-and-swap. That one cannot go: a
+//! success must be seen by a closing lock holder or see the close (a store then a load on each
+//! side), which takes a full barrier on the success's side.
+//!
 //! A thread stalled between validating a view and its compare-and-swap while 2^32 epochs pass
 //! could count a success in a later epoch with the same tag; that is the one assumption here.
 
