@@ -1,46 +1,62 @@
 //! Thread-safe breakers side by side, CLOSED, one successful call at a time: `SharedBreaker`
-//! (`try_acquire` + `on_success`), failsafe 1.3 (`call`, a `parking_lot` mutex) and recloser
-//! 1.3 (`call`, lock-free ring buffers on crossbeam-epoch), at 1 and 2 threads.
+//! (`try_acquire` + `on_success`, and `call`), failsafe 1.3 (`call`, a `parking_lot` mutex) and
+//! recloser 1.3 (`call`, lock-free ring buffers on crossbeam-epoch), at 1 and 2 threads.
 //!
-//! Run with `cargo bench -p fact-resilience-core --bench shared`; figures are recorded in
-//! `core/BENCHMARKS.md`. Each benchmark reports the wall time for every thread to make one
-//! call (criterion's "time"), and calls per second across the threads ("thrpt"): at 2 threads
-//! on 2 free cores, a breaker that scales makes close to twice the calls of 1 thread.
+//! Clocks: failsafe and recloser read none while CLOSED (their windows count calls).
+//! `SharedBreaker` reads its clock on admission and on the outcome: `CoarseClock` (the OS's
+//! coarse clock) in `shared_coarse*`, `MonotonicClock` in `shared_monotonic`, and in
+//! `shared_manual` a `ManualClock`, one atomic load and no OS read, which is the peers' terms.
+//! `coarse_clock_now` is one `CoarseClock` read alone: it shares nothing between threads, so
+//! its scaling is what the machine allows at that moment.
+//!
+//! Run with `cargo bench -p fact-resilience-core --bench shared --features coarse-clock`;
+//! figures are recorded in `core/BENCHMARKS.md`. Each benchmark reports the wall time for every
+//! thread to make one call (criterion's "time"), and calls per second across the threads
+//! ("thrpt"): at 2 threads on 2 free cores, a breaker that scales makes close to twice the
+//! calls of 1 thread.
 
 use std::hint::black_box;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use fact_resilience_core::{CoarseClock, Config, MonotonicClock, SharedBreaker};
+use fact_resilience_core::{
+    Clock, CoarseClock, Config, ManualClock, MonotonicClock, SharedBreaker,
+};
 
-/// Runs `call` `iters` times on each of `threads` threads, started together, and returns the
-/// wall time until the last finishes.
+/// Runs `call` `iters` times on each of `threads` threads, released together, and returns the
+/// time from the first thread's start to the last one's end. Each thread reads its own start
+/// and end: a coordinating thread's reading could come after a worker had already run.
 fn race(threads: usize, iters: u64, call: &(impl Fn() + Sync)) -> Duration {
-    let start = Barrier::new(threads + 1);
+    let start = Barrier::new(threads);
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
                 s.spawn(|| {
                     start.wait();
+                    let t0 = Instant::now();
                     for _ in 0..iters {
                         call();
                     }
+                    (t0, Instant::now())
                 })
             })
             .collect();
-        start.wait();
-        let t0 = Instant::now();
-        for h in handles {
-            h.join().expect("bench thread");
-        }
-        t0.elapsed()
+        let spans: Vec<_> = handles
+            .into_iter()
+            .map(|h| h.join().expect("bench thread"))
+            .collect();
+        let first = spans.iter().map(|s| s.0).min().expect("a thread");
+        let last = spans.iter().map(|s| s.1).max().expect("a thread");
+        last - first
     })
 }
 
 fn closed_calls(c: &mut Criterion) {
     let coarse = SharedBreaker::new(Config::default(), CoarseClock::new()).expect("valid config");
     let os = SharedBreaker::new(Config::default(), MonotonicClock::new()).expect("valid config");
+    let manual = SharedBreaker::new(Config::default(), ManualClock::new()).expect("valid config");
+    let clock = CoarseClock::new();
     let failsafe = {
         let backoff = failsafe::backoff::constant(Duration::from_secs(60));
         let policy = failsafe::failure_policy::consecutive_failures(5, backoff);
@@ -82,6 +98,29 @@ fn closed_calls(c: &mut Criterion) {
                     race(n, iters, &|| {
                         let permit = os.try_acquire().expect("closed admits");
                         black_box(os.on_success(permit));
+                    })
+                })
+            },
+        );
+        g.bench_with_input(
+            BenchmarkId::new("shared_manual", threads),
+            &threads,
+            |b, &n| {
+                b.iter_custom(|iters| {
+                    race(n, iters, &|| {
+                        let permit = manual.try_acquire().expect("closed admits");
+                        black_box(manual.on_success(permit));
+                    })
+                })
+            },
+        );
+        g.bench_with_input(
+            BenchmarkId::new("coarse_clock_now", threads),
+            &threads,
+            |b, &n| {
+                b.iter_custom(|iters| {
+                    race(n, iters, &|| {
+                        black_box(clock.now());
                     })
                 })
             },

@@ -148,8 +148,9 @@ pub use monotonic::MonotonicClock;
 mod coarse {
     use super::{Clock, Instant};
 
-    /// The operating system's coarse monotonic clock (`CLOCK_MONOTONIC_COARSE` on Linux,
-    /// through the `coarsetime` crate), measured from when this value was created.
+    /// The operating system's coarse monotonic clock (`CLOCK_MONOTONIC_COARSE` on Linux and
+    /// Android, read through `rustix`; elsewhere the `coarsetime` crate's equivalent), measured
+    /// from when this value was created.
     ///
     /// It advances once per kernel tick (typically 1 to 4 ms) rather than every nanosecond,
     /// and reading it costs a few memory loads instead of a full clock read: a clock for hot
@@ -158,15 +159,13 @@ mod coarse {
     /// ends up to one tick late, a call lands in a window bucket up to one tick early.
     #[derive(Clone, Copy, Debug)]
     pub struct CoarseClock {
-        origin: coarsetime::Instant,
+        origin: os::Reading,
     }
 
     impl CoarseClock {
         /// A clock whose origin is now.
         pub fn new() -> Self {
-            CoarseClock {
-                origin: coarsetime::Instant::now_without_cache_update(),
-            }
+            CoarseClock { origin: os::read() }
         }
     }
 
@@ -179,10 +178,49 @@ mod coarse {
     impl Clock for CoarseClock {
         #[inline]
         fn now(&self) -> Instant {
+            Instant::from_nanos(os::nanos_between(self.origin, os::read()))
+        }
+    }
+
+    /// Linux and Android: the vDSO's `clock_gettime`, called directly rather than through
+    /// libc's wrapper, in whole nanoseconds (no fixed-point conversion on the way).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    mod os {
+        use rustix::time::{ClockId, clock_gettime};
+
+        /// Nanoseconds on the coarse clock.
+        pub type Reading = u64;
+
+        #[inline]
+        pub fn read() -> Reading {
+            let t = clock_gettime(ClockId::MonotonicCoarse);
+            // A monotonic clock's fields are never negative; saturate rather than trust it.
+            let secs = u64::try_from(t.tv_sec).unwrap_or(0);
+            let nanos = u64::try_from(t.tv_nsec).unwrap_or(0);
+            secs.saturating_mul(1_000_000_000).saturating_add(nanos)
+        }
+
+        #[inline]
+        pub fn nanos_between(earlier: Reading, later: Reading) -> u64 {
+            later.saturating_sub(earlier)
+        }
+    }
+
+    /// Elsewhere: `coarsetime`, which knows each system's coarse clock.
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    mod os {
+        pub type Reading = coarsetime::Instant;
+
+        #[inline]
+        pub fn read() -> Reading {
             // `now_without_cache_update`: `now()` would also store the time in a global that
             // every thread writes, which is what this clock is meant to avoid.
-            let t = coarsetime::Instant::now_without_cache_update();
-            Instant::from_nanos(t.duration_since(self.origin).as_nanos())
+            coarsetime::Instant::now_without_cache_update()
+        }
+
+        #[inline]
+        pub fn nanos_between(earlier: Reading, later: Reading) -> u64 {
+            later.duration_since(earlier).as_nanos()
         }
     }
 }

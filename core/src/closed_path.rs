@@ -32,6 +32,16 @@
 //! Lock-free calls only happen before the head bucket's end; the first call after it takes the
 //! lock, which moves the window's head.
 //!
+//! Every instant is noted exactly, not rounded to some coarser step: a `set_config` that turns
+//! a rate rule on starts counting calls in flight from `latest` + 1 ns, and
+//! `Breaker::permit_from_bits` clamps to `latest`, so a `latest` even one step behind would
+//! count a call admitted at the same instant that the locked breaker does not. Noting is cheap
+//! anyway where it matters: with a coarse clock the instant moves once per tick, and between
+//! ticks an admission only reads its stripe's `latest` (no locked instruction), so a closed
+//! call costs one locked instruction, the success's compare-and-swap. That one cannot go: a
+//! success must be seen by a closing lock holder or see the close (a store then a load on each
+//! side), which takes a full barrier on the success's side.
+//!
 //! A thread stalled between validating a view and its compare-and-swap while 2^32 epochs pass
 //! could count a success in a later epoch with the same tag; that is the one assumption here.
 
@@ -40,8 +50,9 @@ use crate::clock::Instant;
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering, fence};
 
-/// Stripes per breaker: enough that a few threads rarely share one.
+/// Stripes per breaker: enough that a few threads rarely share one. A power of two.
 const STRIPES: usize = 8;
+const _: () = assert!(STRIPES.is_power_of_two());
 
 /// One stripe: `tag << 32 | count` (see the module docs), alone on its cache line so that
 /// threads counting on different stripes never contend.
@@ -57,7 +68,7 @@ impl Stripe {
     /// Raises `latest` to `t`. With a coarse clock most calls see an instant already noted,
     /// and then only read (acquiring the write that noted it, so that it is visible to
     /// whoever sees this call).
-    #[inline]
+    #[inline(always)]
     fn note(&self, t: Instant, order: Ordering) {
         if self.latest.load(Ordering::Acquire) < t.as_nanos() {
             self.latest.fetch_max(t.as_nanos(), order);
@@ -83,7 +94,7 @@ pub(crate) struct View {
 
 impl View {
     /// The generation permits are issued in.
-    #[inline]
+    #[inline(always)]
     pub fn generation(&self) -> u64 {
         self.fast.generation
     }
@@ -91,7 +102,7 @@ impl View {
     /// `now` (a host instant) on the breaker's timeline, never before the latest instant seen
     /// when the view was published (as the breaker clamps it), if that is before the head
     /// bucket's end; `None` from there on (the call must take the lock).
-    #[inline]
+    #[inline(always)]
     pub fn instant(&self, now: Instant) -> Option<Instant> {
         let t = Instant::from_nanos(now.as_nanos().saturating_add(self.fast.shift));
         let t = t.max(self.fast.latest);
@@ -112,7 +123,7 @@ pub(crate) struct ClosedPath {
 
 impl ClosedPath {
     /// The view of the current epoch, if the path is open.
-    #[inline]
+    #[inline(always)]
     pub fn view(&self) -> Option<View> {
         let w = self.word.load(Ordering::Acquire);
         if w & 1 == 0 {
@@ -132,7 +143,7 @@ impl ClosedPath {
 
     /// Records an admission at `t` (from [`View::instant`]) in `view`'s epoch. False when that
     /// epoch has ended: the caller then admits under the lock.
-    #[inline]
+    #[inline(always)]
     pub fn admit(&self, view: &View, t: Instant) -> bool {
         let stripe = &self.stripes[stripe_index()];
         stripe.note(t, Ordering::SeqCst);
@@ -142,7 +153,7 @@ impl ClosedPath {
     /// Counts one success at `t` (from [`View::instant`]) in `view`'s epoch. False when that
     /// epoch has ended (or this thread's stripe is full): the caller then reports the success
     /// under the lock.
-    #[inline]
+    #[inline(always)]
     pub fn count_success(&self, view: &View, t: Instant) -> bool {
         let stripe = &self.stripes[stripe_index()];
         let cur = stripe.counted.load(Ordering::Relaxed);
@@ -208,7 +219,9 @@ fn tag(epoch: u64) -> u64 {
     epoch & 0xFFFF_FFFF
 }
 
-/// This thread's stripe: threads take stripes in turn, the first time they count.
+/// This thread's stripe: threads take stripes in turn, the first time they count. Always
+/// below [`STRIPES`].
+#[inline(always)]
 fn stripe_index() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     std::thread_local! {
@@ -218,7 +231,8 @@ fn stripe_index() -> usize {
         if i.get() == usize::MAX {
             i.set(NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES);
         }
-        i.get()
+        // Masked (a no-op, STRIPES being a power of two) so that indexing needs no bounds check.
+        i.get() & (STRIPES - 1)
     })
 }
 

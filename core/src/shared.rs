@@ -114,7 +114,10 @@ impl<C: Clock> SharedBreaker<C> {
 
     /// Admits a call without the lock if the closed path is open: its generation and
     /// admission instant (on the breaker's timeline).
-    #[inline]
+    // The lock-free path is always inlined, down to `ClosedPath`: it is a few dozen
+    // instructions, and a call boundary in it would pass the view and the permit through
+    // memory, which the optimiser otherwise decides differently from one build to the next.
+    #[inline(always)]
     fn admit_lock_free(&self) -> Option<(u64, crate::Instant)> {
         let view = self.closed.view()?;
         let t = view.instant(self.clock.now())?;
@@ -125,7 +128,7 @@ impl<C: Clock> SharedBreaker<C> {
 
     /// Counts a success of a CLOSED, non-probe permit of `generation` without the lock, if the
     /// closed path is open for it.
-    #[inline]
+    #[inline(always)]
     fn succeed_lock_free(&self, generation: u64) -> bool {
         let Some(view) = self.closed.view() else {
             return false;
@@ -138,11 +141,19 @@ impl<C: Clock> SharedBreaker<C> {
     }
 
     /// See [`Breaker::try_acquire`].
-    #[inline]
+    #[inline(always)]
     pub fn try_acquire(&self) -> Result<Permit, Rejection> {
         match self.admit_lock_free() {
             Some((generation, admitted)) => Ok(Permit::closed(generation, admitted)),
-            None => self.try_acquire_locked(),
+            None => {
+                let locked = self.try_acquire_locked();
+                // Opaque to the optimiser, so that it cannot have the locked path write its
+                // result straight into the place the lock-free path fills: that place would
+                // then live in memory, and the caller's copy of the permit out of it (16-byte
+                // loads of words just stored one by one) stalls the CPU on every call.
+                core::hint::black_box(&locked);
+                locked
+            }
         }
     }
 
@@ -155,7 +166,7 @@ impl<C: Clock> SharedBreaker<C> {
     }
 
     /// See [`Breaker::on_success`].
-    #[inline]
+    #[inline(always)]
     pub fn on_success(&self, permit: Permit) -> Option<Transition> {
         if !permit.is_probe() && self.succeed_lock_free(permit.generation()) {
             return None;
