@@ -23,19 +23,25 @@ use pyo3::types::{PyDict, PyInt, PyList, PyString, PyTuple, PyType};
 /// The state guarded by the breaker's lock.
 struct Inner {
     core: Breaker,
-    /// The caller's config object (never a copy).
-    config: Py<PyConfig>,
+    /// The caller's config object (never a copy); `None` for a breaker made without one until
+    /// `config` is first read: the core already holds the default, and an idle breaker need
+    /// not carry a Python object for it.
+    config: Option<Py<PyConfig>>,
     /// The config version last given to the core; `None` after the object was replaced.
     applied: Option<u64>,
-    /// What `health_report()` evaluates against when given no thresholds.
-    thresholds: HealthThresholds,
+    /// What `health_report()` evaluates against when given no thresholds (`None`: the
+    /// defaults, kept out of line so that an idle breaker is small).
+    thresholds: Option<Box<HealthThresholds>>,
 }
 
 impl Inner {
     /// Gives the core the config's current fields if they changed since last time.
     #[inline]
     fn sync_config(&mut self) {
-        let cfg = self.config.get();
+        let Some(cfg) = &self.config else {
+            return;
+        };
+        let cfg = cfg.get();
         if self.applied != Some(cfg.version()) {
             let (fields, version) = cfg.snapshot();
             // Fields are validated on every assignment, so the core cannot refuse them.
@@ -104,13 +110,16 @@ impl PyBreaker {
         let now = self.clock.now(py)?;
         let mut g = self.lock();
         g.sync_config();
-        let t = thresholds.unwrap_or(g.thresholds);
+        let t = thresholds.unwrap_or_else(|| g.thresholds.as_deref().copied().unwrap_or_default());
         Ok(g.core.health(now, &t))
     }
 
     /// The config's `max_message_bytes`: how much of an error's text the core keeps.
     pub(crate) fn max_message_bytes(&self) -> usize {
-        let limit = self.lock().config.get().max_message_bytes_value();
+        let limit = match &self.lock().config {
+            Some(c) => c.get().max_message_bytes_value(),
+            None => Fields::default().core.max_message_bytes,
+        };
         usize::try_from(limit).unwrap_or(usize::MAX)
     }
 }
@@ -175,13 +184,14 @@ impl PyBreaker {
         neutral_exceptions: Option<&Bound<'_, PyAny>>,
         on_state_change: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let config: Py<PyConfig> = match config {
-            Some(c) if !c.is_none() => c
-                .cast::<PyConfig>()
-                .map_err(|_| type_error("config", "a CircuitBreakerConfig", c))?
-                .clone()
-                .unbind(),
-            _ => Py::new(py, PyConfig::from_fields(Fields::default()))?,
+        let config: Option<Py<PyConfig>> = match config {
+            Some(c) if !c.is_none() => Some(
+                c.cast::<PyConfig>()
+                    .map_err(|_| type_error("config", "a CircuitBreakerConfig", c))?
+                    .clone()
+                    .unbind(),
+            ),
+            _ => None,
         };
         let clock = ClockSource::from_arg(clock)?;
         let wall = WallClock::from_arg(wall_clock)?;
@@ -194,7 +204,10 @@ impl PyBreaker {
         };
         let neutral = neutral_tuple(py, neutral_exceptions)?;
         let listeners = Listeners::from_arg(on_state_change)?;
-        let (fields, version) = config.get().snapshot();
+        let (fields, version) = match &config {
+            Some(c) => c.get().snapshot(),
+            None => (Fields::default(), 0),
+        };
         let now = clock.now(py)?;
         let core = Breaker::new(fields.core, now).map_err(|e| errors::config_error(&e))?;
         Ok(PyBreaker {
@@ -202,7 +215,7 @@ impl PyBreaker {
                 core,
                 config,
                 applied: Some(version),
-                thresholds: HealthThresholds::default(),
+                thresholds: None,
             }),
             clock,
             wall,
@@ -214,10 +227,29 @@ impl PyBreaker {
 
     // ---- configuration -------------------------------------------------------------------
 
-    /// The config object in force (the very object passed in; read live).
+    /// The config object in force (the very object passed in; read live). A breaker made
+    /// without one gets its default object here, on first read.
     #[getter]
-    fn config(&self, py: Python<'_>) -> Py<PyConfig> {
-        self.lock().config.clone_ref(py)
+    fn config(&self, py: Python<'_>) -> PyResult<Py<PyConfig>> {
+        if let Some(c) = &self.lock().config {
+            return Ok(c.clone_ref(py));
+        }
+        // Made outside the lock: allocating may run the garbage collector, and with it code
+        // that calls this breaker.
+        let fresh = Py::new(py, PyConfig::from_fields(Fields::default()))?;
+        let (config, unused) = {
+            let mut g = self.lock();
+            match &g.config {
+                Some(c) => (c.clone_ref(py), Some(fresh)),
+                None => {
+                    g.applied = Some(fresh.get().version());
+                    g.config = Some(fresh.clone_ref(py));
+                    (fresh, None)
+                }
+            }
+        };
+        drop(unused); // outside the lock
+        Ok(config)
     }
 
     #[setter]
@@ -230,7 +262,7 @@ impl PyBreaker {
         let old = {
             let mut g = self.lock();
             g.applied = None;
-            std::mem::replace(&mut g.config, new)
+            g.config.replace(new)
         };
         drop(old); // outside the lock
         Ok(())
@@ -335,7 +367,12 @@ impl PyBreaker {
     #[getter]
     fn health_thresholds(&self) -> PyHealthThresholds {
         PyHealthThresholds {
-            core: self.lock().thresholds,
+            core: self
+                .lock()
+                .thresholds
+                .as_deref()
+                .copied()
+                .unwrap_or_default(),
         }
     }
 
@@ -344,7 +381,8 @@ impl PyBreaker {
         let t = value
             .cast::<PyHealthThresholds>()
             .map_err(|_| type_error("health_thresholds", "a HealthThresholds", value))?;
-        self.lock().thresholds = t.get().core;
+        let boxed = Some(Box::new(t.get().core));
+        self.lock().thresholds = boxed;
         Ok(())
     }
 
@@ -582,7 +620,10 @@ impl PyBreaker {
 
     /// Seconds between health-monitor ticks (read live from the config).
     fn _health_check_interval(&self) -> f64 {
-        self.lock().config.get().health_check_interval_value()
+        match &self.lock().config {
+            Some(c) => c.get().health_check_interval_value(),
+            None => Fields::default().health_check_interval,
+        }
     }
 
     // ---- Python protocol -----------------------------------------------------------------
@@ -592,7 +633,10 @@ impl PyBreaker {
             let g = self.lock();
             (
                 g.core.state(),
-                g.config.get().snapshot().0.core.failure_threshold,
+                match &g.config {
+                    Some(c) => c.get().snapshot().0.core.failure_threshold,
+                    None => g.core.config().failure_threshold,
+                },
             )
         };
         Ok(format!(
@@ -602,8 +646,10 @@ impl PyBreaker {
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        if let Some(g) = self.inner.try_lock() {
-            visit.call(&g.config)?;
+        if let Some(g) = self.inner.try_lock()
+            && let Some(c) = &g.config
+        {
+            visit.call(c)?;
         }
         self.listeners.traverse(&visit)?;
         if let ClockSource::Callable(f) = &self.clock {

@@ -595,3 +595,31 @@ def test_constructor_does_not_touch_the_event_loop() -> None:
     assert breaker.get_state() is CircuitState.CLOSED
     assert not breaker.is_monitoring
     asyncio.run(breaker.stop_health_monitoring())  # idempotent even when never started
+
+
+# ---- the default config, made on first read ------------------------------------------------
+
+
+def test_a_breaker_made_without_a_config_gives_one_live_default_object(clock: ManualClock) -> None:
+    breaker = CacheCircuitBreaker(clock=clock)
+    config = breaker.config
+    assert breaker.config is config, "the same object on every read"
+    assert config.failure_threshold == CircuitBreakerConfig().failure_threshold
+    config.failure_threshold = 1  # read live, as a config passed in would be
+    with pytest.raises(RuntimeError):
+        breaker.execute_sync(boom, "get")
+    assert breaker.is_open()
+    assert "failure_threshold=1" in repr(breaker)
+
+
+def test_a_default_breaker_acts_on_the_default_config_before_it_is_read(clock: ManualClock) -> None:
+    breaker = CacheCircuitBreaker(clock=clock)
+    threshold = CircuitBreakerConfig().failure_threshold
+    for _ in range(threshold - 1):
+        with pytest.raises(RuntimeError):
+            breaker.execute_sync(boom, "get")
+    assert not breaker.is_open()
+    with pytest.raises(RuntimeError):
+        breaker.execute_sync(boom, "get")
+    assert breaker.is_open()
+    assert breaker.health_thresholds.critical_failure_rate == 0.5  # the defaults, out of line
