@@ -34,8 +34,8 @@ use crate::objects::Record;
 use crate::registry;
 use crate::text::registry_error;
 use fact_resilience_core::{
-    Admission, Begin, Breaker, CacheGuard, CacheOp, Capabilities, End, Failure, Flush, Instant,
-    OutcomeKind, PathPermit, Registry, Rejection, StaleKeysError, StaleKeysOption, Ticket,
+    Admission, Admitted, Begin, Breaker, CacheGuard, CacheOp, Capabilities, End, Failure, Flush,
+    Instant, OutcomeKind, PathPermit, Registry, Rejection, StaleKeysError, StaleKeysOption, Ticket,
     Transition,
 };
 use std::cell::{Cell, RefCell};
@@ -127,7 +127,7 @@ impl Admission for Gate<'_> {
     /// The breaker's move, for the cache's listeners (a registry has none).
     type Moved = Option<Transition>;
 
-    fn try_acquire(&mut self, now: Instant) -> Result<(GatePermit, Self::Moved), Rejection> {
+    fn try_acquire(&mut self, now: Instant) -> Admitted<Self> {
         let (token, moved) = Admission::try_acquire(&mut *self.breaker, now)?;
         let (Some(registry), Some(path)) = (self.registry.as_deref_mut(), self.path) else {
             return Ok(((token, None), moved));
@@ -139,7 +139,7 @@ impl Admission for Gate<'_> {
             Err(_) => Rejection::Throttled,
         };
         Admission::on_neutral(&mut *self.breaker, token, now);
-        Err(refused)
+        Err((refused, moved))
     }
 
     fn on_success(&mut self, (token, path): GatePermit, now: Instant) -> Self::Moved {

@@ -128,7 +128,7 @@ struct ReadmeDoctests;
 
 pub use breaker::{Breaker, Permit, Rejection};
 pub use cache::{
-    Admission, Begin, CacheCounters, CacheGuard, CacheOp, Capabilities, End, Fallback,
+    Admission, Admitted, Begin, CacheCounters, CacheGuard, CacheOp, Capabilities, End, Fallback,
     FallbackReason, GuardError, Outcome, OutcomeKind, RegistryGate, RegistryPath, StaleKeys,
     StaleKeysError, StaleKeysOption, Ticket,
 };

@@ -489,3 +489,29 @@ fn a_failing_flush_carried_by_another_keys_call_is_judged_by_the_breaker_in_fron
         1
     );
 }
+
+#[test]
+fn a_refusal_behind_carries_the_move_the_breaker_in_front_made() {
+    use fact_resilience_core::{Admission, Breaker, Reason};
+    let config = Config {
+        failure_threshold: 1,
+        timeout_seconds: 1.0,
+        ..Config::default()
+    };
+    let mut system = Breaker::new(config, at(0)).unwrap();
+    let _ = system.force_open(at(0));
+    let mut r = two_levels(100);
+    for i in 0..3 {
+        fail(&mut r, &["cache", "hot"], at(i));
+    }
+    // The timeout passed: admission half-opens the breaker in front, then the open key refuses.
+    let mut gate = (&mut system, r.path(&["cache", "hot"]).unwrap());
+    let (rejection, (moved, _)) = gate.try_acquire(at(2_000)).unwrap_err();
+    assert!(matches!(rejection, Rejection::Open { .. }));
+    let moved = moved.expect("the move in front is reported with the refusal");
+    assert_eq!(
+        (moved.from, moved.to, moved.reason),
+        (State::Open, State::HalfOpen, Reason::TimeoutElapsed)
+    );
+    assert_eq!(system.state(), State::HalfOpen);
+}

@@ -227,6 +227,21 @@ test("per-key hierarchy: a failing key's pending invalidation, flushed in anothe
   assert.ok(breaker.metrics().failureCount > registry.metrics(["hot"]).failureCount, "the flushes did fail, judged by the root");
 });
 
+test("per-key hierarchy: the root's half-open move is heard when a key breaker refuses the call", async () => {
+  const c = clock();
+  const registry = new BreakerRegistry([{ name: "key", config: { failureThreshold: 1, timeoutSeconds: 60 } }], { clock: c.read });
+  const breaker = new CircuitBreaker({ failureThreshold: 100, timeoutSeconds: 1 }, { clock: c.read });
+  const heard = [];
+  breaker.onStateChange(({ from, to }) => heard.push(`${from}->${to}`));
+  const cache = new ResilientCache(mapCache((k) => k === "bad"), breaker, { hierarchy: registry });
+  assert.equal(await cache.get("bad"), undefined); // the key's breaker opens
+  breaker.forceOpen();
+  c.ms += 2000; // past the root's timeout, not the key's
+  assert.equal(await cache.get("bad"), undefined); // the root half-opens, then the key refuses
+  assert.equal(breaker.state, "half_open");
+  assert.equal(heard.at(-1), "open->half_open", heard.join(", "));
+});
+
 test("per-key hierarchy: keyPath maps a key to a path of the registry's levels", async () => {
   const registry = new BreakerRegistry(["shard", { name: "key", config: { failureThreshold: 1 } }]);
   const inner = mapCache((k) => k === "b:2");

@@ -586,3 +586,22 @@ async def test_get_or_load_refuses_a_bad_loader_or_key(clock: ManualClock) -> No
     w.circuit_breaker.force_open()
     with pytest.raises(TypeError, match="key must be a str, bytes or int"):
         await w.get_or_load(("a", "tuple"), never)
+
+
+async def test_the_roots_half_open_move_is_heard_when_a_key_breaker_refuses_the_call(
+    clock: ManualClock,
+) -> None:
+    manager = Manager()
+    manager.failing = ("bad:",)
+    root = breaker(clock, failure_threshold=100, timeout_seconds=1.0)
+    heard: list[tuple[str, str]] = []
+    root.on_state_change(lambda frm, to, _reason: heard.append((frm.value, to.value)))
+    registry = shard_registry(clock)
+    w = ResilientCacheWrapper(manager, root, hierarchy=registry, key_path=by_shard)
+    for _ in range(2):
+        assert await w.get("bad:1") is None  # the key's breaker opens
+    root.force_open()
+    clock.advance(2.0)  # past the root's timeout, not the key's
+    assert await w.get("bad:1") is None  # the root half-opens, then the key refuses
+    assert root.get_state() is CircuitState.HALF_OPEN
+    assert heard[-1] == ("open", "half_open"), heard

@@ -8,6 +8,13 @@ use crate::metrics::Failure;
 use crate::registry::{PathPermit, PathTransitions, Registry, RegistryError};
 use crate::state::Transition;
 
+/// What [`Admission::try_acquire`] answers: the call's permit and the moves admission made, or
+/// the refusal and the moves made before it.
+pub type Admitted<A> = Result<
+    (<A as Admission>::Permit, <A as Admission>::Moved),
+    (Rejection, <A as Admission>::Moved),
+>;
+
 /// Admission and outcomes for the calls of a cache guard.
 pub trait Admission {
     /// What the guard keeps for a call in flight.
@@ -15,8 +22,10 @@ pub trait Admission {
     /// The transitions an admission or an outcome made.
     type Moved: Default;
 
-    /// Asks to run one call at `now`.
-    fn try_acquire(&mut self, now: Instant) -> Result<(Self::Permit, Self::Moved), Rejection>;
+    /// Asks to run one call at `now`. A refusal carries the moves admission made before it (a
+    /// breaker in front may half-open, and then a gate behind it refuse), so that the host's
+    /// listeners hear of them.
+    fn try_acquire(&mut self, now: Instant) -> Admitted<Self>;
     /// The call succeeded.
     fn on_success(&mut self, permit: Self::Permit, now: Instant) -> Self::Moved;
     /// The call failed.
@@ -47,8 +56,8 @@ impl Admission for Breaker {
     type Permit = u128;
     type Moved = Option<Transition>;
 
-    fn try_acquire(&mut self, now: Instant) -> Result<(u128, Self::Moved), Rejection> {
-        let permit = Breaker::try_acquire(self, now)?;
+    fn try_acquire(&mut self, now: Instant) -> Admitted<Self> {
+        let permit = Breaker::try_acquire(self, now).map_err(|r| (r, None))?;
         Ok((permit.to_token(), permit.transition()))
     }
 
@@ -91,13 +100,13 @@ impl Admission for RegistryPath<'_, '_> {
     type Permit = PathPermit;
     type Moved = PathTransitions;
 
-    fn try_acquire(&mut self, now: Instant) -> Result<(PathPermit, PathTransitions), Rejection> {
+    fn try_acquire(&mut self, now: Instant) -> Admitted<Self> {
         match self.registry.acquire(self.path, now) {
             Ok(permit) => {
                 let moved = permit.admission_transitions();
                 Ok((permit, moved))
             }
-            Err(refused) => Err(refused.rejection),
+            Err(refused) => Err((refused.rejection, PathTransitions::default())),
         }
     }
 
@@ -161,10 +170,7 @@ impl Admission for RegistryGate<'_, '_> {
     type Permit = Option<PathPermit>;
     type Moved = PathTransitions;
 
-    fn try_acquire(
-        &mut self,
-        now: Instant,
-    ) -> Result<(Option<PathPermit>, PathTransitions), Rejection> {
+    fn try_acquire(&mut self, now: Instant) -> Admitted<Self> {
         let Some(path) = self.path else {
             return Ok((None, PathTransitions::default()));
         };
@@ -173,7 +179,7 @@ impl Admission for RegistryGate<'_, '_> {
                 let moved = permit.admission_transitions();
                 Ok((Some(permit), moved))
             }
-            Err(refused) => Err(refused.rejection),
+            Err(refused) => Err((refused.rejection, PathTransitions::default())),
         }
     }
 
@@ -218,13 +224,16 @@ impl<A: Admission, B: Admission> Admission for (A, B) {
     type Permit = (A::Permit, B::Permit);
     type Moved = (A::Moved, B::Moved);
 
-    fn try_acquire(&mut self, now: Instant) -> Result<(Self::Permit, Self::Moved), Rejection> {
-        let (a, moved_a) = self.0.try_acquire(now)?;
+    fn try_acquire(&mut self, now: Instant) -> Admitted<Self> {
+        let (a, moved_a) = self
+            .0
+            .try_acquire(now)
+            .map_err(|(r, moved_a)| (r, (moved_a, B::Moved::default())))?;
         match self.1.try_acquire(now) {
             Ok((b, moved_b)) => Ok(((a, b), (moved_a, moved_b))),
-            Err(refused) => {
+            Err((refused, moved_b)) => {
                 self.0.on_neutral(a, now);
-                Err(refused)
+                Err((refused, (moved_a, moved_b)))
             }
         }
     }
@@ -265,7 +274,7 @@ impl<A: Admission + ?Sized> Admission for &mut A {
     type Permit = A::Permit;
     type Moved = A::Moved;
 
-    fn try_acquire(&mut self, now: Instant) -> Result<(Self::Permit, Self::Moved), Rejection> {
+    fn try_acquire(&mut self, now: Instant) -> Admitted<Self> {
         (**self).try_acquire(now)
     }
 

@@ -316,16 +316,13 @@ impl<K: Ord + Clone, P> CacheGuard<K, P> {
         }
         let (permit, transition) = match gate.try_acquire(now) {
             Ok(admitted) => admitted,
-            Err(rejection) => {
+            Err((rejection, moved)) => {
                 self.skipped(op, key);
                 let reason = match rejection {
                     Rejection::Open { .. } => FallbackReason::Open,
                     Rejection::Throttled => FallbackReason::Throttled,
                 };
-                return (
-                    self.refused(op, rejection, reason, degrade),
-                    A::Moved::default(),
-                );
+                return (self.refused(op, rejection, reason, degrade), moved);
             }
         };
         // While a flush is in flight this call cannot take the pending keys, so a key that is

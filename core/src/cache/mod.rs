@@ -23,7 +23,7 @@ mod guard;
 mod op;
 mod policy;
 
-pub use admission::{Admission, RegistryGate, RegistryPath};
+pub use admission::{Admission, Admitted, RegistryGate, RegistryPath};
 pub use guard::{Begin, CacheCounters, CacheGuard, End, GuardError, Ticket};
 pub use op::{CacheOp, Fallback, FallbackReason, Outcome, OutcomeKind};
 pub use policy::{Capabilities, StaleKeys, StaleKeysError, StaleKeysOption};
