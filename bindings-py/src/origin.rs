@@ -4,7 +4,7 @@
 
 use crate::clock::ClockSource;
 use crate::errors::{type_error, value_error};
-use fact_resilience_core::{Load, LoadTicket, OriginConfig, OriginGuard};
+use fact_resilience_core::{Load, LoadTicket, OriginConfig, OriginCounters, OriginGuard};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -199,13 +199,22 @@ impl PyOriginGuard {
     /// `{"origin_calls", "joined", "busy", "stale_served", "in_flight", "remembered"}`.
     fn counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let c = self.lock().guard.counters();
-        let d = PyDict::new(py);
-        d.set_item("origin_calls", c.origin_calls)?;
-        d.set_item("joined", c.joined)?;
-        d.set_item("busy", c.busy)?;
-        d.set_item("stale_served", c.stale_served)?;
-        d.set_item("in_flight", c.in_flight)?;
-        d.set_item("remembered", c.remembered)?;
-        Ok(d)
+        counters_dict(py, &c)
     }
+}
+
+/// The core's `OriginCounters` as a dict (the guard's `counters()`, the wrapper's
+/// `origin_metrics()`).
+pub(crate) fn counters_dict<'py>(
+    py: Python<'py>,
+    c: &OriginCounters,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("origin_calls", c.origin_calls)?;
+    d.set_item("joined", c.joined)?;
+    d.set_item("busy", c.busy)?;
+    d.set_item("stale_served", c.stale_served)?;
+    d.set_item("in_flight", c.in_flight)?;
+    d.set_item("remembered", c.remembered)?;
+    Ok(d)
 }

@@ -219,15 +219,7 @@ impl PyWrapper {
         &self,
         py: Python<'py>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let c = self.origin.counters();
-        let d = PyDict::new(py);
-        d.set_item("origin_calls", c.origin_calls)?;
-        d.set_item("joined", c.joined)?;
-        d.set_item("busy", c.busy)?;
-        d.set_item("stale_served", c.stale_served)?;
-        d.set_item("in_flight", c.in_flight)?;
-        d.set_item("remembered", c.remembered)?;
-        Ok(d)
+        crate::origin::counters_dict(py, &self.origin.counters())
     }
 
     fn busy_error(&self, py: Python<'_>, budget: u32) -> PyErr {
