@@ -32,6 +32,7 @@ use crate::interop::{instant, note};
 use crate::keyed;
 use crate::objects::Record;
 use crate::registry;
+use crate::slots::{self, Slots};
 use crate::text::registry_error;
 use fact_resilience_core::{
     Admission, Admitted, Begin, Breaker, CacheGuard, CacheOp, Capabilities, End, Failure, Flush,
@@ -219,35 +220,16 @@ thread_local! {
     static PATH: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
     /// The guards by handle. The JS layer picks the handles (it tracks every guard to
     /// recreate it after a panic), so this is only a vector of slots.
-    static GUARDS: RefCell<Vec<Option<Box<Guard>>>> = const { RefCell::new(Vec::new()) };
+    static GUARDS: Slots<Guard> = const { RefCell::new(Vec::new()) };
     /// The ticket of the latest `guardBegin` that answered with a negative *run* code.
     static TICKET: Cell<f64> = const { Cell::new(0.0) };
     /// The keys of the latest flush of keys handed out.
     static FLUSH: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Takes the guard behind `handle` out of the table while core code runs (as the breakers'
-/// table does, so a panic loses only it), runs `f`, and puts it back. Taking and putting back
-/// are out of line: one copy of the table code serves every export (size budget).
+/// Runs `f` on the guard behind `handle`, taken out of the table meanwhile (see [`slots`]).
 fn with<R>(handle: u32, f: impl FnOnce(&mut Guard) -> R) -> Option<R> {
-    let mut guard = take(handle)?;
-    let r = f(&mut guard);
-    put(handle, guard);
-    Some(r)
-}
-
-#[inline(never)]
-fn take(handle: u32) -> Option<Box<Guard>> {
-    GUARDS.with_borrow_mut(|t| t.get_mut(handle as usize)?.take())
-}
-
-#[inline(never)]
-fn put(handle: u32, guard: Box<Guard>) {
-    GUARDS.with_borrow_mut(|t| {
-        if let Some(slot) = t.get_mut(handle as usize) {
-            *slot = Some(guard);
-        }
-    });
+    slots::with(&GUARDS, handle, f)
 }
 
 /// A ticket from JS: exactly the integer `guardBegin` handed out, or none.
@@ -297,19 +279,14 @@ pub fn create(
         guard.assume_stale();
     }
     let method = guard.method(CacheOp::Invalidate) as i32;
-    GUARDS.with_borrow_mut(|t| {
-        if t.len() <= at as usize {
-            t.resize_with(at as usize + 1, || None);
-        }
-    });
-    put(at, guard);
+    slots::put(&GUARDS, at, guard);
     method
 }
 
 /// Frees a guard. Unknown handles are ignored.
 #[wasm_bindgen(js_name = guardFree)]
 pub fn free(handle: u32) {
-    drop(take(handle));
+    drop(slots::take(&GUARDS, handle));
 }
 
 /// Stages `path`, the key's path in the registry behind `registry`, for the next

@@ -23,6 +23,7 @@ use crate::config::take_staged;
 use crate::interop::instant;
 use crate::objects::{Record, metrics_to_js, transition_to_js};
 use crate::registry::set_retry_after_ms;
+use crate::slots::{self, Slots};
 use crate::text::registry_error;
 use fact_resilience_core::{
     Config, Failure, Level, PathPermit, PathTransitions, Registry, RegistryConfig, Rejection,
@@ -57,7 +58,7 @@ struct Staged {
 }
 
 thread_local! {
-    static TABLE: RefCell<Vec<Option<Box<Keyed>>>> = const { RefCell::new(Vec::new()) };
+    static TABLE: Slots<Keyed> = const { RefCell::new(Vec::new()) };
     static STAGED: RefCell<Staged> = const { RefCell::new(Staged { levels: Vec::new(), parents: Vec::new() }) };
     /// The moves of the latest acquire or outcome that flagged some, as `(level, move)`.
     static MOVED: RefCell<Vec<(usize, Transition)>> = const { RefCell::new(Vec::new()) };
@@ -68,25 +69,7 @@ thread_local! {
 /// Runs `f` on the registry behind `handle` (taken out of the table meanwhile), or returns
 /// `None` if there is none.
 pub fn with<R>(handle: u32, f: impl FnOnce(&mut Keyed) -> R) -> Option<R> {
-    let mut keyed = take(handle)?;
-    let r = f(&mut keyed);
-    put(handle, keyed);
-    Some(r)
-}
-
-#[inline(never)]
-fn take(handle: u32) -> Option<Box<Keyed>> {
-    TABLE.with_borrow_mut(|t| t.get_mut(handle as usize)?.take())
-}
-
-#[inline(never)]
-fn put(handle: u32, keyed: Box<Keyed>) {
-    TABLE.with_borrow_mut(|t| {
-        if t.len() <= handle as usize {
-            t.resize_with(handle as usize + 1, || None);
-        }
-        t[handle as usize] = Some(keyed);
-    });
+    slots::with(&TABLE, handle, f)
 }
 
 /// Keeps `moved` (`(level, move)` pairs) for `registryMoved()`; answers 1 if a level moved,
@@ -158,7 +141,8 @@ pub fn create(at: u32, max_breakers: f64) -> Option<String> {
     };
     match config.and_then(Registry::new) {
         Ok(registry) => {
-            put(
+            slots::put(
+                &TABLE,
                 at,
                 Box::new(Keyed {
                     registry,
@@ -175,7 +159,7 @@ pub fn create(at: u32, max_breakers: f64) -> Option<String> {
 /// Frees a registry. Unknown handles are ignored.
 #[wasm_bindgen(js_name = registryFree)]
 pub fn free(handle: u32) {
-    drop(take(handle));
+    drop(slots::take(&TABLE, handle));
 }
 
 /// The levels' names, root first (empty when there is no such registry).

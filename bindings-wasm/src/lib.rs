@@ -32,6 +32,7 @@ pub mod origin;
 pub mod panic;
 pub mod refusal;
 pub mod registry;
+pub mod slots;
 pub mod text;
 
 use wasm_bindgen::prelude::wasm_bindgen;

@@ -18,6 +18,7 @@
 
 use crate::interop::instant;
 use crate::objects::Record;
+use crate::slots::{self, Slots};
 use crate::text::origin_error;
 use core::time::Duration;
 use fact_resilience_core::{Load, LoadTicket, OriginConfig, OriginGuard};
@@ -34,32 +35,14 @@ pub const NO_ORIGIN: i32 = -3;
 type Guard = OriginGuard<String>;
 
 thread_local! {
-    static TABLE: RefCell<Vec<Option<Box<Guard>>>> = const { RefCell::new(Vec::new()) };
+    static TABLE: Slots<Guard> = const { RefCell::new(Vec::new()) };
     static STALE_AGE_MS: Cell<f64> = const { Cell::new(0.0) };
     static ENDED: Cell<f64> = const { Cell::new(0.0) };
     static ERROR: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
 fn with<R>(handle: u32, f: impl FnOnce(&mut Guard) -> R) -> Option<R> {
-    let mut guard = take(handle)?;
-    let r = f(&mut guard);
-    put(handle, guard);
-    Some(r)
-}
-
-#[inline(never)]
-fn take(handle: u32) -> Option<Box<Guard>> {
-    TABLE.with_borrow_mut(|t| t.get_mut(handle as usize)?.take())
-}
-
-#[inline(never)]
-fn put(handle: u32, guard: Box<Guard>) {
-    TABLE.with_borrow_mut(|t| {
-        if t.len() <= handle as usize {
-            t.resize_with(handle as usize + 1, || None);
-        }
-        t[handle as usize] = Some(guard);
-    });
+    slots::with(&TABLE, handle, f)
 }
 
 /// A guard at handle `at` (free: the JS layer picks handles): `singleFlight`; `budget` the
@@ -84,7 +67,7 @@ pub fn create(
     };
     match OriginGuard::new(config) {
         Ok(guard) => {
-            put(at, Box::new(guard));
+            slots::put(&TABLE, at, Box::new(guard));
             None
         }
         Err(e) => Some(origin_error(&e)),
@@ -94,7 +77,7 @@ pub fn create(
 /// Frees a guard. Unknown handles are ignored.
 #[wasm_bindgen(js_name = originFree)]
 pub fn free(handle: u32) {
-    drop(take(handle));
+    drop(slots::take(&TABLE, handle));
 }
 
 /// A read of `key` missed at `now` (`cacheDown`: the cache call was refused or failed). See
