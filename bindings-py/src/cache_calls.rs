@@ -330,7 +330,7 @@ impl PyWrapper {
 
 /// A call's permit with a hierarchy: the root breaker's token and the path's permits (none for
 /// a call without a key).
-pub type KeyedPermit = (u128, Option<PathPermit>);
+pub type KeyedPermit = (u128, Option<Box<PathPermit>>);
 
 /// The cache guard, admitting through the wrapper's breaker alone or, with a hierarchy, through
 /// it and a registry path (the permit type differs, so the guard does).

@@ -35,9 +35,8 @@ use crate::registry;
 use crate::slots::{self, Slots};
 use crate::text::registry_error;
 use fact_resilience_core::{
-    Admission, Admitted, Begin, Breaker, CacheGuard, CacheOp, Capabilities, End, Failure, Flush,
-    Instant, OutcomeKind, PathPermit, Registry, Rejection, StaleKeysError, StaleKeysOption, Ticket,
-    Transition,
+    Admission, Begin, Breaker, CacheGuard, CacheOp, Capabilities, End, Failure, Flush, OutcomeKind,
+    RegistryGate, Rejection, StaleKeysError, StaleKeysOption, Ticket,
 };
 use std::cell::{Cell, RefCell};
 use wasm_bindgen::prelude::*;
@@ -109,110 +108,37 @@ pub const END_NO_GUARD: i32 = -4;
 
 /// A cache call's admission: the cache's own breaker (the whole cache), then, with a
 /// hierarchy (`ResilientCache`'s `hierarchy` option), the breakers on the key's path in a
-/// registry; the outcome goes to both. One guard type serves caches with and without a
-/// hierarchy (one copy of the guard's code in the module); the path's permit is boxed, so a
-/// call in flight without one costs a null pointer.
-struct Gate<'a> {
-    breaker: &'a mut Breaker,
-    registry: Option<&'a mut Registry>,
-    /// The key's path (checked against the registry's levels when staged); `None`: the call
-    /// has no key (a prefix invalidation), or there is no hierarchy.
-    path: Option<&'a [&'a str]>,
-}
+/// registry, as the core pairs them (a refusal behind releases the breaker's permit, an
+/// outcome goes to both, a failing flush only to the breaker). One guard type serves caches
+/// with and without a hierarchy: one copy of the guard's code in the module.
+type Gate<'a, 'p> = (&'a mut Breaker, Option<RegistryGate<'a, 'p>>);
 
-/// What a guard keeps for a call in flight: the breaker's permit, and the path's.
-type GatePermit = (u128, Option<Box<PathPermit>>);
-
-impl Admission for Gate<'_> {
-    type Permit = GatePermit;
-    /// The breaker's move, for the cache's listeners (a registry has none).
-    type Moved = Option<Transition>;
-
-    fn try_acquire(&mut self, now: Instant) -> Admitted<Self> {
-        let (token, moved) = Admission::try_acquire(&mut *self.breaker, now)?;
-        let (Some(registry), Some(path)) = (self.registry.as_deref_mut(), self.path) else {
-            return Ok(((token, None), moved));
-        };
-        let refused = match registry.try_acquire(path, now) {
-            Ok(Ok(permit)) => return Ok(((token, Some(Box::new(permit))), moved)),
-            Ok(Err(refused)) => refused.rejection,
-            // Not reached: the path was checked when staged.
-            Err(_) => Rejection::Throttled,
-        };
-        Admission::on_neutral(&mut *self.breaker, token, now);
-        Err((refused, moved))
-    }
-
-    fn on_success(&mut self, (token, path): GatePermit, now: Instant) -> Self::Moved {
-        if let (Some(r), Some(p)) = (self.registry.as_deref_mut(), path) {
-            r.on_success(*p, now);
-        }
-        Admission::on_success(&mut *self.breaker, token, now)
-    }
-
-    fn on_failure(
-        &mut self,
-        (token, path): GatePermit,
-        failure: &Failure<'_>,
-        now: Instant,
-    ) -> Self::Moved {
-        if let (Some(r), Some(p)) = (self.registry.as_deref_mut(), path) {
-            r.on_failure(*p, failure, now);
-        }
-        Admission::on_failure(&mut *self.breaker, token, failure, now)
-    }
-
-    fn on_neutral(&mut self, (token, path): GatePermit, now: Instant) {
-        if let (Some(r), Some(p)) = (self.registry.as_deref_mut(), path) {
-            r.on_neutral(*p, now);
-        }
-        Admission::on_neutral(&mut *self.breaker, token, now)
-    }
-
-    /// The flushed keys are not on this call's path: only the cache's breaker judges it.
-    fn on_flush_failure(
-        &mut self,
-        (token, path): GatePermit,
-        failure: &Failure<'_>,
-        now: Instant,
-    ) -> Self::Moved {
-        if let (Some(r), Some(p)) = (self.registry.as_deref_mut(), path) {
-            r.on_neutral(*p, now);
-        }
-        Admission::on_failure(&mut *self.breaker, token, failure, now)
-    }
-}
+/// What a guard keeps for a call in flight: the breaker's permit, and the path's (boxed: a
+/// call in flight without one costs a null pointer).
+type GatePermit = <Gate<'static, 'static> as Admission>::Permit;
 
 type Guard = CacheGuard<String, GatePermit>;
 
 /// Runs `f` with the gate of one call: the breaker `b`, and the registry behind `registry`
-/// (`< 0`: none; a freed one counts as none) with `path`.
+/// (`< 0`: none; a freed one counts as none) with `path` (checked against its levels when
+/// staged; `None`: the call has no key, a prefix invalidation).
 fn gated<R>(
     b: &mut Breaker,
     registry: i32,
     path: Option<&[&str]>,
-    f: impl FnOnce(&mut Gate<'_>) -> R,
+    f: impl FnOnce(&mut Gate<'_, '_>) -> R,
 ) -> R {
     let mut f = Some(f);
     if let Ok(h) = u32::try_from(registry) {
         let done = keyed::with(h, |k| {
-            let mut gate = Gate {
-                breaker: &mut *b,
-                registry: Some(&mut k.registry),
-                path,
-            };
+            let mut gate = (&mut *b, k.registry.gate(path).ok());
             f.take().map(|f| f(&mut gate))
         });
         if let Some(Some(r)) = done {
             return r;
         }
     }
-    let mut gate = Gate {
-        breaker: b,
-        registry: None,
-        path: None,
-    };
-    (f.take().expect("not run yet"))(&mut gate)
+    (f.take().expect("not run yet"))(&mut (b, None))
 }
 
 thread_local! {
@@ -339,7 +265,8 @@ pub fn begin(
         Some(None) => return begin_code(BEGIN_NO_BREAKER, 0, 0, 0, 0),
         Some(Some(answer)) => answer,
     };
-    let transition = note(transition);
+    // The breaker's move, for the cache's listeners (a registry has none).
+    let transition = note(transition.0);
     match begin {
         Begin::Run { ticket, flush, .. } => {
             let flush = match flush {
@@ -447,7 +374,10 @@ pub fn end(
         End::Fallback { fallback, reason } => (END_FALLBACK, fallback as i32, reason as i32),
         End::Raise => (END_RAISE, 0, 0),
     };
-    answer | fallback << END_FALLBACK_AT | reason << END_REASON | note(transition) << END_TRANSITION
+    answer
+        | fallback << END_FALLBACK_AT
+        | reason << END_REASON
+        | note(transition.0) << END_TRANSITION
 }
 
 /// Whether the guard at `handle` must be rebuilt as one that lost its pending keys: it holds

@@ -14,8 +14,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 const glue = join(pkg, "fact_resilience_wasm.js");
 const wasm = join(pkg, "fact_resilience_wasm_bg.wasm");
 // Raised from 96 / 40 KB by issue 14's registry and origin guard: see js/README.md, Size.
-const BUDGET_RAW = Number(process.env.WASM_BUDGET_BYTES ?? 168 * 1024);
-const BUDGET_GZ = Number(process.env.WASM_BUDGET_GZIP_BYTES ?? 72 * 1024);
+const BUDGET_RAW = Number(process.env.WASM_BUDGET_BYTES ?? 172 * 1024);
+const BUDGET_GZ = Number(process.env.WASM_BUDGET_GZIP_BYTES ?? 74 * 1024);
 
 if (check) {
   const sizes = JSON.parse(readFileSync(join(pkg, "sizes.json"), "utf8"));

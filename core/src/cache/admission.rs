@@ -7,6 +7,7 @@ use crate::clock::Instant;
 use crate::metrics::Failure;
 use crate::registry::{PathPermit, PathTransitions, Registry, RegistryError};
 use crate::state::Transition;
+use alloc::boxed::Box;
 
 /// What [`Admission::try_acquire`] answers: the call's permit and the moves admission made, or
 /// the refusal and the moves made before it.
@@ -167,7 +168,8 @@ impl Registry {
 }
 
 impl Admission for RegistryGate<'_, '_> {
-    type Permit = Option<PathPermit>;
+    /// Boxed, so that a call in flight on no path costs one null pointer in the guard.
+    type Permit = Option<Box<PathPermit>>;
     type Moved = PathTransitions;
 
     fn try_acquire(&mut self, now: Instant) -> Admitted<Self> {
@@ -177,43 +179,94 @@ impl Admission for RegistryGate<'_, '_> {
         match self.registry.acquire(path, now) {
             Ok(permit) => {
                 let moved = permit.admission_transitions();
-                Ok((Some(permit), moved))
+                Ok((Some(Box::new(permit)), moved))
             }
             Err(refused) => Err((refused.rejection, PathTransitions::default())),
         }
     }
 
-    fn on_success(&mut self, permit: Option<PathPermit>, now: Instant) -> PathTransitions {
+    fn on_success(&mut self, permit: Self::Permit, now: Instant) -> PathTransitions {
         permit.map_or_else(PathTransitions::default, |p| {
-            self.registry.on_success(p, now)
+            self.registry.on_success(*p, now)
         })
     }
 
     fn on_failure(
         &mut self,
-        permit: Option<PathPermit>,
+        permit: Self::Permit,
         failure: &Failure<'_>,
         now: Instant,
     ) -> PathTransitions {
         permit.map_or_else(PathTransitions::default, |p| {
-            self.registry.on_failure(p, failure, now)
+            self.registry.on_failure(*p, failure, now)
         })
     }
 
-    fn on_neutral(&mut self, permit: Option<PathPermit>, now: Instant) {
+    fn on_neutral(&mut self, permit: Self::Permit, now: Instant) {
         if let Some(p) = permit {
-            self.registry.on_neutral(p, now);
+            self.registry.on_neutral(*p, now);
         }
     }
 
     fn on_flush_failure(
         &mut self,
-        permit: Option<PathPermit>,
+        permit: Self::Permit,
         _failure: &Failure<'_>,
         now: Instant,
     ) -> PathTransitions {
         self.on_neutral(permit, now);
         PathTransitions::default()
+    }
+}
+
+/// A gate that may be absent: none admits every call and holds no permit. A host whose cache
+/// may or may not have a hierarchy keeps one guard type: `(breaker, Option<RegistryGate>)`.
+impl<A: Admission> Admission for Option<A> {
+    type Permit = Option<A::Permit>;
+    type Moved = A::Moved;
+
+    fn try_acquire(&mut self, now: Instant) -> Admitted<Self> {
+        match self {
+            None => Ok((None, A::Moved::default())),
+            Some(a) => a.try_acquire(now).map(|(p, moved)| (Some(p), moved)),
+        }
+    }
+
+    fn on_success(&mut self, permit: Self::Permit, now: Instant) -> A::Moved {
+        match (self, permit) {
+            (Some(a), Some(p)) => a.on_success(p, now),
+            _ => A::Moved::default(),
+        }
+    }
+
+    fn on_failure(
+        &mut self,
+        permit: Self::Permit,
+        failure: &Failure<'_>,
+        now: Instant,
+    ) -> A::Moved {
+        match (self, permit) {
+            (Some(a), Some(p)) => a.on_failure(p, failure, now),
+            _ => A::Moved::default(),
+        }
+    }
+
+    fn on_neutral(&mut self, permit: Self::Permit, now: Instant) {
+        if let (Some(a), Some(p)) = (self, permit) {
+            a.on_neutral(p, now);
+        }
+    }
+
+    fn on_flush_failure(
+        &mut self,
+        permit: Self::Permit,
+        failure: &Failure<'_>,
+        now: Instant,
+    ) -> A::Moved {
+        match (self, permit) {
+            (Some(a), Some(p)) => a.on_flush_failure(p, failure, now),
+            _ => A::Moved::default(),
+        }
     }
 }
 
