@@ -22,6 +22,7 @@ import { boundary } from "./codes.js";
 import {
   MissingBreaker,
   checkFunction,
+  clockError,
   configOf,
   copyConfig,
   createBreaker,
@@ -32,6 +33,7 @@ import {
   failuresOf,
   healthOf,
   metricsOf,
+  readClock,
   readOptions,
   readPolicy,
   readThresholds,
@@ -51,12 +53,6 @@ const defaultWallClock = () => Date.now() / 1000;
 
 function checkName(value, what) {
   if (typeof value !== "string") throw new TypeError(`${what} must be a string, got ${describe(value)}`);
-}
-
-/** The error for a clock reading that is not a finite number >= 0. */
-function clockError(what, unit, v) {
-  if (typeof v !== "number") return new TypeError(`${what} must return a number of ${unit}, got ${describe(v)}`);
-  return new RangeError(`${what} must return a finite number of ${unit} >= 0, got ${v}`);
 }
 
 // The snapshot `CircuitBreaker.restore` hands its constructor call (undefined otherwise): the
@@ -343,9 +339,7 @@ export class CircuitBreaker {
 
   /** The clock's reading; a TypeError or RangeError naming it if it is not a time. */
   _now() {
-    const now = this._clock();
-    if (typeof now !== "number" || !(now >= 0 && now < Infinity)) throw clockError("options.clock", "milliseconds", now);
-    return now;
+    return readClock(this._clock);
   }
 
   /**

@@ -156,6 +156,19 @@ function array(path, v, len, read) {
 // ---- options and thrown values -------------------------------------------------------------
 
 /** Throws a TypeError naming `what` unless `value` is a function. */
+/** The error for a clock reading that is not a finite number >= 0. */
+export function clockError(what, unit, v) {
+  if (typeof v !== "number") return new TypeError(`${what} must return a number of ${unit}, got ${describe(v)}`);
+  return new RangeError(`${what} must return a finite number of ${unit} >= 0, got ${v}`);
+}
+
+/** `clock()` in milliseconds; a TypeError or RangeError naming `options.clock` if it is not a time. */
+export function readClock(clock) {
+  const now = clock();
+  if (typeof now !== "number" || !(now >= 0 && now < Infinity)) throw clockError("options.clock", "milliseconds", now);
+  return now;
+}
+
 export function checkFunction(value, what) {
   if (typeof value !== "function") throw new TypeError(`${what} must be a function, got ${describe(value)}`);
 }

@@ -31,6 +31,7 @@ import {
   describe,
   errorMessage,
   errorType,
+  readClock,
   readOptions,
   report,
   stageConfig,
@@ -307,11 +308,7 @@ export class BreakerRegistry {
   }
 
   _now() {
-    const now = this._clock();
-    if (typeof now !== "number" || !(now >= 0 && now < Infinity)) {
-      throw new RangeError(`options.clock must return a finite number of milliseconds >= 0, got ${describe(now)}`);
-    }
-    return now;
+    return readClock(this._clock);
   }
 
   _counts() {

@@ -18,7 +18,7 @@ import {
   originWritten,
   originWrittenAll,
 } from "./wasm.js";
-import { checkFunction, coreMessage, describe, readOptions } from "./interop.js";
+import { checkFunction, coreMessage, describe, readClock, readOptions } from "./interop.js";
 import { HandleSpace, damaged, defaultClock, epoch, heal, inWasm } from "./low_level.js";
 
 const ORIGINS = new HandleSpace(originFree);
@@ -206,10 +206,6 @@ export class OriginGuard {
   }
 
   _now() {
-    const now = this._clock();
-    if (typeof now !== "number" || !(now >= 0 && now < Infinity)) {
-      throw new RangeError(`options.clock must return a finite number of milliseconds >= 0, got ${describe(now)}`);
-    }
-    return now;
+    return readClock(this._clock);
   }
 }

@@ -5,7 +5,7 @@
 // test says so.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { BreakerRegistry, CircuitBreaker, CircuitBreakerError, ErrorCode, ResilientCache } from "./pkg.mjs";
+import { BreakerRegistry, CircuitBreaker, CircuitBreakerError, ErrorCode, OriginGuard, ResilientCache } from "./pkg.mjs";
 
 function clock() {
   const c = { ms: 0 };
@@ -335,4 +335,14 @@ test("a cache whose hierarchy was disposed refuses keyed calls rather than drop 
   assert.equal(await cache.put("k", 1), true);
   registry.dispose();
   await assert.rejects(cache.get("k"), /options\.hierarchy \(a BreakerRegistry\) was disposed/);
+});
+
+test("a registry's or an origin guard's clock that is not a time is refused naming options.clock, as a breaker's", () => {
+  for (const [bad, name] of [["soon", "TypeError"], [Number.NaN, "RangeError"], [-1, "RangeError"]]) {
+    const registry = new BreakerRegistry(["key"], { clock: () => bad });
+    assert.throws(() => registry.acquire(["k"]), { name, message: /^options\.clock must return a/ });
+    const origin = new OriginGuard({ singleFlight: true, clock: () => bad });
+    assert.throws(() => origin.begin("k"), { name, message: /^options\.clock must return a/ });
+    assert.throws(() => new CircuitBreaker({}, { clock: () => bad }), { name, message: /^options\.clock must return a/ });
+  }
 });
