@@ -79,34 +79,8 @@ test("workerd: getOrLoad makes one origin call per key per flight, and answers s
 });
 
 test("workerd: trips after the threshold, degrades while open, recovers after the timeout without serving stale values", { timeout: 60_000 }, async () => {
-  assert.ok(existsSync(WORKERD), "npm workerd is installed (make test-js runs npm ci)");
-  assert.ok(existsSync(WASM), "the package is built (make build-wasm)");
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const child = spawn(WORKERD, ["serve", "config.capnp", "--socket-addr", `http=127.0.0.1:${port}`], {
-    cwd: HERE,
-    detached: true,
-    stdio: ["ignore", "inherit", "inherit"],
-  });
-  const onExit = () => stopGroup(child);
-  process.once("exit", onExit);
+  const { call, base, stop } = await startWorkerd();
   try {
-    const call = async (path) => {
-      const res = await fetch(base + path, { signal: AbortSignal.timeout(5000) });
-      assert.equal(res.status, 200, path);
-      return res.json();
-    };
-    // Readiness: bounded in count and time.
-    let ready = false;
-    for (let i = 0; i < 100 && !ready && child.exitCode === null; i++) {
-      try {
-        ready = (await call("/health")).result === "ok";
-      } catch {
-        await sleep(100);
-      }
-    }
-    assert.ok(ready, "workerd answered on 127.0.0.1");
-
     // A refused restore leaves no breaker behind (there may be no FinalizationRegistry here).
     const leak = await call("/restore-refused");
     assert.equal(leak.after, leak.before, `restore leaked (FinalizationRegistry: ${leak.finalizationRegistry})`);
@@ -179,7 +153,6 @@ test("workerd: trips after the threshold, degrades while open, recovers after th
     assert.equal((await call("/put?k=a&v=3")).result, true);
     assert.equal((await call("/get?k=a")).result, "3");
   } finally {
-    process.removeListener("exit", onExit);
-    stopGroup(child);
+    stop();
   }
 });
