@@ -65,13 +65,19 @@ class Manager:
 
 
 class Origin:
-    """A loader that counts its calls and, when `gate` is set, waits for it to open."""
+    """A loader that counts its calls and, when `gated`, waits for its `gate` to open."""
 
-    def __init__(self, value: Any = "from origin", error: Optional[BaseException] = None) -> None:
+    def __init__(
+        self,
+        value: Any = "from origin",
+        error: Optional[BaseException] = None,
+        *,
+        gated: bool = False,
+    ) -> None:
         self.value = value
         self.error = error
         self.calls = 0
-        self.gate: Optional[asyncio.Event] = None
+        self.gate: Optional[asyncio.Event] = asyncio.Event() if gated else None
 
     async def __call__(self) -> Any:
         self.calls += 1
@@ -111,8 +117,7 @@ async def test_concurrent_misses_of_one_key_share_one_origin_call_while_open(
 ) -> None:
     w = wrapper(clock, single_flight=True)
     w.circuit_breaker.force_open()
-    origin = Origin()
-    origin.gate = asyncio.Event()
+    origin = Origin(gated=True)
     callers = [asyncio.ensure_future(w.get_or_load("k", origin)) for _ in range(20)]
     await settle()
     assert w.origin_metrics()["in_flight"] == 1
@@ -127,8 +132,7 @@ async def test_a_failing_load_gives_every_joiner_the_same_error(clock: ManualClo
     w = wrapper(clock, single_flight=True)
     w.circuit_breaker.force_open()
     boom = LookupError("the database is down too")
-    origin = Origin(error=boom)
-    origin.gate = asyncio.Event()
+    origin = Origin(error=boom, gated=True)
     callers = [asyncio.ensure_future(w.get_or_load("k", origin)) for _ in range(5)]
     await settle()
     origin.gate.set()
@@ -144,8 +148,7 @@ async def test_a_failing_load_gives_every_joiner_the_same_error(clock: ManualClo
 async def test_a_cancelled_joiner_leaves_the_load_and_the_others_alone(clock: ManualClock) -> None:
     w = wrapper(clock, single_flight=True)
     w.circuit_breaker.force_open()
-    origin = Origin()
-    origin.gate = asyncio.Event()
+    origin = Origin(gated=True)
     leader = asyncio.ensure_future(w.get_or_load("k", origin))
     await settle()
     quitter = asyncio.ensure_future(w.get_or_load("k", origin))
@@ -164,8 +167,7 @@ async def test_a_cancelled_leader_passes_the_cancellation_to_its_joiners(
 ) -> None:
     w = wrapper(clock, single_flight=True)
     w.circuit_breaker.force_open()
-    origin = Origin()
-    origin.gate = asyncio.Event()
+    origin = Origin(gated=True)
     leader = asyncio.ensure_future(w.get_or_load("k", origin))
     await settle()
     joiner = asyncio.ensure_future(w.get_or_load("k", origin))
@@ -210,8 +212,7 @@ def test_a_caller_on_another_thread_and_loop_joins_the_load(clock: ManualClock) 
 async def test_without_single_flight_every_miss_loads(clock: ManualClock) -> None:
     w = wrapper(clock)
     w.circuit_breaker.force_open()
-    origin = Origin()
-    origin.gate = asyncio.Event()
+    origin = Origin(gated=True)
     callers = [asyncio.ensure_future(w.get_or_load("k", origin)) for _ in range(3)]
     await settle()
     origin.gate.set()
@@ -264,8 +265,7 @@ async def test_beyond_the_budget_a_miss_raises_origin_busy(
     clock: ManualClock, fact_errors: type[FactCacheError]
 ) -> None:
     w = wrapper(clock, origin_budget=2)
-    origin = Origin()
-    origin.gate = asyncio.Event()
+    origin = Origin(gated=True)
     running = [asyncio.ensure_future(w.get_or_load(k, origin)) for k in ("a", "b")]
     await settle()
     with pytest.raises(fact_errors) as caught:
@@ -284,8 +284,7 @@ async def test_beyond_the_budget_the_busy_fallback_answers(
     clock: ManualClock, fallback: Optional[str]
 ) -> None:
     w = wrapper(clock, origin_budget=1, origin_busy_fallback=fallback)
-    origin = Origin()
-    origin.gate = asyncio.Event()
+    origin = Origin(gated=True)
     running = asyncio.ensure_future(w.get_or_load("a", origin))
     await settle()
     assert await w.get_or_load("b", never) == fallback
@@ -295,8 +294,7 @@ async def test_beyond_the_budget_the_busy_fallback_answers(
 
 async def test_the_package_cache_error_carries_origin_busy(clock: ManualClock) -> None:
     w = wrapper(clock, origin_budget=1)
-    origin = Origin()
-    origin.gate = asyncio.Event()
+    origin = Origin(gated=True)
     running = asyncio.ensure_future(w.get_or_load("a", origin))
     await settle()
     with pytest.raises(CacheError, match="ORIGIN_BUSY"):
@@ -360,8 +358,7 @@ async def test_a_load_overtaken_by_a_write_is_neither_stored_nor_remembered(
 ) -> None:
     manager = Manager()
     w = wrapper(clock, manager, stale_if_error_seconds=10, single_flight=True)
-    origin = Origin("before the write")
-    origin.gate = asyncio.Event()
+    origin = Origin("before the write", gated=True)
     loading = asyncio.ensure_future(w.get_or_load("k", origin))
     await settle()
     await w.store("k", "after the write")
