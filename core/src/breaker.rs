@@ -123,6 +123,28 @@ impl Permit {
     }
 }
 
+/// A permit as an out-of-line outcome path needs it: its generation, admission instant and
+/// flags, without the transition its admission made (reported already). Passed by value,
+/// the three words travel in registers, where a `Permit` (four words) or a `&Permit` would
+/// make the inlined fast path store the permit to memory and load it back on every call.
+pub(crate) type PermitParts = (u64, Instant, u64);
+
+impl Permit {
+    #[inline(always)]
+    pub(crate) fn into_parts(self) -> PermitParts {
+        (self.generation, self.admitted, self.flags)
+    }
+
+    pub(crate) fn from_parts((generation, admitted, flags): PermitParts) -> Permit {
+        Permit {
+            generation,
+            moved_at: Instant::ZERO,
+            admitted,
+            flags,
+        }
+    }
+}
+
 /// What a lock-free host may do without the breaker until the breaker next changes: admit
 /// calls and count their successes (see `crate::closed_path`). Times are on the breaker's
 /// own timeline.
@@ -485,12 +507,13 @@ impl Breaker {
             }
             return None;
         }
-        self.on_success_slow(&permit, now)
+        self.on_success_slow(permit.into_parts(), now)
     }
 
     /// [`on_success`](Self::on_success) in every other case.
     #[inline(never)]
-    fn on_success_slow(&mut self, permit: &Permit, now: Instant) -> Option<Transition> {
+    fn on_success_slow(&mut self, permit: PermitParts, now: Instant) -> Option<Transition> {
+        let permit = &Permit::from_parts(permit);
         let now = self.tick(now);
         self.successes += 1;
         self.record(now, false);

@@ -12,7 +12,7 @@
 //! paths, `CoarseClock` (feature `coarse-clock`, opt-in: it adds a dependency) reads the OS's coarse clock,
 //! a few memory loads, at the price of tick (millisecond) resolution.
 
-use crate::breaker::{Breaker, Permit, Rejection};
+use crate::breaker::{Breaker, Permit, PermitParts, Rejection};
 use crate::clock::{Clock, MonotonicClock};
 use crate::closed_path::ClosedPath;
 use crate::config::{Config, ConfigError};
@@ -81,7 +81,8 @@ impl<C: Clock> SharedBreaker<C> {
             return match op() {
                 Ok(v) => {
                     if !self.succeed_lock_free(generation) {
-                        let _ = self.on_success_locked(Permit::closed(generation, admitted));
+                        let _ = self
+                            .on_success_locked(Permit::closed(generation, admitted).into_parts());
                     }
                     Ok(v)
                 }
@@ -171,14 +172,15 @@ impl<C: Clock> SharedBreaker<C> {
         if !permit.is_probe() && self.succeed_lock_free(permit.generation()) {
             return None;
         }
-        self.on_success_locked(permit)
+        self.on_success_locked(permit.into_parts())
     }
 
-    /// [`on_success`](Self::on_success) on the lock (out of line, as `try_acquire_locked`).
+    /// [`on_success`](Self::on_success) on the lock (out of line, as `try_acquire_locked`,
+    /// with the permit in registers: see [`PermitParts`]).
     #[cold]
     #[inline(never)]
-    fn on_success_locked(&self, permit: Permit) -> Option<Transition> {
-        self.with(|b, now| b.on_success(permit, now))
+    fn on_success_locked(&self, permit: PermitParts) -> Option<Transition> {
+        self.with(|b, now| b.on_success(Permit::from_parts(permit), now))
     }
 
     /// See [`Breaker::on_failure`].
