@@ -5,7 +5,9 @@
 //! Clocks: failsafe and recloser read none while CLOSED (their windows count calls).
 //! `SharedBreaker` reads its clock on admission and on the outcome: `CoarseClock` (the OS's
 //! coarse clock) in `shared_coarse*`, `MonotonicClock` in `shared_monotonic`, and in
-//! `shared_manual` a `ManualClock`, one atomic load and no OS read, which is the peers' terms.
+//! `shared_manual` a `ManualClock`, one atomic load and no OS read, which is the peers' terms;
+//! `shared_recent` a `RecentClock` (1 ms steps), which reads like a `ManualClock` and moves on
+//! its own. A success is consumed as a host does (a transition, the rare case, is acted on).
 //! `coarse_clock_now` is one `CoarseClock` read alone: it shares nothing between threads, so
 //! its scaling is what the machine allows at that moment.
 //!
@@ -21,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use fact_resilience_core::{
-    Clock, CoarseClock, Config, ManualClock, MonotonicClock, SharedBreaker,
+    Clock, CoarseClock, Config, ManualClock, MonotonicClock, RecentClock, SharedBreaker,
 };
 
 /// Runs `call` `iters` times on each of `threads` threads, released together, and returns the
@@ -56,6 +58,8 @@ fn closed_calls(c: &mut Criterion) {
     let coarse = SharedBreaker::new(Config::default(), CoarseClock::new()).expect("valid config");
     let os = SharedBreaker::new(Config::default(), MonotonicClock::new()).expect("valid config");
     let manual = SharedBreaker::new(Config::default(), ManualClock::new()).expect("valid config");
+    let recent_clock = RecentClock::new(Duration::from_millis(1)).expect("clock thread");
+    let recent = SharedBreaker::new(Config::default(), recent_clock).expect("valid config");
     let clock = CoarseClock::new();
     let failsafe = {
         let backoff = failsafe::backoff::constant(Duration::from_secs(60));
@@ -74,7 +78,9 @@ fn closed_calls(c: &mut Criterion) {
                 b.iter_custom(|iters| {
                     race(n, iters, &|| {
                         let permit = coarse.try_acquire().expect("closed admits");
-                        black_box(coarse.on_success(permit));
+                        if let Some(t) = coarse.on_success(permit) {
+                            let _ = black_box(t);
+                        }
                     })
                 })
             },
@@ -97,7 +103,9 @@ fn closed_calls(c: &mut Criterion) {
                 b.iter_custom(|iters| {
                     race(n, iters, &|| {
                         let permit = os.try_acquire().expect("closed admits");
-                        black_box(os.on_success(permit));
+                        if let Some(t) = os.on_success(permit) {
+                            let _ = black_box(t);
+                        }
                     })
                 })
             },
@@ -109,7 +117,23 @@ fn closed_calls(c: &mut Criterion) {
                 b.iter_custom(|iters| {
                     race(n, iters, &|| {
                         let permit = manual.try_acquire().expect("closed admits");
-                        black_box(manual.on_success(permit));
+                        if let Some(t) = manual.on_success(permit) {
+                            let _ = black_box(t);
+                        }
+                    })
+                })
+            },
+        );
+        g.bench_with_input(
+            BenchmarkId::new("shared_recent", threads),
+            &threads,
+            |b, &n| {
+                b.iter_custom(|iters| {
+                    race(n, iters, &|| {
+                        let permit = recent.try_acquire().expect("closed admits");
+                        if let Some(t) = recent.on_success(permit) {
+                            let _ = black_box(t);
+                        }
                     })
                 })
             },

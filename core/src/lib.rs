@@ -1,12 +1,13 @@
 //! A sans-IO circuit breaker for cache resilience, with the semantics of FACT's
 //! `CacheCircuitBreaker`.
 //!
-//! This crate only decides. It never reads a clock, sleeps, spawns, sets a timer or does IO:
-//! every decision takes `now` (an [`Instant`] from a monotonic [`Clock`] the host owns), and
+//! This crate only decides. A decision never reads a clock, sleeps, spawns, sets a timer or
+//! does IO: it takes `now` (an [`Instant`] from a monotonic [`Clock`] the host owns), and
 //! every record takes the wall-clock time as a plain number. So the same core runs natively,
 //! inside Python and WebAssembly bindings, and in deterministic simulation on a
 //! [`ManualClock`]. It is `#![no_std]` (it needs `alloc`); the default `std` feature adds
-//! [`MonotonicClock`] and the thread-safe [`SharedBreaker`].
+//! clocks for hosts ([`MonotonicClock`], and [`RecentClock`], read from memory) and the
+//! thread-safe [`SharedBreaker`].
 //!
 //! # States
 //!
@@ -136,9 +137,9 @@ pub use cache::{
 pub use clock::CoarseClock;
 #[cfg(target_has_atomic = "64")]
 pub use clock::ManualClock;
-#[cfg(feature = "std")]
-pub use clock::MonotonicClock;
 pub use clock::{Clock, Instant};
+#[cfg(feature = "std")]
+pub use clock::{MonotonicClock, RecentClock};
 pub use config::{
     Config, ConfigError, DEFAULT_KIND, FAILURE_WEIGHTS_DOC, FIELDS, FailureWeights, Field,
     FieldError, FieldKind, FieldRule, FieldValue, MAX_DURATION_SECONDS, MAX_WINDOW_BUCKETS,
