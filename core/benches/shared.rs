@@ -21,7 +21,10 @@ use std::hint::black_box;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{
+    BenchmarkGroup, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main,
+};
 use fact_resilience_core::{
     Clock, CoarseClock, Config, ManualClock, MonotonicClock, RecentClock, SharedBreaker,
 };
@@ -54,6 +57,29 @@ fn race(threads: usize, iters: u64, call: &(impl Fn() + Sync)) -> Duration {
     })
 }
 
+/// One benchmark: `call` raced on `threads` threads (see [`race`]), statically dispatched so
+/// that each row's call is inlined into its loop.
+fn row(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    threads: usize,
+    name: &str,
+    call: &(impl Fn() + Sync),
+) {
+    g.bench_with_input(BenchmarkId::new(name, threads), &threads, |b, &n| {
+        b.iter_custom(|iters| race(n, iters, call))
+    });
+}
+
+/// One successful CLOSED call, its outcome consumed as a host does (a transition, the rare
+/// case, is acted on).
+#[inline(always)]
+fn acquire_succeed<C: Clock>(breaker: &SharedBreaker<C>) {
+    let permit = breaker.try_acquire().expect("closed admits");
+    if let Some(t) = breaker.on_success(permit) {
+        let _ = black_box(t);
+    }
+}
+
 fn closed_calls(c: &mut Criterion) {
     let coarse = SharedBreaker::new(Config::default(), CoarseClock::new()).expect("valid config");
     let os = SharedBreaker::new(Config::default(), MonotonicClock::new()).expect("valid config");
@@ -71,98 +97,30 @@ fn closed_calls(c: &mut Criterion) {
     let mut g = c.benchmark_group("threads");
     for threads in [1usize, 2] {
         g.throughput(Throughput::Elements(threads as u64));
-        g.bench_with_input(
-            BenchmarkId::new("shared_coarse", threads),
-            &threads,
-            |b, &n| {
-                b.iter_custom(|iters| {
-                    race(n, iters, &|| {
-                        let permit = coarse.try_acquire().expect("closed admits");
-                        if let Some(t) = coarse.on_success(permit) {
-                            let _ = black_box(t);
-                        }
-                    })
-                })
-            },
-        );
-        g.bench_with_input(
-            BenchmarkId::new("shared_coarse_call", threads),
-            &threads,
-            |b, &n| {
-                b.iter_custom(|iters| {
-                    race(n, iters, &|| {
-                        let _ = black_box(coarse.call("get", || black_box(Ok::<_, &str>(()))));
-                    })
-                })
-            },
-        );
-        g.bench_with_input(
-            BenchmarkId::new("shared_monotonic", threads),
-            &threads,
-            |b, &n| {
-                b.iter_custom(|iters| {
-                    race(n, iters, &|| {
-                        let permit = os.try_acquire().expect("closed admits");
-                        if let Some(t) = os.on_success(permit) {
-                            let _ = black_box(t);
-                        }
-                    })
-                })
-            },
-        );
-        g.bench_with_input(
-            BenchmarkId::new("shared_manual", threads),
-            &threads,
-            |b, &n| {
-                b.iter_custom(|iters| {
-                    race(n, iters, &|| {
-                        let permit = manual.try_acquire().expect("closed admits");
-                        if let Some(t) = manual.on_success(permit) {
-                            let _ = black_box(t);
-                        }
-                    })
-                })
-            },
-        );
-        g.bench_with_input(
-            BenchmarkId::new("shared_recent", threads),
-            &threads,
-            |b, &n| {
-                b.iter_custom(|iters| {
-                    race(n, iters, &|| {
-                        let permit = recent.try_acquire().expect("closed admits");
-                        if let Some(t) = recent.on_success(permit) {
-                            let _ = black_box(t);
-                        }
-                    })
-                })
-            },
-        );
-        g.bench_with_input(
-            BenchmarkId::new("coarse_clock_now", threads),
-            &threads,
-            |b, &n| {
-                b.iter_custom(|iters| {
-                    race(n, iters, &|| {
-                        black_box(clock.now());
-                    })
-                })
-            },
-        );
-        g.bench_with_input(BenchmarkId::new("failsafe", threads), &threads, |b, &n| {
-            use failsafe::CircuitBreaker as _;
-            b.iter_custom(|iters| {
-                race(n, iters, &|| {
-                    let _ = black_box(failsafe.call(|| black_box(Ok::<_, ()>(()))));
-                })
-            })
+        row(&mut g, threads, "shared_coarse", &|| {
+            acquire_succeed(&coarse)
         });
-        g.bench_with_input(BenchmarkId::new("recloser", threads), &threads, |b, &n| {
-            b.iter_custom(|iters| {
-                race(n, iters, &|| {
-                    let _ = black_box(recloser.call(|| black_box(Ok::<_, ()>(()))));
-                })
-            })
+        row(&mut g, threads, "shared_coarse_call", &|| {
+            let _ = black_box(coarse.call("get", || black_box(Ok::<_, &str>(()))));
+        });
+        row(&mut g, threads, "shared_monotonic", &|| {
+            acquire_succeed(&os)
+        });
+        row(&mut g, threads, "shared_manual", &|| {
+            acquire_succeed(&manual)
+        });
+        row(&mut g, threads, "shared_recent", &|| {
+            acquire_succeed(&recent)
+        });
+        row(&mut g, threads, "coarse_clock_now", &|| {
+            black_box(clock.now());
+        });
+        row(&mut g, threads, "failsafe", &|| {
+            use failsafe::CircuitBreaker as _;
+            let _ = black_box(failsafe.call(|| black_box(Ok::<_, ()>(()))));
+        });
+        row(&mut g, threads, "recloser", &|| {
+            let _ = black_box(recloser.call(|| black_box(Ok::<_, ()>(()))));
         });
     }
     g.finish();
