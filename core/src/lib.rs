@@ -115,6 +115,7 @@ mod ramp;
 mod rates;
 mod registry;
 mod sim;
+mod slab;
 mod snapshot;
 mod state;
 mod window;

@@ -19,9 +19,9 @@
 mod stale;
 
 use crate::clock::Instant;
+use crate::slab::Slab;
 use alloc::borrow::ToOwned;
 use alloc::collections::BTreeMap;
-use alloc::vec::Vec;
 use core::borrow::Borrow;
 use core::time::Duration;
 use stale::StaleStore;
@@ -147,8 +147,7 @@ struct Flight<K> {
 pub struct OriginGuard<K> {
     config: OriginConfig,
     /// Loads in flight by slot; a ticket is (slot index, sequence).
-    flights: Vec<Option<Flight<K>>>,
-    free: Vec<u32>,
+    flights: Slab<Flight<K>>,
     seq: u32,
     /// Single-flight: the slot of the load in flight per key.
     by_key: BTreeMap<K, u32>,
@@ -170,8 +169,7 @@ impl<K: Ord + Clone> OriginGuard<K> {
         };
         Ok(OriginGuard {
             config,
-            flights: Vec::new(),
-            free: Vec::new(),
+            flights: Slab::new(),
             seq: 0,
             by_key: BTreeMap::new(),
             stale,
@@ -187,7 +185,7 @@ impl<K: Ord + Clone> OriginGuard<K> {
     /// The counters.
     pub fn counters(&self) -> OriginCounters {
         OriginCounters {
-            in_flight: (self.flights.len() - self.free.len()) as u64,
+            in_flight: self.flights.len() as u64,
             remembered: self.stale.as_ref().map_or(0, |s| s.len() as u64),
             ..self.counters
         }
@@ -209,12 +207,12 @@ impl<K: Ord + Clone> OriginGuard<K> {
         if self.config.single_flight
             && let Some(&i) = self.by_key.get(key)
         {
-            let flight = self.flights[i as usize].as_mut().expect("indexed flight");
+            let flight = self.flights.get_mut(i).expect("indexed flight");
             flight.joined += 1;
             self.counters.joined += 1;
             return Load::Join(ticket(i, flight.seq));
         }
-        let in_flight = self.flights.len() - self.free.len();
+        let in_flight = self.flights.len();
         let budget = self
             .config
             .budget
@@ -230,16 +228,7 @@ impl<K: Ord + Clone> OriginGuard<K> {
             written: false,
             joined: 0,
         };
-        let i = match self.free.pop() {
-            Some(i) => {
-                self.flights[i as usize] = Some(flight);
-                i
-            }
-            None => {
-                self.flights.push(Some(flight));
-                (self.flights.len() - 1) as u32
-            }
-        };
+        let i = self.flights.insert(flight);
         if self.config.single_flight {
             self.by_key.insert(key.to_owned(), i);
         }
@@ -256,16 +245,11 @@ impl<K: Ord + Clone> OriginGuard<K> {
         now: Instant,
     ) -> Result<LoadEnd, OriginError> {
         let (i, seq) = ((ticket.0 >> 32) as u32, ticket.0 as u32);
-        let live = self
-            .flights
-            .get(i as usize)
-            .and_then(Option::as_ref)
-            .is_some_and(|f| f.seq == seq);
+        let live = self.flights.get(i).is_some_and(|f| f.seq == seq);
         if !live {
             return Err(OriginError::UnknownTicket(ticket.0));
         }
-        let flight = self.flights[i as usize].take().expect("checked live");
-        self.free.push(i);
+        let flight = self.flights.remove(i).expect("checked live");
         if self.by_key.get(&flight.key) == Some(&i) {
             self.by_key.remove(&flight.key);
         }
@@ -303,12 +287,12 @@ impl<K: Ord + Clone> OriginGuard<K> {
         // would read what the write replaced): the load leaves the key's index, and the next
         // miss leads a fresh one.
         if let Some(i) = self.by_key.remove(key) {
-            if let Some(f) = self.flights[i as usize].as_mut() {
+            if let Some(f) = self.flights.get_mut(i) {
                 f.written = true;
             }
         } else if !self.config.single_flight {
             // Without single-flight, loads are not indexed by key: mark every one of it.
-            for f in self.flights.iter_mut().flatten() {
+            for f in self.flights.iter_mut() {
                 if f.key.borrow() == key {
                     f.written = true;
                 }
@@ -321,7 +305,7 @@ impl<K: Ord + Clone> OriginGuard<K> {
     /// remembered value is served again, no load in flight is remembered, and no later miss
     /// joins one.
     pub fn written_all(&mut self) {
-        for f in self.flights.iter_mut().flatten() {
+        for f in self.flights.iter_mut() {
             f.written = true;
         }
         self.by_key.clear();

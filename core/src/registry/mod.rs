@@ -31,6 +31,7 @@ use crate::breaker::{Breaker, Permit, Rejection};
 use crate::clock::Instant;
 use crate::config::Profile;
 use crate::metrics::{Failure, Metrics};
+use crate::slab::Slab;
 use crate::state::{State, Transition};
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet};
@@ -66,8 +67,7 @@ pub struct Registry {
     /// Per level, the validated config of its breakers, then one per prefix (in
     /// `Level::prefixes` order): every breaker made from one shares it.
     profiles: Vec<(Arc<Profile>, Vec<Arc<Profile>>)>,
-    nodes: Vec<Option<Node>>,
-    free: Vec<u32>,
+    nodes: Slab<Node>,
     /// Children by parent (`NONE` for the roots), then by segment.
     children: BTreeMap<u32, BTreeMap<Box<str>, u32>>,
     /// The candidates for eviction, oldest record first.
@@ -75,7 +75,6 @@ pub struct Registry {
     /// How far the candidates have been shrunk (see [`Registry::shrink_idle`]): every
     /// candidate before it had given back its window.
     shrunk_to: Option<(Instant, u32)>,
-    len: usize,
     evicted: u64,
 }
 
@@ -179,11 +178,9 @@ impl Registry {
             config,
             profiles,
             shrunk_to: None,
-            nodes: Vec::new(),
-            free: Vec::new(),
+            nodes: Slab::new(),
             children: BTreeMap::new(),
             candidates: BTreeSet::new(),
-            len: 0,
             evicted: 0,
         })
     }
@@ -195,12 +192,12 @@ impl Registry {
 
     /// Breakers kept.
     pub fn len(&self) -> usize {
-        self.len
+        self.nodes.len()
     }
 
     /// Whether no breaker is kept.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.nodes.len() == 0
     }
 
     /// Idle breakers dropped so far to keep within the bound.
@@ -309,7 +306,7 @@ impl Registry {
     /// Per level, root first: the breakers kept there, summed. Walks every breaker.
     pub fn summary(&self, now: Instant) -> Vec<LevelSummary> {
         let mut out = alloc::vec![LevelSummary::default(); self.config.levels.len()];
-        for node in self.nodes.iter().flatten() {
+        for node in self.nodes.iter() {
             let s = &mut out[usize::from(node.level)];
             let w = node.breaker.window_counts(now);
             s.breakers += 1;
@@ -365,11 +362,11 @@ impl Registry {
     }
 
     fn node(&self, id: u32) -> &Node {
-        self.nodes[id as usize].as_ref().expect("a live node id")
+        self.nodes.get(id).expect("a live node id")
     }
 
     fn node_mut(&mut self, id: u32) -> &mut Node {
-        self.nodes[id as usize].as_mut().expect("a live node id")
+        self.nodes.get_mut(id).expect("a live node id")
     }
 
     fn find_or_create(&mut self, parent: u32, level: usize, segment: &str, now: Instant) -> u32 {
@@ -386,16 +383,7 @@ impl Registry {
             recorded: Instant::ZERO,
             listed: false,
         };
-        let id = match self.free.pop() {
-            Some(id) => {
-                self.nodes[id as usize] = Some(node);
-                id
-            }
-            None => {
-                self.nodes.push(Some(node));
-                (self.nodes.len() - 1) as u32
-            }
-        };
+        let id = self.nodes.insert(node);
         if parent != NONE {
             self.unlist(parent); // a parent stays while it has children
         }
@@ -403,7 +391,6 @@ impl Registry {
             .entry(parent)
             .or_default()
             .insert(segment.into(), id);
-        self.len += 1;
         self.relist(id);
         id
     }
@@ -426,7 +413,7 @@ impl Registry {
     /// a few more idle ones (see [`Registry::shrink_idle`]).
     fn evict(&mut self, now: Instant) {
         self.shrink_some(now, SHRINK_PER_CALL);
-        while self.len > self.config.max_breakers {
+        while self.nodes.len() > self.config.max_breakers {
             let Some(&(_, id)) = self.candidates.first() else {
                 return;
             };
@@ -473,7 +460,7 @@ impl Registry {
 
     fn remove(&mut self, id: u32) {
         self.unlist(id);
-        let node = self.nodes[id as usize].take().expect("a live node id");
+        let node = self.nodes.remove(id).expect("a live node id");
         if let Some(siblings) = self.children.get_mut(&node.parent) {
             siblings.remove(&node.segment);
             if siblings.is_empty() {
@@ -483,8 +470,6 @@ impl Registry {
                 }
             }
         }
-        self.free.push(id);
-        self.len -= 1;
     }
 
     // ---- the candidates --------------------------------------------------------------------
